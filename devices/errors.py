@@ -1,0 +1,71 @@
+"""One error root for everything that talks to a strap or moves its data; leaves carry data."""
+
+from __future__ import annotations
+
+
+class DeviceError(Exception):
+    """Root of every error raised by the `devices` package, so callers can catch one type."""
+
+
+# --- codec (devices/hrs.py) -----------------------------------------------------------------------
+
+
+class MalformedMeasurement(DeviceError, ValueError):
+    """A characteristic value the Bluetooth specification does not allow; counted and skipped, never fatal."""
+
+    def __init__(self, reason: str, payload: bytes) -> None:
+        super().__init__(f"{reason} (payload {payload.hex() or 'empty'})")
+        self.reason = reason
+        self.payload = bytes(payload)
+
+
+class InvalidMeasurement(DeviceError, ValueError):
+    """A measurement built in Python with a field the wire format cannot carry (e.g. bpm above 65535)."""
+
+    def __init__(self, field: str, value: object) -> None:
+        super().__init__(f"{field}={value!r} cannot be encoded")
+        self.field = field
+        self.value = value
+
+
+# --- spool (devices/spool.py) ---------------------------------------------------------------------
+
+
+class SpoolFull(DeviceError, OSError):
+    """The spool cannot take more samples (its bound or the disk); nothing already stored was touched."""
+
+    def __init__(self, path: str, max_bytes: int | None, *, disk_full: bool) -> None:
+        where = "the disk is full" if disk_full else f"it reached its bound of {max_bytes} bytes"
+        super().__init__(f"spool {path} refused new samples: {where}; upload or free space, then retry")
+        self.path = path
+        self.max_bytes = max_bytes
+        self.disk_full = disk_full
+
+
+# --- uploader (devices/uploader.py) ---------------------------------------------------------------
+
+
+class UploadError(DeviceError):
+    """Root of the uploader's errors."""
+
+
+class UploadRefused(UploadError):
+    """The service refused the batch for a reason retrying cannot fix (bad token, unknown device)."""
+
+    def __init__(self, status_code: int, url: str, detail: str) -> None:
+        super().__init__(f"{url} answered {status_code}: {detail}")
+        self.status_code = status_code
+        self.url = url
+        self.detail = detail
+
+
+class UploadUnavailable(UploadError):
+    """The service could not take the batch now (down, overloaded, timed out); retry later."""
+
+    def __init__(self, url: str, detail: str, *, status_code: int | None = None,
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(f"{url} unavailable: {detail}")
+        self.url = url
+        self.detail = detail
+        self.status_code = status_code
+        self.retry_after_s = retry_after_s

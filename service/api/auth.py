@@ -1,0 +1,50 @@
+"""OAuth2 password flow to an expiring bearer token, and log-out (revocation)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+from sqlalchemy import select, update
+
+from service.api.deps import ContextDep, CurrentUser, SessionDep, TokenDep
+from service.errors import Unauthorized
+from service.models import AccessToken, User
+from service.security import USER_TOKEN_PREFIX, new_token, token_digest, verify_password
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: dt.datetime
+
+
+@router.post("/token", response_model=TokenPublic)
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep, ctx: ContextDep
+) -> TokenPublic:
+    user = db.scalar(select(User).where(User.email == form.username.strip().lower()))
+    if not verify_password(form.password, user.password_hash if user else None) or user is None:
+        raise Unauthorized("incorrect email or password")
+    token = new_token(USER_TOKEN_PREFIX)
+    expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ctx.settings.access_token_ttl_s)
+    db.add(AccessToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at))
+    db.commit()
+    return TokenPublic(access_token=token, expires_at=expires_at)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(user: CurrentUser, token: TokenDep, db: SessionDep) -> None:
+    """Revoke the token this request was made with."""
+    assert token is not None  # current_user refused the request otherwise
+    db.execute(
+        update(AccessToken)
+        .where(AccessToken.token_hash == token_digest(token), AccessToken.user_id == user.id)
+        .values(revoked_at=dt.datetime.now(dt.UTC))
+    )
+    db.commit()

@@ -1,0 +1,98 @@
+"""Dependencies shared by the routers: the app context, a database session, the current user or device."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.config import Settings
+from service.errors import Unauthorized
+from service.live import LiveHub
+from service.models import AccessToken, Device, DeviceToken, User
+from service.security import DEVICE_TOKEN_PREFIX, token_digest
+
+
+@dataclass
+class AppContext:
+    """What every request may use; built once by the app's lifespan and owned by it."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    live: LiveHub
+
+
+def get_ctx(request: Request) -> AppContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+ContextDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+def get_db(ctx: ContextDep) -> Iterator[Session]:
+    with ctx.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (with a user token) or one device (with its upload token)."""
+
+    user: User
+    device_id: int | None = None
+
+
+def _user_from_token(db: Session, token: str) -> User:
+    now = dt.datetime.now(dt.UTC)
+    row = db.execute(
+        select(User, AccessToken.expires_at, AccessToken.revoked_at)
+        .join(AccessToken, AccessToken.user_id == User.id)
+        .where(AccessToken.token_hash == token_digest(token))
+    ).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise Unauthorized("invalid or expired token")
+    return row[0]
+
+
+def _device_principal(db: Session, token: str) -> Principal:
+    row = db.execute(
+        select(User, Device.id)
+        .join(Device, Device.user_id == User.id)
+        .join(DeviceToken, DeviceToken.device_id == Device.id)
+        .where(DeviceToken.token_hash == token_digest(token), DeviceToken.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        raise Unauthorized("invalid device token")
+    return Principal(user=row[0], device_id=row[1])
+
+
+def current_principal(db: SessionDep, token: TokenDep) -> Principal:
+    if not token:
+        raise Unauthorized("not authenticated")
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        return _device_principal(db, token)
+    return Principal(user=_user_from_token(db, token))
+
+
+def current_user(db: SessionDep, token: TokenDep) -> User:
+    if not token:
+        raise Unauthorized("not authenticated")
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        raise Unauthorized("a device upload token can only upload samples")
+    return _user_from_token(db, token)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -1,0 +1,92 @@
+"""Straps and recorders: registration (with an upload token), listing, and the device behind a token."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from service.api.deps import CurrentUser, PrincipalDep, SessionDep
+from service.errors import NotFound
+from service.models import Device, DeviceToken
+from service.security import DEVICE_TOKEN_PREFIX, new_token, token_digest
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    address: str | None = Field(default=None, min_length=1, max_length=64)
+    model: str | None = Field(default=None, max_length=120)
+
+
+class DevicePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    address: str | None
+    model: str | None
+    created_at: dt.datetime
+    last_sample_ms: int | None
+
+
+class DeviceRegistered(DevicePublic):
+    upload_token: str
+
+
+def get_owned_device(db: SessionDep, user_id: int, device_id: int) -> Device:
+    """The device if it belongs to the user; another user's id answers 404, as if it did not exist."""
+    device = db.get(Device, device_id)
+    if device is None or device.user_id != user_id:
+        raise NotFound("device not found")
+    return device
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceRegistered)
+def register_device(body: DeviceCreate, user: CurrentUser, db: SessionDep, response: Response) -> DeviceRegistered:
+    """A new device, or the user's existing one with that address (200) with a fresh upload token."""
+    device = None
+    if body.address is not None:
+        device = db.scalar(select(Device).where(Device.user_id == user.id, Device.address == body.address))
+    if device is None:
+        device = Device(user_id=user.id, **body.model_dump())
+        db.add(device)
+        db.flush()
+    else:
+        response.status_code = status.HTTP_200_OK
+        device.name = body.name
+        device.model = body.model or device.model
+    token = new_token(DEVICE_TOKEN_PREFIX)
+    db.add(DeviceToken(device_id=device.id, token_hash=token_digest(token)))
+    db.commit()
+    return DeviceRegistered(**DevicePublic.model_validate(device).model_dump(), upload_token=token)
+
+
+@router.get("", response_model=list[DevicePublic])
+def list_devices(user: CurrentUser, db: SessionDep) -> list[Device]:
+    return list(db.scalars(select(Device).where(Device.user_id == user.id).order_by(Device.id)))
+
+
+@router.get("/current", response_model=DevicePublic)
+def current_device(principal: PrincipalDep, db: SessionDep) -> Device:
+    """The device an upload token belongs to, so a recorder given only that token knows where to upload."""
+    if principal.device_id is None:
+        raise NotFound("this is a user token, not a device upload token")
+    return get_owned_device(db, principal.user.id, principal.device_id)
+
+
+@router.get("/{device_id}", response_model=DevicePublic)
+def read_device(device_id: int, user: CurrentUser, db: SessionDep) -> Device:
+    return get_owned_device(db, user.id, device_id)
+
+
+@router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_device(device_id: int, user: CurrentUser, db: SessionDep) -> None:
+    """Forget a device and its samples."""
+    db.delete(get_owned_device(db, user.id, device_id))
+    db.commit()

@@ -1,0 +1,11 @@
+"""The API router: includes one router per resource, nothing else."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api import auth, devices, samples, users
+
+api_router = APIRouter(prefix="/api/v1")
+for module in (users, auth, devices, samples):
+    api_router.include_router(module.router)

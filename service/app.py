@@ -1,0 +1,90 @@
+"""The FastAPI application: built by a factory from settings, owning its engine and live hub."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from service import migrate
+from service.api.deps import AppContext
+from service.api.main import api_router
+from service.config import Settings
+from service.db import make_engine, make_session_factory
+from service.errors import ChinUpError
+from service.live import LiveHub
+
+log = logging.getLogger("chinup")
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None, migrate_db: bool = True) -> FastAPI:
+    """An app for these settings; the engine is created (and migrated) at start-up unless given."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        db_engine = engine or make_engine(settings.resolved_database_url)
+        if migrate_db:
+            await asyncio.to_thread(migrate.upgrade, db_engine)
+        live = LiveHub()
+        live.bind(asyncio.get_running_loop())
+        app.state.ctx = AppContext(settings=settings, sessions=make_session_factory(db_engine), live=live)
+        try:
+            yield
+        finally:
+            if own_engine:
+                db_engine.dispose()
+
+    app = FastAPI(title="Chin Up", version="0.1.0", lifespan=lifespan)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    _install_error_handlers(app)
+    app.include_router(api_router)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """The one place domain errors become HTTP answers: JSON {detail}, 4xx for the client's mistakes."""
+
+    @app.exception_handler(ChinUpError)
+    async def _domain_error(_request: Request, exc: ChinUpError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity error answered 409: %s", type(exc.orig).__name__)
+        return JSONResponse({"detail": "conflicts with data already stored"}, status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return JSONResponse({"detail": "database unavailable, retry later"}, status_code=503,
+                            headers={"Retry-After": "2"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+        return JSONResponse({"detail": reason or "invalid request", "errors": errors}, status_code=422)

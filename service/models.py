@@ -1,0 +1,207 @@
+"""SQLAlchemy 2.0 typed models: users and their tokens, devices and samples, the journal, analysis rollups."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from service.db import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {dt.datetime: UTCDateTime()}
+
+
+def _user_fk() -> Mapped[int]:
+    return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    birth_year: Mapped[int | None]
+    resting_hr: Mapped[int | None]
+    max_hr: Mapped[int | None]
+    daily_target_minutes: Mapped[int] = mapped_column(default=60)
+    nudge_time: Mapped[str] = mapped_column(String(5), default="18:00")
+    nudges_enabled: Mapped[bool] = mapped_column(default=False)
+    is_demo: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AccessToken(Base):
+    """A user's bearer token, stored as a SHA-256 digest; revoked by setting revoked_at."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = _user_fk()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("user_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = _user_fk()
+    name: Mapped[str] = mapped_column(String(120))
+    address: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_sample_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+    tokens: Mapped[list[DeviceToken]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class DeviceToken(Base):
+    """An upload token that may only ingest samples for its one device."""
+
+    __tablename__ = "device_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Sample(Base):
+    """One reading of a strap: idempotent on (device, t_ms); RR intervals kept as space-separated ms."""
+
+    __tablename__ = "samples"
+    __table_args__ = (Index("ix_samples_user_t", "user_id", "t_ms"),)
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    t_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    bpm: Mapped[int] = mapped_column(SmallInteger)
+    rr_ms: Mapped[str | None] = mapped_column(Text)
+    contact: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class CheckIn(Base):
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime]
+    confidence: Mapped[int] = mapped_column(SmallInteger)
+    mood: Mapped[int | None] = mapped_column(SmallInteger)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Interview(Base):
+    __tablename__ = "interviews"
+    __table_args__ = (Index("ix_interviews_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    company: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime]
+    stage: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    reflection: Mapped[Reflection | None] = relationship(
+        back_populates="interview", cascade="all, delete-orphan", passive_deletes=True
+    )
+    feedback: Mapped[list[Feedback]] = relationship(
+        back_populates="interview", cascade="all, delete-orphan", passive_deletes=True, order_by="Feedback.id"
+    )
+
+
+class Reflection(Base):
+    """What went well, what did not, lessons; the times each part was first written are kept for the plan."""
+
+    __tablename__ = "reflections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"), unique=True)
+    went_well: Mapped[list[str]] = mapped_column(JSON, default=list)
+    went_poorly: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lessons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    outsider_view: Mapped[str | None] = mapped_column(Text)
+    went_well_at: Mapped[dt.datetime | None]
+    went_poorly_at: Mapped[dt.datetime | None]
+    moved_on_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    interview: Mapped[Interview] = relationship(back_populates="reflection")
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"), index=True)
+    requested_at: Mapped[dt.datetime | None]
+    received_at: Mapped[dt.datetime | None]
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    interview: Mapped[Interview] = relationship(back_populates="feedback")
+
+
+class PracticeSession(Base):
+    __tablename__ = "practice_sessions"
+    __table_args__ = (Index("ix_practice_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime]
+    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    self_rating: Mapped[int] = mapped_column(SmallInteger)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Application(Base):
+    __tablename__ = "applications"
+    __table_args__ = (Index("ix_applications_user_applied", "user_id", "applied_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    company: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(200))
+    applied_at: Mapped[dt.datetime]
+    status: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+

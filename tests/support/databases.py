@@ -1,0 +1,59 @@
+"""Real databases for tests: a fresh SQLite file or a fresh PostgreSQL database per test module."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("CHINUP_TEST_DATABASE_URL", DEFAULT_PG_URL)
+
+
+def postgres_required() -> bool:
+    """In CI (or when a URL is given) PostgreSQL tests must run; locally they skip if no server answers."""
+    return bool(os.environ.get("CI") or os.environ.get("CHINUP_TEST_DATABASE_URL"))
+
+
+def _postgres_answers(url: str) -> bool:
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
+    """The URL of an empty database that is dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_dir / f'chinup-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    admin_url = postgres_admin_url()
+    if not _postgres_answers(admin_url):
+        if postgres_required():
+            pytest.fail(f"PostgreSQL does not answer at {admin_url}")
+        pytest.skip("no PostgreSQL server answers")
+    name = f"chinup_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

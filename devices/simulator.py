@@ -1,0 +1,418 @@
+"""A virtual heart-rate strap: a Bumble GATT peripheral that replays a recording or a generated workout.
+
+It advertises like a real chest strap and serves Heart Rate (0x180D), Battery (0x180F) and Device
+Information (0x180A) over the real Bumble stack, on the in-process virtual link or any Bumble
+transport, with faults injected on demand so the recorder's resilience can be tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import dataclasses
+import math
+import random
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from bumble import att, gatt
+from bumble.core import AdvertisingData
+from bumble.device import Connection, Device
+from bumble.hci import Address
+from bumble.profiles.battery_service import BatteryService
+from bumble.profiles.device_information_service import DeviceInformationService
+
+from devices import hrs
+from devices.transport import (
+    TransportKind,
+    TransportSpec,
+    TransportSpecError,
+    open_bumble_device,
+    parse_transport,
+)
+
+HEART_RATE_BELT_APPEARANCE = 0x0341  # category Heart Rate Sensor (0x0D), subcategory Belt (1)
+TEST_COMPANY_ID = 0xFFFF  # the SIG's "no company" identifier, reserved for tests
+ADVERTISING_INTERVAL_MS = 20.0  # fast, so scans on the virtual link finish quickly
+MAX_RR_PER_NOTIFICATION = 9  # 1 flag + 1 bpm + 9 x 2 RR bytes fit the default 23-byte MTU's 20
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One notification of a script: `t_s` from the start, the bpm, the RR intervals since the last."""
+
+    t_s: float
+    bpm: int
+    rr_ms: tuple[float, ...] = ()
+
+
+# --- recordings -----------------------------------------------------------------------------------
+
+_T_COLUMNS = ("elapsed_s", "t", "t_s", "time", "timestamp", "timestamp_utc")
+_BPM_COLUMNS = ("bpm", "heart_rate_bpm", "hr", "heart_rate")
+_RR_COLUMNS = ("rr_ms", "rr")
+
+
+def load_recording(path: Path) -> list[Tick]:
+    """Read a replay file: CSV `t,bpm[,rr_ms]` (t in s / ISO 8601 / epoch ms), FIT-derived CSV, RR text.
+
+    Raises:
+        ValueError: when the file holds no usable row.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    if "[HRData]" in text:  # Polar HRM: RR intervals after the [HRData] section header
+        ticks = ticks_from_rr([float(v) for v in text.split("[HRData]", 1)[1].split()])
+    elif any(c.isalpha() for c in text.splitlines()[0] if text.strip()):
+        ticks = _ticks_from_csv(text)
+    else:
+        ticks = ticks_from_rr([float(v) for v in text.split()])
+    if not ticks:
+        raise ValueError(f"{path}: no heart-rate rows")
+    return ticks
+
+
+def _ticks_from_csv(text: str) -> list[Tick]:
+    """Rows of a CSV with a header; rows without a heart rate are skipped (a gap stays a gap)."""
+    reader = csv.reader(text.splitlines())
+    header = [h.strip().lower() for h in next(reader)]
+    t_col = _column(header, _T_COLUMNS, 0)
+    bpm_col = _column(header, _BPM_COLUMNS, 1)
+    rr_col = _column(header, _RR_COLUMNS, 2 if len(header) > 2 and bpm_col == 1 else None)
+    rows = [r for r in reader if len(r) > bpm_col and r[bpm_col].strip()]
+    if not rows:
+        return []
+    t0 = _time_s(rows[0][t_col])
+    ticks = []
+    for row in rows:
+        rr = tuple(float(v) for v in row[rr_col].split()) if rr_col is not None and len(row) > rr_col else ()
+        ticks.append(Tick(_time_s(row[t_col]) - t0, round(float(row[bpm_col])), rr))
+    return ticks
+
+
+def _column(header: list[str], names: Sequence[str], default: int | None) -> int | None:
+    """Index of the first known column name present, else the positional default."""
+    return next((header.index(n) for n in names if n in header), default)
+
+
+def _time_s(value: str) -> float:
+    """A time cell in seconds: seconds from start, epoch milliseconds, or ISO 8601."""
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return number / 1000 if number > 1e11 else number
+
+
+def ticks_from_rr(rr_ms: Sequence[float], period_s: float = 1.0) -> list[Tick]:
+    """Group beats into one notification per period, as a strap does; bpm from that period's RR."""
+    ticks: list[Tick] = []
+    pending: list[float] = []
+    t_s = 0.0
+    next_s = period_s
+    for rr in rr_ms:
+        t_s += rr / 1000
+        pending.append(rr)
+        if t_s >= next_s:
+            ticks.append(Tick(t_s, round(60000 * len(pending) / sum(pending)), tuple(pending)))
+            pending = []
+            next_s = t_s + period_s
+    return ticks
+
+
+# --- generated workout ----------------------------------------------------------------------------
+
+_WORKOUT_PHASES_S_BPM = (  # (duration_s, target bpm at the end); linear inside a phase
+    (120, 64),
+    (300, 115),
+    (180, 160),
+    (120, 125),
+    (180, 165),
+    (120, 125),
+    (180, 168),
+    (300, 110),
+    (240, 80),
+)
+
+
+def generate_workout(*, seed: int = 0, rest_bpm: float = 62.0, scale: float = 1.0) -> list[Tick]:
+    """Rest, warm-up, three intervals, cool-down and recovery at 1 Hz, with RR of each beat.
+
+    `scale` stretches every phase (0.1 gives a 4-minute workout for demos and tests).
+    """
+    rng = random.Random(seed)
+    ticks: list[Tick] = []
+    beat_s, last_tick_s, prev_bpm, t_s = 0.0, 0.0, rest_bpm, 0.0
+    rr_pending: list[float] = []
+    for duration_s, target_bpm in _WORKOUT_PHASES_S_BPM:
+        end_s, start_bpm = t_s + duration_s * scale, prev_bpm
+        while beat_s < end_s:
+            frac = (beat_s - t_s) / (end_s - t_s)
+            bpm = start_bpm + (target_bpm - start_bpm) * frac
+            rr = 60000 / bpm * (1 + 0.03 * math.sin(beat_s / 4) + rng.gauss(0, 0.01))  # RSA-like wobble
+            beat_s += rr / 1000
+            rr_pending.append(round(rr))
+            if beat_s - last_tick_s >= 1.0:
+                ticks.append(
+                    Tick(beat_s, round(60000 * len(rr_pending) / sum(rr_pending)), tuple(rr_pending))
+                )
+                rr_pending, last_tick_s = [], beat_s
+        t_s, prev_bpm = end_s, target_bpm
+    return ticks
+
+
+# --- the strap ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StrapProfile:
+    """What kind of strap to imitate; mutable at run time through `VirtualStrap.profile`."""
+
+    uint16_bpm: bool = False
+    sends_rr: bool = True
+    contact_supported: bool = True
+    energy_expended: bool = False
+    body_location: hrs.BodySensorLocation = hrs.BodySensorLocation.CHEST
+    battery_pct: int = 87
+    manufacturer: str = "Chin Up"
+    model: str = "Virtual Strap"
+
+
+@dataclass(slots=True)
+class StrapCounters:
+    """What the strap did, so tests can compare what was sent with what was stored."""
+
+    notifications_sent: int = 0
+    malformed_sent: int = 0
+    links_dropped: int = 0
+    energy_resets: int = 0
+    sent: list[hrs.HeartRateMeasurement] = dataclasses.field(default_factory=list)
+
+
+class VirtualStrap:
+    """`async with VirtualStrap("virtual", ticks, name="HR 1") as strap:` advertises and plays `ticks`."""
+
+    def __init__(
+        self,
+        transport: str | TransportSpec = "virtual",
+        script: Sequence[Tick] | None = None,
+        *,
+        name: str = "Chin Up HR",
+        speed: float = 1.0,
+        profile: StrapProfile | None = None,
+        address: Address | None = None,
+        loop: bool = False,
+    ) -> None:
+        self.spec = transport if isinstance(transport, TransportSpec) else parse_transport(transport)
+        if self.spec.kind is TransportKind.OS:
+            raise TransportSpecError("os")  # bleak can only be a central: a peripheral needs Bumble
+        self.script = list(script) if script is not None else generate_workout()
+        self.name, self.speed, self.loop = name, speed, loop
+        self.profile = profile or StrapProfile()
+        self.counters = StrapCounters()
+        self.finished = asyncio.Event()
+        self.off_body = False
+        self._address = address
+        self._energy_kj = 0
+        self._pending_raw: list[bytes] = []
+        self._stack = contextlib.AsyncExitStack()
+        self._device: Device | None = None
+        self._player: asyncio.Task[None] | None = None
+        self._hrm = gatt.Characteristic(
+            gatt.GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC, gatt.Characteristic.Properties.NOTIFY, 0, b""
+        )
+
+    @property
+    def address(self) -> str:
+        """The advertised address, as bleak reports it."""
+        assert self._device is not None, "the strap is not running"
+        return self._device.random_address.to_string(False)
+
+    async def __aenter__(self) -> VirtualStrap:
+        self._device = await self._stack.enter_async_context(
+            open_bumble_device(self.spec, name=self.name, address=self._address)
+        )
+        self._device.add_services(self._services())
+        await self._device.start_advertising(
+            advertising_data=self._advertising_data(),
+            auto_restart=True,
+            advertising_interval_min=ADVERTISING_INTERVAL_MS,
+            advertising_interval_max=ADVERTISING_INTERVAL_MS,
+        )
+        self._player = asyncio.create_task(self._play(), name=f"strap {self.name}")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._player is not None:
+            self._player.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._player
+        await self._stack.aclose()
+        self._device = None
+
+    def _services(self) -> list[gatt.Service]:
+        """Heart Rate with measurement, location and control point; Battery; Device Information."""
+        location = gatt.Characteristic(
+            gatt.GATT_BODY_SENSOR_LOCATION_CHARACTERISTIC,
+            gatt.Characteristic.Properties.READ,
+            gatt.Characteristic.READABLE,
+            gatt.CharacteristicValue(
+                read=lambda _c: hrs.encode_body_sensor_location(self.profile.body_location)
+            ),
+        )
+        control = gatt.Characteristic(
+            gatt.GATT_HEART_RATE_CONTROL_POINT_CHARACTERISTIC,
+            gatt.Characteristic.Properties.WRITE,
+            gatt.Characteristic.WRITEABLE,
+            gatt.CharacteristicValue(write=self._on_control_point),
+        )
+        heart_rate = gatt.Service(gatt.GATT_HEART_RATE_SERVICE, [self._hrm, location, control])
+        battery = BatteryService(lambda _c: self.profile.battery_pct)
+        info = DeviceInformationService(
+            manufacturer_name=self.profile.manufacturer,
+            model_number=self.profile.model,
+            serial_number=self.name,
+            firmware_revision="1.0",
+        )
+        return [heart_rate, battery, info]
+
+    def _on_control_point(self, _connection: Connection, value: bytes) -> None:
+        """Reset energy expended (opcode 1); anything else answers HRS's 0x80 error."""
+        try:
+            hrs.decode_control_point(value)
+        except ValueError as exc:
+            raise att.ATT_Error(hrs.CONTROL_POINT_NOT_SUPPORTED) from exc
+        self._energy_kj = 0
+        self.counters.energy_resets += 1
+
+    def _advertising_data(self) -> bytes:
+        """Flags, 0x180D and 0x180F, complete name, appearance, and manufacturer data saying the kind."""
+        kind = (self.profile.uint16_bpm, self.profile.sends_rr, self.profile.contact_supported)
+        return bytes(
+            AdvertisingData(
+                [
+                    (AdvertisingData.FLAGS, bytes([0x06])),  # LE General Discoverable, BR/EDR not supported
+                    (
+                        AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+                        struct.pack("<HH", 0x180D, 0x180F),
+                    ),
+                    (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()),
+                    (AdvertisingData.APPEARANCE, struct.pack("<H", HEART_RATE_BELT_APPEARANCE)),
+                    (
+                        AdvertisingData.MANUFACTURER_SPECIFIC_DATA,
+                        struct.pack("<H", TEST_COMPANY_ID) + bytes(int(k) for k in kind),
+                    ),
+                ]
+            )
+        )
+
+    # --- playing --------------------------------------------------------------------------------
+
+    def _ticks(self) -> Iterator[tuple[float, Tick]]:
+        """The script's ticks with their play time in script seconds, repeated when looping."""
+        offset_s = 0.0
+        while True:
+            for tick in self.script:
+                yield offset_s + tick.t_s, tick
+            if not self.loop or not self.script:
+                return
+            offset_s += self.script[-1].t_s + 1.0
+
+    async def _play(self) -> None:
+        """Send each tick at its time divided by the speed, against one start time (no drift)."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for t_s, tick in self._ticks():
+            await asyncio.sleep(max(0.0, start + t_s / self.speed - loop.time()))
+            await self.notify(self._measurement(tick))
+        self.finished.set()
+
+    def _measurement(self, tick: Tick) -> hrs.HeartRateMeasurement:
+        """The measurement the current profile and faults make of a tick."""
+        p = self.profile
+        if p.energy_expended:
+            self._energy_kj = min(0xFFFF, self._energy_kj + 1)
+        energy = self._energy_kj if p.energy_expended else None
+        if self.off_body:
+            contact = False if p.contact_supported else None
+            return hrs.HeartRateMeasurement(0, contact, energy, (), uint16_bpm=p.uint16_bpm)
+        rr = tick.rr_ms[-MAX_RR_PER_NOTIFICATION:] if p.sends_rr else ()
+        contact = True if p.contact_supported else None
+        return hrs.HeartRateMeasurement(tick.bpm, contact, energy, rr, uint16_bpm=p.uint16_bpm)
+
+    def _subscriber_count(self) -> int:
+        """How many centrals enabled notifications on the measurement characteristic."""
+        assert self._device is not None
+        return sum(
+            1
+            for cccds in self._device.gatt_server.subscribers.values()
+            if cccds.get(self._hrm.handle, b"\x00\x00")[0] & 0x01
+        )
+
+    async def notify(self, measurement: hrs.HeartRateMeasurement) -> int:
+        """Notify one measurement (or a queued malformed payload first); returns how many received it."""
+        assert self._device is not None
+        subscribers = self._subscriber_count()
+        if subscribers == 0:
+            return 0
+        if self._pending_raw:
+            await self._device.notify_subscribers(self._hrm, self._pending_raw.pop(0))
+            self.counters.malformed_sent += subscribers
+        await self._device.notify_subscribers(self._hrm, hrs.encode_measurement(measurement))
+        self.counters.notifications_sent += subscribers
+        self.counters.sent.append(measurement)
+        return subscribers
+
+    # --- faults ---------------------------------------------------------------------------------
+
+    def inject_malformed(self, payload: bytes = b"\x11\x48\x00") -> None:
+        """Send `payload` just before the next measurement (default: RR flag with an odd byte)."""
+        self._pending_raw.append(payload)
+
+    def set_off_body(self, off_body: bool = True) -> None:
+        """Contact lost: 0 bpm, contact bit clear, no RR, until set back."""
+        self.off_body = off_body
+
+    def set_profile(self, **changes: object) -> None:
+        """Change the strap's kind at run time (e.g. `uint16_bpm=True`, `energy_expended=True`)."""
+        self.profile = dataclasses.replace(self.profile, **changes)  # type: ignore[arg-type]
+
+    async def drop_link(self) -> int:
+        """Drop every connection from the strap's side (the central sees a real disconnection)."""
+        assert self._device is not None
+        connections = list(self._device.connections.values())
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                await connection.disconnect()
+        self.counters.links_dropped += len(connections)
+        return len(connections)
+
+    async def wait_subscribed(self, timeout_s: float = 5.0) -> None:
+        """Wait until a central has enabled notifications (polled: Bumble has no awaitable for it)."""
+        async with asyncio.timeout(timeout_s):
+            while self._subscriber_count() == 0:
+                await asyncio.sleep(0.01)
+
+
+async def run_strap(
+    transport: str, replay: Path | None, speed: float, name: str, stop: asyncio.Event | None = None
+) -> None:
+    """`chinup strap`: advertise and play `replay` (else a looping workout) until `stop` or the end."""
+    script = load_recording(replay) if replay is not None else generate_workout()
+    async with VirtualStrap(transport, script, name=name, speed=speed, loop=replay is None) as strap:
+        waiters = {asyncio.create_task(strap.finished.wait())}
+        if stop is not None:
+            waiters.add(asyncio.create_task(stop.wait()))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)

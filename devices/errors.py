@@ -69,3 +69,26 @@ class UploadUnavailable(UploadError):
         self.detail = detail
         self.status_code = status_code
         self.retry_after_s = retry_after_s
+
+
+# --- radio (devices/transport.py, devices/strap.py) -----------------------------------------------
+
+
+class UnknownTransport(DeviceError, ValueError):
+    """A transport string that is neither `os`, `bumble:<bumble transport>` nor `virtual[:NAME]`."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"unknown transport {text!r}: expected os, bumble:<bumble transport> or virtual")
+        self.text = text
+
+
+class StrapNotFound(DeviceError, LookupError):
+    """No strap advertising the Heart Rate service matched (address, name, or any) within the scan."""
+
+    def __init__(self, transport: str, *, address: str | None, name: str | None, timeout_s: float) -> None:
+        wanted = address or (f"named {name!r}" if name else "advertising 0x180D")
+        super().__init__(f"no heart-rate strap {wanted} found on {transport} within {timeout_s:g} s")
+        self.transport = transport
+        self.address = address
+        self.name = name
+        self.timeout_s = timeout_s

@@ -28,10 +28,10 @@ from bumble.profiles.battery_service import BatteryService
 from bumble.profiles.device_information_service import DeviceInformationService
 
 from devices import hrs
+from devices.errors import UnknownTransport
 from devices.transport import (
     TransportKind,
     TransportSpec,
-    TransportSpecError,
     open_bumble_device,
     parse_transport,
 )
@@ -210,7 +210,7 @@ class VirtualStrap:
     ) -> None:
         self.spec = transport if isinstance(transport, TransportSpec) else parse_transport(transport)
         if self.spec.kind is TransportKind.OS:
-            raise TransportSpecError("os")  # bleak can only be a central: a peripheral needs Bumble
+            raise UnknownTransport("os")  # bleak can only be a central: a peripheral needs Bumble
         self.script = list(script) if script is not None else generate_workout()
         self.name, self.speed, self.loop = name, speed, loop
         self.profile = profile or StrapProfile()

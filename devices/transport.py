@@ -23,6 +23,8 @@ from bumble.link import LocalLink
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
 
+from devices.errors import UnknownTransport
+
 DEFAULT_LINK_NAME = "default"
 
 
@@ -48,19 +50,11 @@ class TransportSpec:
         return self.kind is not TransportKind.OS
 
 
-class TransportSpecError(ValueError):
-    """A transport string that is neither `os`, `bumble:<spec>` nor `virtual[:NAME]`."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(f"unknown transport {text!r}: expected os, bumble:<bumble transport> or virtual")
-        self.text = text
-
-
 def parse_transport(text: str) -> TransportSpec:
     """Parse a transport string once, at the edge, so the rest of the code matches on a kind.
 
     Raises:
-        TransportSpecError: for anything else than `os`, `bumble:<spec>`, `virtual[:NAME]`.
+        UnknownTransport: for anything else than `os`, `bumble:<spec>`, `virtual[:NAME]`.
     """
     head, _, tail = text.strip().partition(":")
     if head == "os" and not tail:
@@ -69,7 +63,7 @@ def parse_transport(text: str) -> TransportSpec:
         return TransportSpec(TransportKind.VIRTUAL, link_name=tail or DEFAULT_LINK_NAME)
     if head == "bumble" and tail:
         return TransportSpec(TransportKind.BUMBLE, bumble_spec=tail)
-    raise TransportSpecError(text)
+    raise UnknownTransport(text)
 
 
 _links: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, LocalLink]] = (
@@ -100,7 +94,7 @@ async def open_bumble_device(
     """Open a powered-on Bumble `Device` on a Bumble transport or the virtual link; closed on exit.
 
     Raises:
-        TransportSpecError: for `os` (the OS stack is reached through bleak, not Bumble).
+        UnknownTransport: for `os` (the OS stack is reached through bleak, not Bumble).
     """
     spec = transport if isinstance(transport, TransportSpec) else parse_transport(transport)
     address = address or new_random_address()
@@ -117,7 +111,7 @@ async def open_bumble_device(
             finally:
                 await _quiesce(device)
     else:
-        raise TransportSpecError(spec.kind.value)
+        raise UnknownTransport(spec.kind.value)
 
 
 @asynccontextmanager

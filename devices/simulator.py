@@ -191,7 +191,7 @@ class StrapCounters:
     malformed_sent: int = 0
     links_dropped: int = 0
     energy_resets: int = 0
-    sent: list[hrs.HeartRateMeasurement] = dataclasses.field(default_factory=list)
+    sent: list[hrs.HeartRateMeasurement] = dataclasses.field(default_factory=list)  # decoded wire values
 
 
 class VirtualStrap:
@@ -217,6 +217,7 @@ class VirtualStrap:
         self.counters = StrapCounters()
         self.finished = asyncio.Event()
         self.off_body = False
+        self.silent = False
         self._address = address
         self._energy_kj = 0
         self._pending_raw: list[bytes] = []
@@ -331,7 +332,8 @@ class VirtualStrap:
         start = loop.time()
         for t_s, tick in self._ticks():
             await asyncio.sleep(max(0.0, start + t_s / self.speed - loop.time()))
-            await self.notify(self._measurement(tick))
+            if not self.silent:
+                await self.notify(self._measurement(tick))
         self.finished.set()
 
     def _measurement(self, tick: Tick) -> hrs.HeartRateMeasurement:
@@ -365,9 +367,10 @@ class VirtualStrap:
         if self._pending_raw:
             await self._device.notify_subscribers(self._hrm, self._pending_raw.pop(0))
             self.counters.malformed_sent += subscribers
-        await self._device.notify_subscribers(self._hrm, hrs.encode_measurement(measurement))
+        payload = hrs.encode_measurement(measurement)
+        await self._device.notify_subscribers(self._hrm, payload)
         self.counters.notifications_sent += subscribers
-        self.counters.sent.append(measurement)
+        self.counters.sent.append(hrs.decode_measurement(payload))  # as on the wire (RR in 1/1024 s)
         return subscribers
 
     # --- faults ---------------------------------------------------------------------------------
@@ -379,6 +382,10 @@ class VirtualStrap:
     def set_off_body(self, off_body: bool = True) -> None:
         """Contact lost: 0 bpm, contact bit clear, no RR, until set back."""
         self.off_body = off_body
+
+    def set_silent(self, silent: bool = True) -> None:
+        """Keep the link up but send nothing (a hung strap): the central must call it stale."""
+        self.silent = silent
 
     def set_profile(self, **changes: object) -> None:
         """Change the strap's kind at run time (e.g. `uint16_bpm=True`, `energy_expended=True`)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api import auth, devices, samples, users
+from service.api import applications, auth, checkins, devices, interviews, practice, samples, users
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (users, auth, devices, samples):
+for module in (users, auth, devices, samples, checkins, interviews, practice, applications):
     api_router.include_router(module.router)

@@ -110,19 +110,24 @@ def _time_s(value: str) -> float:
 
 
 def ticks_from_rr(rr_ms: Sequence[float], period_s: float = 1.0) -> list[Tick]:
-    """Group beats into one notification per period, as a strap does; bpm from that period's RR."""
+    """Notify every `period_s`, as a strap does, with the RR of the beats since the last notification.
+
+    bpm comes from those RR (the previous value when no beat fell in the period); an incomplete last
+    period is dropped.
+    """
     ticks: list[Tick] = []
     pending: list[float] = []
-    t_s = 0.0
-    next_s = period_s
+    beat_s, next_s, bpm = 0.0, period_s, 0
     for rr in rr_ms:
-        t_s += rr / 1000
+        beat_s += rr / 1000
+        while beat_s > next_s:
+            bpm = round(60000 * len(pending) / sum(pending)) if pending else bpm
+            ticks.append(Tick(round(next_s, 6), bpm, tuple(pending)))
+            pending, next_s = [], next_s + period_s
         pending.append(rr)
-        if t_s >= next_s:
-            ticks.append(Tick(t_s, round(60000 * len(pending) / sum(pending)), tuple(pending)))
-            pending = []
-            next_s = t_s + period_s
-    return ticks
+    if pending and beat_s >= next_s - 1e-9:  # the last period ends exactly on a beat
+        ticks.append(Tick(round(next_s, 6), round(60000 * len(pending) / sum(pending)), tuple(pending)))
+    return [t for t in ticks if t.bpm > 0]
 
 
 # --- generated workout ----------------------------------------------------------------------------
@@ -141,29 +146,22 @@ _WORKOUT_PHASES_S_BPM = (  # (duration_s, target bpm at the end); linear inside 
 
 
 def generate_workout(*, seed: int = 0, rest_bpm: float = 62.0, scale: float = 1.0) -> list[Tick]:
-    """Rest, warm-up, three intervals, cool-down and recovery at 1 Hz, with RR of each beat.
+    """Rest, warm-up, three intervals, cool-down and recovery, notified at 1 Hz with each beat's RR.
 
-    `scale` stretches every phase (0.1 gives a 4-minute workout for demos and tests).
+    `scale` stretches every phase (0.1 gives a 3-minute workout for demos and tests).
     """
     rng = random.Random(seed)
-    ticks: list[Tick] = []
-    beat_s, last_tick_s, prev_bpm, t_s = 0.0, 0.0, rest_bpm, 0.0
-    rr_pending: list[float] = []
+    rr_ms: list[float] = []
+    beat_s, t_s, prev_bpm = 0.0, 0.0, rest_bpm
     for duration_s, target_bpm in _WORKOUT_PHASES_S_BPM:
         end_s, start_bpm = t_s + duration_s * scale, prev_bpm
         while beat_s < end_s:
-            frac = (beat_s - t_s) / (end_s - t_s)
-            bpm = start_bpm + (target_bpm - start_bpm) * frac
+            bpm = start_bpm + (target_bpm - start_bpm) * (beat_s - t_s) / (end_s - t_s)
             rr = 60000 / bpm * (1 + 0.03 * math.sin(beat_s / 4) + rng.gauss(0, 0.01))  # RSA-like wobble
-            beat_s += rr / 1000
-            rr_pending.append(round(rr))
-            if beat_s - last_tick_s >= 1.0:
-                ticks.append(
-                    Tick(beat_s, round(60000 * len(rr_pending) / sum(rr_pending)), tuple(rr_pending))
-                )
-                rr_pending, last_tick_s = [], beat_s
+            rr_ms.append(round(rr))
+            beat_s += rr_ms[-1] / 1000
         t_s, prev_bpm = end_s, target_bpm
-    return ticks
+    return ticks_from_rr(rr_ms)
 
 
 # --- the strap ------------------------------------------------------------------------------------
@@ -375,7 +373,7 @@ class VirtualStrap:
 
     # --- faults ---------------------------------------------------------------------------------
 
-    def inject_malformed(self, payload: bytes = b"\x11\x48\x00") -> None:
+    def inject_malformed(self, payload: bytes = b"\x10\x48\x00") -> None:
         """Send `payload` just before the next measurement (default: RR flag with an odd byte)."""
         self._pending_raw.append(payload)
 

@@ -1,0 +1,230 @@
+"""Heart-rate recovery after effort: end of effort, HRR60/HRR120 and an exponential recovery fit."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import OptimizeWarning, curve_fit
+
+from service.analysis.cleaning import as_bpm, as_mask, as_times
+
+LOOKBACK_S = 600.0  # how far before the session's end the final fall may begin
+SMOOTH_S = 10.0  # centred moving mean that keeps beat-to-beat noise out of peak detection
+TOLERANCE_BPM = 3.0  # HR within this of a later value still counts as "not risen again"
+POINT_HALF_WIDTH_S = 5.0  # HR "at" a time is the mean of valid samples within +-5 s
+MIN_COVERAGE = 0.8  # valid coverage needed over the recovery window before anything is reported
+FIT_S = 180.0  # the exponential is fitted on the first 3 minutes after the end of effort
+MIN_FIT_POINTS = 10
+MIN_R2 = 0.7  # below this the fit describes the noise more than the recovery
+MAX_GAP_S = 5.0  # a sample stands for at most this long when measuring coverage
+
+
+@dataclass(frozen=True)
+class RecoveryFit:
+    """HR(t) = hr_end + (hr0 - hr_end) * exp(-(t - t0) / tau), fitted from t0 over ``duration_s``."""
+
+    t0_s: float
+    hr0_bpm: float
+    hr_end_bpm: float
+    tau_s: float
+    r2: float
+    rmse_bpm: float
+    duration_s: float
+
+    def curve(self, t_s: ArrayLike) -> NDArray[np.float64]:
+        """The fitted heart rate at absolute times ``t_s`` (for drawing)."""
+        dt = np.asarray(t_s, dtype=np.float64) - self.t0_s
+        return _exp_model(dt, self.hr0_bpm, self.hr_end_bpm, self.tau_s)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What the data after an effort allow: each field None when they do not."""
+
+    end_of_effort_s: float | None
+    peak_bpm: float | None
+    hrr60_bpm: float | None
+    hrr120_bpm: float | None
+    fit: RecoveryFit | None
+
+    @property
+    def tau_s(self) -> float | None:
+        """Recovery time constant (s) of an acceptable fit."""
+        return self.fit.tau_s if self.fit else None
+
+
+def _exp_model(dt: NDArray[np.float64], hr0: float, hr_end: float, tau: float) -> NDArray[np.float64]:
+    # Mono-exponential HR recovery (Imai et al., J Am Coll Cardiol 1994;24:1529-35; Pierpont et al. 2000).
+    return hr_end + (hr0 - hr_end) * np.exp(-dt / tau)
+
+
+def _valid_slice(
+    t: NDArray[np.float64], b: NDArray[np.float32], ok: NDArray[np.bool_] | None, lo_s: float, hi_s: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Valid samples with lo_s <= t <= hi_s."""
+    i, j = np.searchsorted(t, lo_s, side="left"), np.searchsorted(t, hi_s, side="right")
+    keep = np.isfinite(b[i:j]) if ok is None else ok[i:j]
+    return t[i:j][keep], b[i:j][keep].astype(np.float64)
+
+
+def _smooth(t: NDArray[np.float64], b: NDArray[np.float64], width_s: float) -> NDArray[np.float64]:
+    """Centred moving mean over a time window (irregular sampling allowed)."""
+    sums = np.concatenate(([0.0], np.cumsum(b)))
+    lo = np.searchsorted(t, t - width_s / 2, side="left")
+    hi = np.searchsorted(t, t + width_s / 2, side="right")
+    return (sums[hi] - sums[lo]) / (hi - lo)
+
+
+def _coverage(t: NDArray[np.float64], lo_s: float, hi_s: float) -> float:
+    """Fraction of [lo_s, hi_s] covered by valid samples, each standing for at most MAX_GAP_S."""
+    if t.size == 0:
+        return 0.0
+    cover = np.minimum(np.diff(np.append(t, hi_s)), MAX_GAP_S)
+    return float(min(cover.sum(), hi_s - lo_s) / (hi_s - lo_s))
+
+
+def find_end_of_effort(
+    t_s: ArrayLike,
+    bpm: ArrayLike,
+    *,
+    effort_end_s: float,
+    valid: ArrayLike | None = None,
+    lookback_s: float = LOOKBACK_S,
+    tolerance_bpm: float = TOLERANCE_BPM,
+) -> float | None:
+    """Where the final sustained fall begins: the last near-peak moment after which HR never rises again.
+
+    On the smoothed HR of the ``lookback_s`` before ``effort_end_s`` (e.g. a session's end), the final
+    fall is the last stretch of points that no later point exceeds by more than ``tolerance_bpm``; its
+    start is the last point within the tolerance of that stretch's highest value. So a plateau ends the
+    effort at its end, an interval earlier in the window does not count, and a brief wobble in the fall
+    does not restart it.
+
+    Args:
+        t_s: sample times (s), sorted.
+        bpm: heart rate per sample.
+        effort_end_s: latest time the effort may end (the session's last moment above threshold).
+        valid: optional per-sample validity.
+        lookback_s: how far back the fall may begin.
+        tolerance_bpm: noise allowed before HR counts as risen again.
+
+    Returns:
+        Time (s) of the end of effort, or None without valid data in the window.
+    """
+    t = as_times(t_s)
+    b = as_bpm(bpm, t.size)
+    ok = as_mask(valid, t.size, "valid")
+    tv, bv = _valid_slice(t, b, ok, effort_end_s - lookback_s, effort_end_s)
+    if tv.size == 0:
+        return None
+    s = _smooth(tv, bv, SMOOTH_S)
+    later_max = np.concatenate((np.maximum.accumulate(s[::-1])[::-1][1:], [-np.inf]))
+    never_exceeded = s >= later_max - tolerance_bpm
+    broken = np.flatnonzero(~never_exceeded)
+    fall = slice(int(broken[-1]) + 1 if broken.size else 0, None)
+    near_peak = np.flatnonzero(s[fall] >= s[fall].max() - tolerance_bpm)
+    return float(tv[fall][near_peak[-1]])
+
+
+def heart_rate_recovery(
+    t_s: ArrayLike,
+    bpm: ArrayLike,
+    *,
+    end_of_effort_s: float | None,
+    valid: ArrayLike | None = None,
+    min_coverage: float = MIN_COVERAGE,
+    fit_s: float = FIT_S,
+    min_r2: float = MIN_R2,
+) -> Recovery:
+    """HRR60 / HRR120 and the recovery time constant from the end of effort (Cole et al., NEJM 1999).
+
+    HRR60 is HR at the end of effort minus HR 60 s later (Cole CR et al., N Engl J Med 1999;341:1351-7);
+    HRR120 likewise at 120 s. HR at a moment is the mean of valid samples within +-5 s. Each is reported
+    only when valid data cover at least ``min_coverage`` of the time up to it. The time constant comes
+    from a least-squares exponential fit (scipy.optimize.curve_fit) over the first ``fit_s`` seconds,
+    reported only when that window is covered and R^2 >= ``min_r2``.
+
+    Args:
+        t_s: sample times (s), sorted.
+        bpm: heart rate per sample.
+        end_of_effort_s: from ``find_end_of_effort``; None gives an empty Recovery.
+        valid: optional per-sample validity.
+        min_coverage: fraction of the window that valid data must cover.
+        fit_s: length of the fitted window (s).
+        min_r2: least acceptable coefficient of determination.
+
+    Returns:
+        Recovery (fields None where the data do not allow them).
+    """
+    t = as_times(t_s)
+    b = as_bpm(bpm, t.size)
+    ok = as_mask(valid, t.size, "valid")
+    if end_of_effort_s is None:
+        return Recovery(None, None, None, None, None)
+    t0 = float(end_of_effort_s)
+    tv, bv = _valid_slice(t, b, ok, t0 - POINT_HALF_WIDTH_S, t0 + max(fit_s, 120.0) + POINT_HALF_WIDTH_S)
+    at0 = _hr_at(tv, bv, t0)
+    drops = []
+    for lag_s in (60.0, 120.0):
+        later = _hr_at(tv, bv, t0 + lag_s)
+        covered = _coverage(tv[(tv >= t0) & (tv <= t0 + lag_s)], t0, t0 + lag_s) >= min_coverage
+        drops.append(at0 - later if at0 is not None and later is not None and covered else None)
+    fit = fit_recovery(tv, bv, t0=t0, fit_s=fit_s, min_coverage=min_coverage, min_r2=min_r2)
+    return Recovery(end_of_effort_s=t0, peak_bpm=at0, hrr60_bpm=drops[0], hrr120_bpm=drops[1], fit=fit)
+
+
+def _hr_at(tv: NDArray[np.float64], bv: NDArray[np.float64], at_s: float) -> float | None:
+    """Mean valid HR within +-POINT_HALF_WIDTH_S of ``at_s``."""
+    near = np.abs(tv - at_s) <= POINT_HALF_WIDTH_S
+    return float(bv[near].mean()) if near.any() else None
+
+
+def fit_recovery(
+    t_s: ArrayLike,
+    bpm: ArrayLike,
+    *,
+    t0: float,
+    fit_s: float = FIT_S,
+    min_coverage: float = MIN_COVERAGE,
+    min_r2: float = MIN_R2,
+) -> RecoveryFit | None:
+    """Least-squares fit of HR(t) = hr_end + (hr0 - hr_end) exp(-(t - t0)/tau) to VALID samples.
+
+    Args:
+        t_s: valid sample times (s), sorted.
+        bpm: their heart rates.
+        t0: start of the fit (end of effort).
+        fit_s: window length (s).
+        min_coverage: fraction of the window the samples must cover.
+        min_r2: least acceptable R^2.
+
+    Returns:
+        The fit with R^2 and RMSE, or None when the window is not covered, the fit fails or is poor.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    b = np.asarray(bpm, dtype=np.float64)
+    inside = (t >= t0) & (t <= t0 + fit_s)
+    tw, bw = t[inside], b[inside]
+    if tw.size < MIN_FIT_POINTS or _coverage(tw, t0, t0 + fit_s) < min_coverage:
+        return None
+    dt = tw - t0
+    p0 = (float(bw[:3].mean()), float(bw.min()), 60.0)
+    bounds = ([20.0, 20.0, 1.0], [260.0, 260.0, 3600.0])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            params, _ = curve_fit(_exp_model, dt, bw, p0=p0, bounds=bounds, maxfev=2000)
+    except (RuntimeError, ValueError):
+        return None
+    residual = bw - _exp_model(dt, *params)
+    ss_tot = float(np.sum((bw - bw.mean()) ** 2))
+    if ss_tot == 0.0:
+        return None
+    r2 = 1.0 - float(np.sum(residual**2)) / ss_tot
+    if r2 < min_r2:
+        return None
+    hr0, hr_end, tau = (float(p) for p in params)
+    return RecoveryFit(t0, hr0, hr_end, tau, r2, float(np.sqrt(np.mean(residual**2))), fit_s)

@@ -204,4 +204,3 @@ class Application(Base):
     applied_at: Mapped[dt.datetime]
     status: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-

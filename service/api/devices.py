@@ -48,7 +48,9 @@ def get_owned_device(db: SessionDep, user_id: int, device_id: int) -> Device:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceRegistered)
-def register_device(body: DeviceCreate, user: CurrentUser, db: SessionDep, response: Response) -> DeviceRegistered:
+def register_device(
+    body: DeviceCreate, user: CurrentUser, db: SessionDep, response: Response
+) -> DeviceRegistered:
     """A new device, or the user's existing one with that address (200) with a fresh upload token."""
     device = None
     if body.address is not None:

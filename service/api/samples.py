@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
 from service.api.common import iso_ms, query_time_ms
+from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
 from service.api.devices import get_owned_device
-from service.errors import Forbidden, PayloadTooLarge
-from service.ingest import parse_rr, store_samples, validate_batch
+from service.errors import Forbidden, InvalidInput, PayloadTooLarge
+from service.ingest import BatchTooLarge, MalformedBatch, parse_batch, parse_rr, store_samples
 from service.models import Device, Sample
 from service.rollups import after_ingest
 
@@ -56,28 +56,51 @@ class SamplePublic(BaseModel):
     contact: bool | None
 
 
-@router.post("", response_model=IngestPublic)
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.post(
+    "",
+    response_model=IngestPublic,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SampleBatch.model_json_schema()}},
+        }
+    },
+)
 def ingest_samples(
-    device_id: int, batch: SampleBatch, principal: PrincipalDep, db: SessionDep, ctx: ContextDep
+    device_id: int,
+    body: Annotated[bytes, Depends(_raw_body)],
+    principal: PrincipalDep,
+    db: SessionDep,
+    ctx: ContextDep,
 ) -> IngestPublic:
+    """Store a batch; one bad item is a counted rejection with its reason, never a refusal of the batch."""
     if principal.device_id is not None and principal.device_id != device_id:
         raise Forbidden("this upload token belongs to another device")
     device = get_owned_device(db, principal.user.id, device_id)
-    if len(batch.samples) > ctx.settings.max_batch_samples:
-        raise PayloadTooLarge(f"at most {ctx.settings.max_batch_samples} samples per batch")
     now_ms = int(time.time() * 1000)
-    clean, rejected, repeats = validate_batch(batch.samples, now_ms, ctx.settings.future_tolerance_s * 1000)
-    stored = store_samples(db, user_id=device.user_id, device_id=device.id, samples=clean)
-    if stored:
-        newest = max(s.t_ms for s in stored)
+    try:
+        clean, rejected, repeats = parse_batch(
+            body, now_ms, ctx.settings.future_tolerance_s * 1000, ctx.settings.max_batch_samples
+        )
+    except BatchTooLarge as exc:
+        raise PayloadTooLarge(str(exc)) from exc
+    except MalformedBatch as exc:
+        raise InvalidInput(str(exc)) from exc
+    accepted = store_samples(db, user_id=device.user_id, device_id=device.id, samples=clean)
+    if accepted:
+        newest = max(s.t_ms for s in clean)
         if device.last_sample_ms is None or newest > device.last_sample_ms:
             device.last_sample_ms = newest
     db.commit()
-    if stored:
-        after_ingest(ctx, device.user_id, device.id, stored)
+    if accepted:
+        after_ingest(ctx, device.user_id, device.id, clean)
     return IngestPublic(
-        accepted=len(stored),
-        duplicates=len(clean) - len(stored) + repeats,
+        accepted=accepted,
+        duplicates=len(clean) - accepted + repeats,
         rejected=[RejectionPublic(index=r.index, reason=r.reason) for r in rejected],
     )
 
@@ -99,6 +122,6 @@ def read_samples(
         query = query.where(Sample.t_ms < query_time_ms(to, "to"))
     rows = db.execute(query.order_by(Sample.t_ms).limit(limit)).all()
     return [
-        SamplePublic(t=iso_ms(r.t_ms), t_ms=r.t_ms, bpm=r.bpm, rr_ms=parse_rr(r.rr_ms), contact=r.contact) for r in rows
+        SamplePublic(t=iso_ms(r.t_ms), t_ms=r.t_ms, bpm=r.bpm, rr_ms=parse_rr(r.rr_ms), contact=r.contact)
+        for r in rows
     ]
-

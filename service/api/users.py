@@ -95,7 +95,8 @@ def update_me(
         if changes.get(field, ...) is None:
             changes.pop(field)
     profile_changed = any(
-        changes.get(k, getattr(user, k)) != getattr(user, k) for k in ("timezone", "resting_hr", "max_hr", "birth_year")
+        changes.get(k, getattr(user, k)) != getattr(user, k)
+        for k in ("timezone", "resting_hr", "max_hr", "birth_year")
     )
     for key, value in changes.items():
         setattr(user, key, value)

@@ -32,7 +32,9 @@ def sign_up(client: HttpClient, base: str = "", **profile: Any) -> TestUser:
     assert answer.status_code == 201, answer.text
     token = client.post(f"{base}/api/v1/auth/token", data={"username": email, "password": password})
     assert token.status_code == 200, token.text
-    return TestUser(id=answer.json()["id"], email=email, password=password, token=token.json()["access_token"])
+    return TestUser(
+        id=answer.json()["id"], email=email, password=password, token=token.json()["access_token"]
+    )
 
 
 def register_device(client: HttpClient, user: TestUser, base: str = "", **body: Any) -> dict[str, Any]:

@@ -31,12 +31,16 @@ class InvalidMeasurement(DeviceError, ValueError):
 # --- spool (devices/spool.py) ---------------------------------------------------------------------
 
 
-class SpoolFull(DeviceError, OSError):
+class SpoolError(DeviceError, OSError):
+    """The spool file cannot be opened or written (I/O error, not a spool, newer schema)."""
+
+
+class SpoolFull(SpoolError):
     """The spool cannot take more samples (its bound or the disk); nothing already stored was touched."""
 
     def __init__(self, path: str, max_bytes: int | None, *, disk_full: bool) -> None:
         where = "the disk is full" if disk_full else f"it reached its bound of {max_bytes} bytes"
-        super().__init__(f"spool {path} refused new samples: {where}; upload or free space, then retry")
+        super().__init__(f"spool {path} is full: {where}; let it upload or free space, then retry")
         self.path = path
         self.max_bytes = max_bytes
         self.disk_full = disk_full

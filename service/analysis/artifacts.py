@@ -34,13 +34,17 @@ QD_WINDOW_BEATS = 91  # window of the quartile deviation
 MEDIAN_WINDOW_BEATS = 11  # window of the local median RR
 C1 = 0.13  # slope of the ectopic decision boundary in the S11/S12 plane
 C2 = 0.17  # intercept of the ectopic decision boundary
+# Shorter series have no meaningful local statistics (a quartile deviation of 3 beats is noise):
+# they are returned unchanged.
+MIN_DETECTION_BEATS = MEDIAN_WINDOW_BEATS
 MRRS_LIMIT = 3.0  # |mRRs| above this marks a long or short beat
 # One pass, as in the paper: on the synthetic day further passes only flag normal variability and move
 # RMSSD away from the truth (24.27 ms after one pass, 24.22 ms after four; truth 24.43 ms).
 DEFAULT_PASSES = 1
-# A threshold of exactly zero (a flat stretch) would make every change infinite: floor it at a tiny
-# fraction of the median RR, which keeps the method scale invariant.
-THRESHOLD_FLOOR_FRACTION = 1e-4
+# On a nearly flat stretch the quartile deviation is ~0 and any sub-millisecond change would become an
+# artefact: floor both thresholds at 1 % of the local median RR (exercise at 150 bpm with RMSSD 3 ms
+# still sits above it). Being relative, the floor keeps the method scale invariant.
+THRESHOLD_FLOOR_FRACTION = 0.01
 
 
 class BeatKind(IntEnum):
@@ -161,7 +165,9 @@ def _shift(x: npt.NDArray[_T], k: int, fill: object) -> npt.NDArray[_T]:
     return out
 
 
-def _scaled(values: npt.NDArray[np.float64], floor: float) -> tuple[npt.NDArray[np.float64], ...]:
+def _scaled(
+    values: npt.NDArray[np.float64], floor: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], ...]:
     """Values divided by their time-varying threshold alpha * QD(|values|), and the threshold."""
     th = np.maximum(ALPHA * rolling_quartile_deviation(np.abs(values), QD_WINDOW_BEATS), floor)
     return values / th, th
@@ -170,11 +176,11 @@ def _scaled(values: npt.NDArray[np.float64], floor: float) -> tuple[npt.NDArray[
 def detect(rr: npt.NDArray[np.float64]) -> _Detection:
     """Classify every beat of ``rr`` (ms) with the paper's decision rules, in one vectorised pass."""
     n = rr.size
-    floor = THRESHOLD_FLOOR_FRACTION * float(np.median(rr))
     median_rr = ndimage.median_filter(rr, size=min(MEDIAN_WINDOW_BEATS, n), mode="mirror")
     # dRR(j) = RR(j) - RR(j-1); the first beat has no predecessor, so it is compared with the local
     # median, which lets a missed or extra first beat be found.
     drr = np.diff(rr, prepend=median_rr[0])
+    floor = THRESHOLD_FLOOR_FRACTION * median_rr
     d, _ = _scaled(drr, floor)
     mrr = rr - median_rr
     mrr[mrr < 0] *= 2.0  # the paper doubles negative deviations: short beats are rarer than long
@@ -270,7 +276,8 @@ def correct(rr_ms: npt.ArrayLike, *, max_passes: int = DEFAULT_PASSES) -> Artifa
     Args:
         rr_ms: RR intervals in ms, any 1-D array-like.
         max_passes: detection/correction passes; more re-detect on the corrected series until one
-            finds nothing (1, the default, is the paper's single pass).
+            finds nothing (1, the default, is the paper's single pass). Series shorter than
+            ``MIN_DETECTION_BEATS`` are returned unchanged.
 
     Returns:
         The corrected series, per-input-beat labels, origin indices and event counts.
@@ -283,7 +290,7 @@ def correct(rr_ms: npt.ArrayLike, *, max_passes: int = DEFAULT_PASSES) -> Artifa
     labels = np.zeros(n_in, dtype=np.int8)
     origin = np.arange(n_in)
     counts = dict.fromkeys(("ectopic", "missed", "extra", "long_short"), 0)
-    for _ in range(max_passes if n_in >= 3 else 0):
+    for _ in range(max_passes if n_in >= MIN_DETECTION_BEATS else 0):
         det = detect(rr)
         if not det.any():
             break

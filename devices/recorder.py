@@ -1,0 +1,295 @@
+"""`chinup record`: strap -> decode -> durable spool -> uploader -> service, surviving both ends going away.
+
+One pipeline per strap, each a set of owned tasks: the link (find, connect, reconnect), the consumer
+(decode, beat times, spool), the uploader (device id, then batches), and the status line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.live import Live
+
+from devices.errors import DeviceError, UploadRefused, UploadUnavailable
+from devices.simulator import VirtualStrap, load_recording
+from devices.spool import Spool
+from devices.strap import Clock, SampleDecoder, StrapLink
+from devices.uploader import Uploader
+
+_LOGGER = logging.getLogger(__name__)
+
+REPLAY_STRAP_NAME = "Chin Up Replay"
+RESOLVE_RETRY_FIRST_S = 0.5
+RESOLVE_RETRY_MAX_S = 10.0
+SPOOL_POLL_S = 0.1
+STATUS_REFRESH_PER_S = 4
+HTTP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """What one recording did, for the command's summary and for tests."""
+
+    device_id: int
+    device_key: str
+    name: str | None
+    notifications: int
+    samples_spooled: int
+    malformed: dict[str, int]
+    uploaded: int
+    duplicates: int
+    rejected: int
+    connections: int
+    disconnections: int
+    stale_reconnects: int
+    spool_depth: int
+
+
+class ScaledClock:
+    """Wall-clock that starts now and runs `speed` times faster, so replayed samples keep their spacing."""
+
+    def __init__(self, speed: float, *, now: Callable[[], float] = time.time) -> None:
+        self.speed = speed
+        self._start_s = now()
+        self._mono_start_s = time.monotonic()
+
+    def __call__(self) -> float:
+        return self._start_s + (time.monotonic() - self._mono_start_s) * self.speed
+
+
+async def resolve_device(
+    client: httpx.AsyncClient,
+    server_url: str,
+    token: str,
+    *,
+    address: str,
+    name: str,
+    model: str | None = None,
+) -> tuple[int, str]:
+    """(device id, upload token): a device token names its device; a user token registers the strap.
+
+    Raises:
+        UploadRefused: the token is not accepted (retrying cannot help).
+        UploadUnavailable: the service cannot answer now.
+    """
+    headers = {"Authorization": f"Bearer {token}"}
+    base = server_url.rstrip("/") + "/api/v1/devices"
+    try:
+        current = await client.get(f"{base}/current", headers=headers)
+        if current.status_code == 200:
+            return int(current.json()["id"]), token
+        if current.status_code == 404:  # a user token: register (idempotent on the address)
+            body = {"name": name, "address": address, "model": model}
+            created = await client.post(base, json=body, headers=headers)
+            if created.status_code in (200, 201):
+                data = created.json()
+                return int(data["id"]), str(data["upload_token"])
+            current = created
+    except httpx.TransportError as exc:
+        raise UploadUnavailable(base, str(exc) or type(exc).__name__) from exc
+    if current.status_code >= 500:
+        raise UploadUnavailable(base, current.text, status_code=current.status_code)
+    raise UploadRefused(current.status_code, base, current.text)
+
+
+class StrapPipeline:
+    """One strap's tasks: link, consumer into the spool, uploader; stopped in that order."""
+
+    def __init__(self, link: StrapLink, spool: Spool, *, device_key: str | None = None) -> None:
+        self.link = link
+        self.spool = spool
+        self.decoder = SampleDecoder()
+        self.samples_spooled = 0
+        self.device_key = device_key or (link.address.upper() if link.address else None)
+        self.uploader: Uploader | None = None
+        self.device_id: int | None = None
+
+    async def consume(self, link_done: asyncio.Event) -> None:
+        """Decode queued notifications in batches into the spool; ends when the link stopped and all is in."""
+        queue = self.link.queue
+        while not (link_done.is_set() and queue.empty()):
+            try:
+                async with asyncio.timeout(SPOOL_POLL_S):
+                    first = await queue.get()
+            except TimeoutError:
+                continue
+            batch = [first] + [queue.get_nowait() for _ in range(queue.qsize())]
+            self.device_key = self.device_key or self.link.stats.address  # known once connected
+            assert self.device_key is not None
+            samples = [s for s in map(self.decoder.decode, batch) if s is not None]
+            if samples:
+                self.spool.append(self.device_key, samples)
+                self.samples_spooled += len(samples)
+
+    async def upload(
+        self, client: httpx.AsyncClient, server_url: str, token: str, stop: asyncio.Event
+    ) -> None:
+        """Learn the device id (retrying while the service is away), then run the uploader until `stop`."""
+        device_id, upload_token = await self._resolve(client, server_url, token, stop)
+        if device_id is None:
+            return
+        self.device_id = device_id
+        assert self.device_key is not None
+        self.uploader = Uploader(
+            self.spool,
+            client=client,
+            server_url=server_url,
+            device_key=self.device_key,
+            device_id=device_id,
+            token=upload_token,
+        )
+        await self.uploader.run(stop)
+
+    async def _resolve(
+        self, client: httpx.AsyncClient, server_url: str, token: str, stop: asyncio.Event
+    ) -> tuple[int | None, str]:
+        """`resolve_device` with backoff on UploadUnavailable; (None, "") when stopped first."""
+        delay_s = RESOLVE_RETRY_FIRST_S
+        while self.device_key is None and not stop.is_set():  # the spool key is the strap's address
+            await asyncio.sleep(SPOOL_POLL_S)
+        while not stop.is_set():
+            assert self.device_key is not None
+            name = self.link.stats.name or self.device_key
+            try:
+                return await resolve_device(client, server_url, token, address=self.device_key, name=name)
+            except UploadUnavailable as exc:
+                _LOGGER.info(
+                    "%s: service unavailable (%s), retrying in %.1f s", self.device_key, exc, delay_s
+                )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay_s):
+                    await stop.wait()
+            delay_s = min(RESOLVE_RETRY_MAX_S, delay_s * 2)
+        return None, ""
+
+    def status(self) -> str:
+        """One line: state, bpm, battery, spool depth, uploaded count."""
+        stats, last, key = self.link.stats, self.decoder.last, self.device_key
+        bpm = f"{last.bpm} bpm" if last is not None else "-- bpm"
+        battery = f"{stats.battery_pct} %" if stats.battery_pct is not None else "--"
+        uploaded = self.uploader.uploaded if self.uploader is not None else 0
+        depth = self.spool.depth(key) if key else 0
+        malformed = sum(self.decoder.malformed.values())
+        return (
+            f"{stats.name or key or 'strap'} [{stats.state}] {bpm}  battery {battery}  "
+            f"spool {depth}  uploaded {uploaded}  malformed {malformed}"
+        )
+
+    def result(self) -> RecordResult:
+        """The pipeline's counters."""
+        up = self.uploader
+        return RecordResult(
+            device_id=self.device_id if self.device_id is not None else -1,
+            device_key=self.device_key or "",
+            name=self.link.stats.name,
+            notifications=self.link.stats.notifications,
+            samples_spooled=self.samples_spooled,
+            malformed=dict(self.decoder.malformed),
+            uploaded=up.uploaded if up else 0,
+            duplicates=up.duplicates if up else 0,
+            rejected=up.rejected if up else 0,
+            connections=self.link.stats.connections,
+            disconnections=self.link.stats.disconnections,
+            stale_reconnects=self.link.stats.stale_reconnects,
+            spool_depth=self.spool.depth(self.device_key) if self.device_key else 0,
+        )
+
+
+async def record(
+    *,
+    server_url: str,
+    token: str,
+    transport: str = "os",
+    address: str | None = None,
+    name: str | None = None,
+    seconds: float | None = None,
+    spool_path: Path,
+    replay: Path | None = None,
+    speed: float = 1.0,
+    clock: Clock | None = None,
+    progress: bool = True,
+) -> RecordResult:
+    """Record one strap until `seconds` elapsed (then until the spool is empty) or until cancelled.
+
+    With `replay`, an in-process virtual strap on `transport` plays the file `speed` times faster,
+    and the recorder's clock runs `speed` times faster too.
+    """
+    clock = clock or (ScaledClock(speed) if replay is not None else time.time)
+    async with contextlib.AsyncExitStack() as stack:
+        if replay is not None:
+            name = name or REPLAY_STRAP_NAME
+            script = load_recording(replay)
+            await stack.enter_async_context(VirtualStrap(transport, script, name=name, speed=speed))
+        spool = stack.enter_context(Spool(spool_path))
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT_S))
+        pipeline = StrapPipeline(StrapLink(transport, address=address, name=name, clock=clock), spool)
+        async with _status_line(pipeline, progress):
+            await run_pipeline(pipeline, client, server_url, token, seconds)
+        return pipeline.result()
+
+
+async def run_pipeline(
+    pipeline: StrapPipeline, client: httpx.AsyncClient, server_url: str, token: str, seconds: float | None
+) -> None:
+    """Run one strap's tasks; after `seconds`, stop the link, flush into the spool, upload until empty."""
+    stop_link, link_done, stop_upload = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def link_then_mark() -> None:
+        try:
+            await pipeline.link.run(stop_link)
+        finally:
+            link_done.set()
+
+    async def stop_when_done() -> None:
+        if seconds is None:
+            await asyncio.Event().wait()  # until cancelled (Ctrl-C)
+        await asyncio.sleep(seconds)
+        stop_link.set()
+        await consumer
+        while pipeline.device_key is not None and pipeline.spool.depth(pipeline.device_key) > 0:
+            await asyncio.sleep(SPOOL_POLL_S)
+        stop_upload.set()
+
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(link_then_mark(), name="strap link")
+            consumer = tasks.create_task(pipeline.consume(link_done), name="spool consumer")
+            tasks.create_task(pipeline.upload(client, server_url, token, stop_upload), name="uploader")
+            tasks.create_task(stop_when_done(), name="deadline")
+    except ExceptionGroup as group:  # surface our own error (e.g. a refused token) as itself
+        first = group.exceptions[0]
+        if len(group.exceptions) == 1 and isinstance(first, DeviceError):
+            raise first from group
+        raise
+
+
+@contextlib.asynccontextmanager
+async def _status_line(pipeline: StrapPipeline, enabled: bool) -> AsyncIterator[None]:
+    """A Rich live line refreshed a few times a second (nothing when disabled)."""
+    if not enabled:
+        yield
+        return
+    console = Console(stderr=True)
+    with Live(console=console, refresh_per_second=STATUS_REFRESH_PER_S, transient=False) as live:
+
+        async def refresh() -> None:
+            while True:
+                live.update(pipeline.status())
+                await asyncio.sleep(1 / STATUS_REFRESH_PER_S)
+
+        task = asyncio.create_task(refresh(), name="status line")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            live.update(pipeline.status())

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from dashboards import mount_dashboards
 from service import migrate
 from service.api.deps import AppContext
 from service.api.main import api_router
@@ -56,6 +57,7 @@ def create_app(
         )
     _install_error_handlers(app)
     app.include_router(api_router)
+    mount_dashboards(app)  # the browser dashboard at /dashboard, and / redirects there
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

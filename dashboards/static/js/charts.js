@@ -1,0 +1,111 @@
+// uPlot wrappers: colours from the stylesheet (so dark mode follows), sized to their container.
+import uPlot from "../vendor/uplot/uPlot.esm.js";
+import { el } from "./dom.js";
+
+const charts = new WeakMap();
+
+export function cssVar(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+}
+
+/** A colour of the stylesheet with an alpha, for fills (works for #rrggbb variables). */
+export function withAlpha(name, alpha) {
+  const value = cssVar(name);
+  const match = /^#([0-9a-f]{6})$/i.exec(value);
+  if (!match) return value;
+  const n = parseInt(match[1], 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+function axis(overrides = {}) {
+  return {
+    stroke: cssVar("--muted"),
+    grid: { stroke: cssVar("--grid"), width: 1 },
+    ticks: { stroke: cssVar("--grid"), width: 1 },
+    ...overrides,
+  };
+}
+
+/** Draw a chart into `container`, replacing any chart drawn there before. */
+export function drawChart(container, { series, data, axes, scales, bands, plugins, height = 240 }) {
+  charts.get(container)?.destroy();
+  container.replaceChildren();
+  const width = Math.max(container.clientWidth, 260);
+  const opts = {
+    width,
+    height,
+    series,
+    axes: (axes || [{}, {}]).map((a) => axis(a)),
+    scales: scales || { x: { time: true } },
+    bands,
+    plugins,
+    cursor: { points: { size: 8 } },
+    legend: { live: true },
+  };
+  const chart = new uPlot(opts, data, container);
+  charts.set(container, chart);
+  if (!container.dataset.observed) {
+    container.dataset.observed = "1";
+    new ResizeObserver(() => {
+      const current = charts.get(container);
+      if (current) current.setSize({ width: Math.max(container.clientWidth, 260), height });
+    }).observe(container);
+  }
+  container.dataset.points = String(data[0] ? data[0].length : 0);
+  return chart;
+}
+
+export function emptyChart(container, message) {
+  charts.get(container)?.destroy();
+  charts.delete(container);
+  container.dataset.points = "0";
+  container.replaceChildren(el("p", { class: "chart-empty" }, message));
+}
+
+/** Horizontal bands in y units behind the series: [{from, to, colour}] (used for heart-rate zones). */
+export function horizontalBands(bands) {
+  return {
+    hooks: {
+      drawClear: [
+        (u) => {
+          const { ctx, bbox } = u;
+          ctx.save();
+          for (const band of bands) {
+            const top = u.valToPos(Math.min(band.to, u.scales.y.max), "y", true);
+            const bottom = u.valToPos(Math.max(band.from, u.scales.y.min), "y", true);
+            if (bottom <= top) continue;
+            ctx.fillStyle = band.colour;
+            ctx.fillRect(bbox.left, top, bbox.width, bottom - top);
+          }
+          ctx.restore();
+        },
+      ],
+    },
+  };
+}
+
+/** Points only, no line: for scatters and sparse ratings. */
+export const pointsOnly = (size = 9) => ({ paths: () => null, points: { show: true, size } });
+
+export const zoneColours = () => ({
+  rest: cssVar("--zone-rest"),
+  moderate: cssVar("--zone-moderate"),
+  vigorous: cssVar("--zone-vigorous"),
+  peak: cssVar("--zone-peak"),
+});
+
+/** Zone limits in bpm from Karvonen heart-rate reserve: 40, 60, 85 % (DESIGN.md). */
+export function zoneLimits(restingBpm, maxBpm) {
+  const at = (share) => restingBpm + share * (maxBpm - restingBpm);
+  return { moderate: at(0.4), vigorous: at(0.6), peak: at(0.85) };
+}
+
+export function zoneBands(restingBpm, maxBpm, alpha = 0.16) {
+  const limits = zoneLimits(restingBpm, maxBpm);
+  return [
+    { from: 0, to: limits.moderate, colour: withAlpha("--zone-rest", alpha) },
+    { from: limits.moderate, to: limits.vigorous, colour: withAlpha("--zone-moderate", alpha) },
+    { from: limits.vigorous, to: limits.peak, colour: withAlpha("--zone-vigorous", alpha) },
+    { from: limits.peak, to: 400, colour: withAlpha("--zone-peak", alpha) },
+  ];
+}

@@ -1,0 +1,139 @@
+import { api, apiOptional, describeError } from "../api.js";
+import { cssVar, drawChart, emptyChart } from "../charts.js";
+import { itemId, signedInPage } from "../shell.js";
+import { formatDateTime } from "../time.js";
+import { $, el, replaceChildren, showFormError } from "../dom.js";
+
+const STEP_LABELS = {
+  reflect: "Reflect: what went well, then what did not",
+  learn: "Learn: lessons and how to handle them next time",
+  move_on: "Move on",
+  feedback: "Get feedback",
+  get_feedback: "Get feedback",
+  practise: "Practise your responses",
+  practice: "Practise your responses",
+  dont_stop: "Don't stop: keep applying",
+  keep_applying: "Don't stop: keep applying",
+  exercise: "Exercise: your daily heartbeat-up hour",
+};
+
+const lines = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean);
+
+function evidenceText(evidence) {
+  if (evidence == null) return "";
+  if (typeof evidence === "string") return evidence;
+  if (Array.isArray(evidence)) return evidence.map(evidenceText).join("; ");
+  if (typeof evidence === "object") {
+    return Object.entries(evidence)
+      .filter(([, v]) => v !== null && v !== undefined && typeof v !== "object")
+      .map(([k, v]) => `${k.replaceAll("_", " ")}: ${v}`).join(", ");
+  }
+  return String(evidence);
+}
+
+async function loadPlan(id) {
+  const plan = await apiOptional(`/interviews/${id}/recovery-plan`);
+  const steps = plan ? (Array.isArray(plan) ? plan : plan.steps || []) : [];
+  if (!steps.length) {
+    replaceChildren($("#plan"), el("li", { class: "muted" }, "The plan's progress will show here."));
+    $("#plan-progress").textContent = "";
+    return;
+  }
+  const done = steps.filter((s) => s.done).length;
+  $("#plan-progress").textContent = `${done} of ${steps.length} steps done.`;
+  replaceChildren($("#plan"), steps.map((s) => el("li", { class: s.done ? "plan-step done" : "plan-step", "data-step": s.step },
+    el("span", { class: "plan-mark", "aria-hidden": "true" }, s.done ? "✓" : ""),
+    el("span", { class: "plan-body" },
+      el("strong", {}, STEP_LABELS[s.step] || String(s.step).replaceAll("_", " ")),
+      el("span", { class: "visually-hidden" }, s.done ? " (done)" : " (to do)"),
+      evidenceText(s.evidence) ? el("span", { class: "plan-evidence muted" }, evidenceText(s.evidence)) : null))));
+}
+
+function fillReflection(r) {
+  if (!r) return;
+  $("#went_well").value = (r.went_well || []).join("\n");
+  $("#went_poorly").value = (r.went_poorly || []).join("\n");
+  $("#lessons").value = (r.lessons || []).map((l) => (typeof l === "string" ? l : l.next_time ? `${l.lesson} → ${l.next_time}` : l.lesson)).join("\n");
+  $("#outsider_view").value = r.outsider_view || "";
+  $("#moved_on").checked = Boolean(r.moved_on);
+}
+
+function readReflection() {
+  const lessons = lines($("#lessons").value).map((line) => {
+    const [lesson, nextTime] = line.split("→").map((s) => s.trim());
+    return nextTime ? { lesson, next_time: nextTime } : { lesson };
+  });
+  const body = { went_well: lines($("#went_well").value), went_poorly: lines($("#went_poorly").value), lessons, moved_on: $("#moved_on").checked };
+  const outsider = $("#outsider_view").value.trim();
+  if (outsider) body.outsider_view = outsider;
+  return body;
+}
+
+function wireReflection(id) {
+  const form = $("#reflection-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showFormError(form, "");
+    $("#reflection-status").textContent = "";
+    try {
+      fillReflection(await api(`/interviews/${id}/reflection`, { method: "PUT", json: readReflection() }));
+      $("#reflection-status").textContent = "Reflection saved. That took courage.";
+      await loadPlan(id);
+    } catch (error) {
+      showFormError(form, describeError(error));
+    }
+  });
+}
+
+/** Stress answers come as rows ([{t, hr_bpm, baseline_hr_bpm}]) or columns; take whichever is there. */
+function stressSeries(stress) {
+  const rows = stress.windows || stress.points || stress.series || stress.samples;
+  if (Array.isArray(rows) && rows.length) {
+    const t = (r) => (r.t ? Date.parse(r.t) / 1000 : r.t_ms ? r.t_ms / 1000 : r.start ? Date.parse(r.start) / 1000 : null);
+    return { x: rows.map(t), hr: rows.map((r) => r.hr_bpm ?? r.bpm ?? null), base: rows.map((r) => r.baseline_hr_bpm ?? null) };
+  }
+  if (Array.isArray(stress.t) && Array.isArray(stress.hr_bpm)) {
+    return { x: stress.t.map((v) => (typeof v === "string" ? Date.parse(v) / 1000 : v)), hr: stress.hr_bpm, base: stress.baseline_hr_bpm || stress.hr_bpm.map(() => null) };
+  }
+  return null;
+}
+
+async function loadStress(id) {
+  const stress = await apiOptional(`/interviews/${id}/stress`);
+  const container = $("#stress-chart");
+  if (!stress) {
+    $("#stress-statement").textContent = "Wear the strap around your next interview to see how your body handled it.";
+    emptyChart(container, "No heart-rate data around this interview.");
+    return;
+  }
+  const recovery = stress.recovery_s ?? stress.time_to_baseline_s;
+  $("#stress-statement").textContent = stress.statement
+    || (recovery != null ? `Your heart rate was back to your usual level ${Math.round(recovery / 60)} minutes after the interview.`
+      : "Here is your heart rate around the interview against your usual level at that time of day.");
+  const s = stressSeries(stress);
+  if (!s || !s.x.length || s.x.some((v) => v == null)) {
+    emptyChart(container, "No heart-rate data around this interview.");
+    return;
+  }
+  drawChart(container, {
+    data: [s.x, s.hr, s.base],
+    series: [{}, { label: "Heart rate", stroke: cssVar("--zone-vigorous"), width: 2, spanGaps: true },
+      { label: "Your usual", stroke: cssVar("--muted"), width: 1.5, dash: [6, 4], spanGaps: true }],
+    axes: [{}, { label: "bpm" }],
+  });
+}
+
+signedInPage(async (profile) => {
+  const id = itemId();
+  wireReflection(id);
+  const interview = await apiOptional(`/interviews/${id}`);
+  if (!interview) {
+    $("#interview-summary").textContent = "This interview could not be found.";
+    return;
+  }
+  document.querySelector("h1").textContent = `${interview.role} at ${interview.company}`;
+  document.title = `${interview.company} · Chin Up`;
+  $("#interview-summary").textContent = `${formatDateTime(interview.at, profile.timezone)}${interview.outcome ? ` · ${interview.outcome}` : ""}`;
+  fillReflection(interview.reflection);
+  await Promise.all([loadPlan(id), loadStress(id)]);
+});

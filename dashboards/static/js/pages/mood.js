@@ -1,0 +1,132 @@
+import { api, apiOptional } from "../api.js";
+import { cssVar, drawChart, emptyChart, pointsOnly } from "../charts.js";
+import { signedInPage } from "../shell.js";
+import { addDays, dateRange, dateToX, formatDay, localDate } from "../time.js";
+import { $, el, facts, replaceChildren, round } from "../dom.js";
+
+const state = { profile: null, rows: [] };
+
+const controls = () => ({
+  metric: $("input[name=metric]:checked").value,
+  lag: Number($("input[name=lag]:checked").value),
+  weeks: Number($("#weeks").value),
+});
+
+/** One row per calendar day: minutes from the day summaries, mean ratings from the check-ins. */
+function buildRows(dates, days, checkins, tz) {
+  const byDay = new Map((days || []).map((d) => [d.date, d]));
+  const ratings = new Map();
+  for (const c of checkins) {
+    const date = localDate(tz, new Date(c.at));
+    const r = ratings.get(date) || { confidence: [], mood: [] };
+    r.confidence.push(c.confidence);
+    if (c.mood != null) r.mood.push(c.mood);
+    ratings.set(date, r);
+  }
+  const mean = (xs) => (xs && xs.length ? round(xs.reduce((a, b) => a + b, 0) / xs.length, 1) : null);
+  return dates.map((date) => ({
+    date,
+    minutes: byDay.get(date)?.heartbeat_up_minutes ?? null,
+    target: byDay.get(date)?.target_minutes ?? null,
+    confidence: mean(ratings.get(date)?.confidence),
+    mood: mean(ratings.get(date)?.mood),
+  }));
+}
+
+function drawDaily(rows) {
+  const container = $("#daily-chart");
+  if (!rows.some((r) => r.minutes != null || r.confidence != null)) {
+    emptyChart(container, "Nothing logged in these weeks yet. A check-in on the Today page starts the picture.");
+    return;
+  }
+  drawChart(container, {
+    data: [rows.map((r) => dateToX(r.date)), rows.map((r) => r.minutes), rows.map((r) => r.confidence), rows.map((r) => r.mood)],
+    series: [
+      {},
+      { label: "Minutes", scale: "min", stroke: cssVar("--accent"), fill: cssVar("--accent-soft"), width: 2, points: { show: true } },
+      { label: "Confidence", scale: "rating", stroke: cssVar("--confidence"), width: 2, spanGaps: true, points: { show: true, size: 7 } },
+      { label: "Mood", scale: "rating", stroke: cssVar("--mood"), width: 2, dash: [6, 4], spanGaps: true, points: { show: true, size: 7 } },
+    ],
+    scales: { x: { time: true }, min: { range: (u, lo, hi) => [0, Math.max(hi || 0, 60)] }, rating: { range: [0, 10] } },
+    axes: [{}, { scale: "min", label: "minutes" }, { scale: "rating", side: 1, label: "rating", grid: { show: false } }],
+  });
+}
+
+function fillTable(rows) {
+  const dash = (v) => (v == null ? "–" : String(v));
+  replaceChildren($("#daily-table tbody"), rows.filter((r) => r.minutes != null || r.confidence != null).reverse()
+    .map((r) => el("tr", { "data-date": r.date },
+      el("th", { scope: "row" }, formatDay(r.date)), el("td", {}, dash(r.minutes)),
+      el("td", {}, dash(r.confidence)), el("td", {}, dash(r.mood)))));
+}
+
+function drawScatter(rows, { metric, lag }) {
+  const byDate = new Map(rows.map((r) => [r.date, r]));
+  const pairs = rows
+    .map((r) => [r.minutes, byDate.get(addDays(r.date, lag))?.[metric]])
+    .filter(([x, y]) => x != null && y != null)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const container = $("#scatter-chart");
+  if (!pairs.length) {
+    emptyChart(container, "Days with both exercise data and a rating will show here.");
+    return;
+  }
+  drawChart(container, {
+    data: [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    series: [{ label: "Minutes" }, { label: metric === "mood" ? "Mood" : "Confidence", stroke: cssVar("--accent"), fill: cssVar("--accent"), ...pointsOnly(10) }],
+    scales: { x: { time: false, range: (u, lo, hi) => [0, Math.max(hi || 0, 60)] }, y: { range: [0, 10] } },
+    axes: [{ label: lag ? "minutes (the day before)" : "minutes" }, { label: metric }],
+  });
+}
+
+async function showInsight({ metric, lag }) {
+  const insight = await apiOptional(`/insights/exercise-vs-confidence?lag_days=${lag}&metric=${metric}`);
+  const statement = $("#insight-statement");
+  if (!insight) {
+    statement.textContent = "The statistics will appear here once there are enough days to say something honest.";
+    replaceChildren($("#insight-facts"));
+    return;
+  }
+  statement.textContent = insight.statement || (insight.rho == null
+    ? `Not enough paired days yet (${insight.n_days ?? 0}); no claim is made below 14.`
+    : `Spearman's rho is ${round(insight.rho, 2)}.`);
+  const ci = insight.ci95 && insight.ci95[0] != null ? `${round(insight.ci95[0], 2)} to ${round(insight.ci95[1], 2)}` : null;
+  facts($("#insight-facts"), [
+    ["Paired days", insight.n_days],
+    ["Spearman's rho", insight.rho == null ? null : round(insight.rho, 2)],
+    ["95 % interval", ci],
+    ["p value", insight.p_value == null ? null : round(insight.p_value, 3)],
+    [`Mean ${metric}, target met`, insight.mean_when_target_met == null ? null : round(insight.mean_when_target_met, 1)],
+    [`Mean ${metric}, target missed`, insight.mean_when_target_missed == null ? null : round(insight.mean_when_target_missed, 1)],
+  ]);
+}
+
+async function load() {
+  const choice = controls();
+  const tz = state.profile.timezone;
+  const to = localDate(tz);
+  const from = addDays(to, -7 * choice.weeks + 1);
+  const since = new Date(Date.parse(`${addDays(from, -1)}T00:00:00Z`)).toISOString();
+  const [days, checkins] = await Promise.all([
+    apiOptional(`/days?from=${from}&to=${to}`, []),
+    api(`/checkins?from=${encodeURIComponent(since)}`),
+  ]);
+  state.rows = buildRows(dateRange(from, to), days, checkins, tz);
+  drawDaily(state.rows);
+  fillTable(state.rows);
+  drawScatter(state.rows, choice);
+  await showInsight(choice);
+}
+
+signedInPage(async (profile) => {
+  state.profile = profile;
+  $("#weeks").addEventListener("change", load);
+  for (const input of document.querySelectorAll("input[name=metric], input[name=lag]")) {
+    input.addEventListener("change", async () => {
+      drawScatter(state.rows, controls());
+      await showInsight(controls());
+    });
+  }
+  $("#mood-controls").addEventListener("submit", (e) => e.preventDefault());
+  await load();
+});

@@ -1,0 +1,131 @@
+import { api, apiOptional, describeError } from "../api.js";
+import { connectLive } from "../live.js";
+import { renderRing } from "../ring.js";
+import { signedInPage } from "../shell.js";
+import { formatDuration, formatTime, localDate } from "../time.js";
+import { $, el, replaceChildren } from "../dom.js";
+import { heartLimits, ZONE_NAMES, zoneOf } from "../zones.js";
+
+const STALE_MS = 15000;
+const state = { profile: null, today: null, target: 60, minutes: 0, lastBeatAt: 0 };
+
+function renderDay(day) {
+  state.minutes = day?.heartbeat_up_minutes ?? 0;
+  state.target = day?.target_minutes ?? state.profile.daily_target_minutes ?? 60;
+  renderRing(state.minutes, state.target);
+  const streak = day?.streak_days ?? 0;
+  $("#streak-days").textContent = String(streak);
+  $("#streak").classList.toggle("muted", streak === 0);
+  renderSessions(day?.sessions ?? []);
+}
+
+function renderSessions(sessions) {
+  const list = $("#today-sessions");
+  if (!sessions.length) {
+    replaceChildren(list, el("li", { class: "muted" }, "No sessions yet today."));
+    return;
+  }
+  replaceChildren(list, sessions.map((s) => el("li", {},
+    el("a", { href: `/dashboard/sessions/${s.id}` },
+      `${formatTime(s.start, state.profile.timezone)} · ${formatDuration(s.duration_s)}`),
+    ` · ${s.heartbeat_up_minutes ?? 0} heartbeat-up min`,
+    s.avg_bpm ? ` · avg ${Math.round(s.avg_bpm)} bpm` : "")));
+}
+
+function renderCheckins(checkins) {
+  const tz = state.profile.timezone;
+  const todays = checkins.filter((c) => localDate(tz, new Date(c.at)) === state.today);
+  replaceChildren($("#today-checkins"), todays.map((c) => el("li", {},
+    `${formatTime(c.at, tz)} · confidence ${c.confidence}`, c.mood ? ` · mood ${c.mood}` : "",
+    c.note ? el("span", { class: "muted" }, ` · ${c.note}`) : "")));
+}
+
+async function loadCheckins() {
+  const since = new Date(Date.now() - 48 * 3600 * 1000).toISOString();
+  renderCheckins(await api(`/checkins?from=${encodeURIComponent(since)}`));
+}
+
+function showHeartRate(event) {
+  const limits = heartLimits(state.profile);
+  const zone = event.zone || zoneOf(event.bpm, limits);
+  state.lastBeatAt = Date.now();
+  const box = $("#live-hr");
+  box.className = `live-hr zone-${zone}`;
+  $("#live-bpm").textContent = String(event.bpm);
+  $("#live-zone").textContent = event.contact === false ? "check the strap's contact" : ZONE_NAMES[zone] || zone;
+}
+
+function showStrap(event) {
+  const names = { connected: "connected", streaming: "streaming", disconnected: "disconnected", connecting: "connecting…" };
+  $("#strap-state").textContent = names[event.state] || event.state || "unknown";
+  $("#strap-battery").textContent = event.battery == null ? "–" : `${event.battery} %`;
+}
+
+function watchStaleness() {
+  setInterval(() => {
+    const stale = state.lastBeatAt && Date.now() - state.lastBeatAt > STALE_MS;
+    $("#live-hr").classList.toggle("stale", Boolean(stale));
+  }, 2000);
+}
+
+async function showDevice() {
+  const devices = await api("/devices");
+  const recent = devices.filter((d) => d.last_sample_ms).sort((a, b) => b.last_sample_ms - a.last_sample_ms)[0];
+  if (recent) $("#strap-state").textContent = `${recent.name}, last heard ${formatTime(new Date(recent.last_sample_ms).toISOString(), state.profile.timezone)}`;
+  else if (devices.length) $("#strap-state").textContent = `${devices[0].name}, no data yet`;
+}
+
+function startLive() {
+  connectLive({
+    heart_rate: showHeartRate,
+    strap: showStrap,
+    minutes: (e) => {
+      if (e.date && e.date !== state.today) return;
+      state.minutes = e.heartbeat_up_minutes;
+      state.target = e.target_minutes || state.target;
+      renderRing(state.minutes, state.target);
+    },
+    target_met: (e) => {
+      if (e.date && e.date !== state.today) return;
+      renderRing(Math.max(state.minutes, state.target), state.target);
+    },
+  }, (link) => {
+    $("#live-link").textContent = link === "open" ? "live" : "reconnecting…";
+  });
+}
+
+function wireCheckinForm() {
+  const form = $("#checkin-form");
+  for (const name of ["confidence", "mood"]) {
+    const input = $(`#${name}`);
+    const sync = () => { $(`#${name}-out`).textContent = input.value; };
+    input.addEventListener("input", sync);
+    sync();
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const status = $("#checkin-status");
+    const note = $("#note").value.trim();
+    const body = { confidence: Number($("#confidence").value), mood: Number($("#mood").value) };
+    if (note) body.note = note;
+    try {
+      await api("/checkins", { method: "POST", json: body });
+      status.textContent = "Check-in saved. Thank you for taking a moment.";
+      $("#note").value = "";
+      await loadCheckins();
+    } catch (error) {
+      status.textContent = describeError(error);
+    }
+  });
+}
+
+signedInPage(async (profile) => {
+  state.profile = profile;
+  state.today = localDate(profile.timezone);
+  renderDay(null);
+  wireCheckinForm();
+  startLive();
+  watchStaleness();
+  const [day] = await Promise.all([apiOptional(`/days/${state.today}`), loadCheckins(), showDevice()]);
+  if (day) renderDay({ ...day, heartbeat_up_minutes: Math.max(day.heartbeat_up_minutes ?? 0, state.minutes) });
+});

@@ -1,0 +1,29 @@
+// The SVG ring of heartbeat-up minutes toward the daily target.
+import { $ } from "./dom.js";
+
+const CIRCUMFERENCE = 2 * Math.PI * 52;
+
+const ENCOURAGEMENT = [
+  [0, "Let's get moving when you are ready."],
+  [0.01, "Good start. Every minute counts."],
+  [0.25, "A quarter of the way there."],
+  [0.5, "Halfway. Keep it going."],
+  [0.75, "Nearly there."],
+  [1, "Target met today. Well done!"],
+];
+
+export function renderRing(minutes, target) {
+  const safeTarget = target > 0 ? target : 60;
+  const done = Math.max(0, Math.round(minutes || 0));
+  const share = Math.min(done / safeTarget, 1);
+  $("#ring-fill").setAttribute("stroke-dasharray", `${(share * CIRCUMFERENCE).toFixed(2)} ${CIRCUMFERENCE.toFixed(2)}`);
+  $("#ring-minutes").textContent = String(done);
+  $("#ring-target").textContent = String(safeTarget);
+  $("#ring-label").textContent = `${done} of ${safeTarget} heartbeat-up minutes`;
+  const met = done >= safeTarget;
+  $("#ring").classList.toggle("met", met);
+  $("#ring").dataset.minutes = String(done);
+  $("#ring").dataset.met = String(met);
+  const message = ENCOURAGEMENT.filter(([at]) => share >= at).pop()[1];
+  $("#ring-status").textContent = met ? ENCOURAGEMENT.at(-1)[1] : message;
+}

@@ -1,0 +1,59 @@
+// Dates as the user lives them: calendar days in their own IANA time zone.
+
+export const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+/** YYYY-MM-DD of `when` in time zone `tz`. */
+export function localDate(tz, when = new Date()) {
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+  }).formatToParts(when);
+  const get = (type) => parts.find((p) => p.type === type).value;
+  return `${get("year")}-${get("month")}-${get("day")}`;
+}
+
+/** The calendar date `days` after an YYYY-MM-DD date (negative goes back). */
+export function addDays(date, days) {
+  const d = new Date(`${date}T12:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+/** Every YYYY-MM-DD from `from` to `to`, both included. */
+export function dateRange(from, to) {
+  const out = [];
+  for (let d = from; d <= to; d = addDays(d, 1)) out.push(d);
+  return out;
+}
+
+/** Seconds since the epoch at noon UTC of a date: a stable x for daily charts. */
+export const dateToX = (date) => Date.parse(`${date}T12:00:00Z`) / 1000;
+
+export function formatTime(iso, tz) {
+  return new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
+}
+
+export function formatDateTime(iso, tz) {
+  return new Intl.DateTimeFormat(undefined, {
+    timeZone: tz, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+  }).format(new Date(iso));
+}
+
+export function formatDay(date) {
+  return new Intl.DateTimeFormat(undefined, { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" })
+    .format(new Date(`${date}T12:00:00Z`));
+}
+
+export function formatDuration(seconds) {
+  if (seconds == null) return "–";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+export function timeZones() {
+  try {
+    return Intl.supportedValuesOf("timeZone");
+  } catch {
+    return [browserZone(), "UTC"];
+  }
+}

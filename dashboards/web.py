@@ -1,0 +1,88 @@
+"""Serves the browser dashboard: server-rendered page shells and the static files their scripts live in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+
+# Everything a page needs comes from this origin: no inline script or style, no CDN, no outside fonts.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+# path segment -> (template, title, nav label or None when the page is not in the main navigation)
+PAGES: dict[str, tuple[str, str, str | None]] = {
+    "": ("today.html", "Today", "Today"),
+    "mood": ("mood.html", "Mood and exercise", "Mood"),
+    "sessions": ("sessions.html", "Sessions", "Sessions"),
+    "recovery": ("recovery.html", "Recovery", "Recovery"),
+    "interviews": ("interviews.html", "Interviews", "Interviews"),
+    "profile": ("profile.html", "Profile", "Profile"),
+    "login": ("login.html", "Log in", None),
+    "signup": ("signup.html", "Create your account", None),
+}
+DETAIL_PAGES: dict[str, tuple[str, str, str]] = {
+    "sessions": ("session.html", "Session", "sessions"),
+    "interviews": ("interview.html", "Interview", "interviews"),
+}
+NAV = [(f"/dashboard/{slug}".rstrip("/"), label, slug) for slug, (_, _, label) in PAGES.items() if label]
+
+
+def _render(
+    request: Request, template: str, title: str, current: str, item_id: int | None = None
+) -> HTMLResponse:
+    """One page shell; its script fetches the data, so the HTML itself holds nothing private."""
+    context = {"title": title, "current": current, "nav": NAV, "item_id": item_id, "page": template[:-5]}
+    response = TEMPLATES.TemplateResponse(request, template, context)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def _router() -> APIRouter:
+    router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+    @router.get("", response_class=HTMLResponse)
+    def today(request: Request) -> HTMLResponse:
+        return _render(request, "today.html", "Today", "")
+
+    @router.get("/{slug}", response_class=HTMLResponse)
+    def page(request: Request, slug: str) -> HTMLResponse:
+        if slug not in PAGES or not slug:
+            return _not_found()
+        template, title, _ = PAGES[slug]
+        return _render(request, template, title, slug)
+
+    @router.get("/{slug}/{item_id}", response_class=HTMLResponse)
+    def detail(request: Request, slug: str, item_id: str) -> HTMLResponse:
+        if slug not in DETAIL_PAGES or not item_id.isdigit():
+            return _not_found()
+        template, title, current = DETAIL_PAGES[slug]
+        return _render(request, template, title, current, int(item_id))
+
+    return router
+
+
+def _not_found() -> HTMLResponse:
+    body = TEMPLATES.get_template("not_found.html").render(nav=NAV, current="", title="Not found", page="")
+    return HTMLResponse(body, status_code=404, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
+
+
+def mount_dashboards(app: FastAPI) -> None:
+    """Serve the dashboard at /dashboard (static files under /dashboard/static) and send / there."""
+    app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+    app.include_router(_router())
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/dashboard", status_code=307)

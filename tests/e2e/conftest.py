@@ -1,0 +1,188 @@
+"""Real Chromium (Debian's build) driving the dashboard served by a real uvicorn on a fresh SQLite database."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Response, sync_playwright
+
+from tests.support.server import LiveServer
+from tests.support.users import TestUser, register_device, sign_up
+
+CHROMIUM = os.environ.get("CHINUP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1200, "height": 900}
+TOKEN_KEY = "chinup.token"
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM} (set CHINUP_CHROMIUM or install chromium)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """One headless Chromium for the whole run; each test gets its own context (own storage)."""
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@dataclass
+class BrowserLog:
+    """What the page complained about: console errors, uncaught exceptions, server errors from the API."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        url = str(message.location.get("url", ""))
+        # A 4xx answer from the API is logged by Chromium as "Failed to load resource"; the page handles
+        # it (a form message, a log-in redirect, an empty state), so it is no page error. 5xx answers are
+        # caught by on_response; a missing static file (its URL is not under /api/) still fails.
+        if "/api/v1/" in url and "status of 4" in message.text:
+            return
+        self.errors.append(f"console: {message.text} ({url})")
+
+    def on_page_error(self, error: Exception) -> None:
+        self.errors.append(f"pageerror: {error}")
+
+    def on_response(self, response: Response) -> None:
+        if response.status >= 500:
+            self.errors.append(f"server error {response.status}: {response.url}")
+
+    def assert_clean(self) -> None:
+        assert not self.errors, "\n".join(self.errors)
+
+
+@dataclass
+class Dash:
+    """A browser tab on the dashboard of one live server, with its error log and screenshot helper."""
+
+    page: Page
+    server: LiveServer
+    log: BrowserLog
+
+    def url(self, path: str = "") -> str:
+        return f"{self.server.url}/dashboard{path}"
+
+    def goto(self, path: str = "") -> None:
+        self.page.goto(self.url(path))
+        self.page.wait_for_load_state("networkidle")
+
+    def shot(self, name: str) -> None:
+        """Save the page as it looks now and insist nothing went wrong so far."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        self.log.assert_clean()
+
+    def no_sideways_scroll(self) -> None:
+        width = self.page.evaluate("document.documentElement.scrollWidth")
+        viewport = self.page.evaluate("window.innerWidth")
+        assert width <= viewport, f"page is {width}px wide in a {viewport}px viewport"
+
+
+def open_dash(browser: Browser, server: LiveServer, *, viewport: dict[str, int], token: str | None = None) -> Dash:
+    storage: dict[str, Any] | None = None
+    if token is not None:
+        storage = {"cookies": [], "origins": [{"origin": server.url, "localStorage": [{"name": TOKEN_KEY, "value": token}]}]}
+    context = browser.new_context(viewport=viewport, storage_state=storage)  # type: ignore[arg-type]
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    log = BrowserLog()
+    page.on("console", log.on_console)
+    page.on("pageerror", log.on_page_error)
+    page.on("response", log.on_response)
+    return Dash(page=page, server=server, log=log)
+
+
+@pytest.fixture
+def dash(browser: Browser, live_server: LiveServer) -> Iterator[Dash]:
+    """A desktop-sized tab, signed out."""
+    tab = open_dash(browser, live_server, viewport=DESKTOP)
+    yield tab
+    tab.page.context.close()
+
+
+@pytest.fixture
+def user(live_server: LiveServer) -> TestUser:
+    """A user signed up through the API, in UTC, with known heart limits (zones are then predictable)."""
+    with httpx.Client(base_url=live_server.url, timeout=10) as client:
+        return sign_up(client, timezone="UTC", resting_hr=60, max_hr=190)
+
+
+@pytest.fixture
+def signed_in(browser: Browser, live_server: LiveServer, user: TestUser) -> Iterator[Dash]:
+    """A desktop-sized tab with the user's token already stored, as after logging in."""
+    tab = open_dash(browser, live_server, viewport=DESKTOP, token=user.token)
+    yield tab
+    tab.page.context.close()
+
+
+@pytest.fixture
+def phone(browser: Browser, live_server: LiveServer, user: TestUser) -> Iterator[Dash]:
+    """A 390 px wide tab (a phone), signed in."""
+    tab = open_dash(browser, live_server, viewport=PHONE, token=user.token)
+    yield tab
+    tab.page.context.close()
+
+
+@dataclass
+class Strap:
+    """A registered device that uploads samples with its own upload token, as `chinup record` does."""
+
+    server: LiveServer
+    device_id: int
+    upload_token: str
+
+    def send(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        answer = httpx.post(
+            f"{self.server.url}/api/v1/devices/{self.device_id}/samples",
+            json={"samples": samples},
+            headers={"Authorization": f"Bearer {self.upload_token}"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        assert not body["rejected"], body
+        return body
+
+
+@pytest.fixture
+def strap(live_server: LiveServer, user: TestUser) -> Strap:
+    with httpx.Client(base_url=live_server.url, timeout=10) as client:
+        device = register_device(client, user, name="Chest strap")
+    return Strap(server=live_server, device_id=device["id"], upload_token=device["upload_token"])
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def api(server: LiveServer, user: TestUser, method: str, path: str, **kwargs: Any) -> Any:
+    """Set up data through the public API (the browser then shows it)."""
+    answer = httpx.request(method, f"{server.url}/api/v1{path}", headers=user.headers, timeout=30, **kwargs)
+    assert answer.status_code < 300, answer.text
+    return answer.json() if answer.content else None

@@ -201,7 +201,7 @@ class Spool:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def _write(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+    def _write(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         """Run one statement over rows in a single transaction; all or nothing. Caller holds the lock."""
         try:
             self._db.execute("BEGIN IMMEDIATE")

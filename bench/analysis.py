@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,49 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from service.analysis.cleaning import clean_hr  # noqa: E402
 from service.analysis.hrv import time_domain  # noqa: E402
+from service.analysis.minutes import day_totals, minute_table  # noqa: E402
+from service.analysis.profile import HeartProfile  # noqa: E402
+from service.analysis.sessions import find_sessions  # noqa: E402
+
+YEAR_S = 365 * 86_400
+EPOCH_2025 = 1_735_689_600.0
+
+
+def _year_of_hr(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n seconds of 1 Hz strap data: sleep, day, a daily 45-min interval workout, noise, drop-outs."""
+    rng = np.random.default_rng(seed)
+    t = EPOCH_2025 + np.arange(n, dtype=np.float64)
+    sec = (np.arange(n, dtype=np.int32) % 86_400).astype(np.float32)
+    bpm = np.where(sec < 7 * 3600, np.float32(54), np.float32(72))
+    workout = (sec >= 18 * 3600) & (sec < 18 * 3600 + 2700)
+    phase = sec[workout] - 18 * 3600
+    effort = (
+        np.minimum(phase / 120, 1) * (150 + 15 * (np.sin(phase / 240 * np.pi) > 0.5))
+        + np.maximum(0, 1 - phase / 120) * 72
+    )
+    bpm[workout] = effort.astype(np.float32)
+    after = (sec >= 18 * 3600 + 2700) & (sec < 18 * 3600 + 3600)  # exponential recovery, tau 60 s
+    bpm[after] = (72 + 93 * np.exp(-(sec[after] - (18 * 3600 + 2700)) / 60)).astype(np.float32)
+    bpm += rng.standard_normal(n, dtype=np.float32) * np.float32(2)
+    np.rint(bpm, out=bpm)
+    contact = np.ones(n, dtype=np.bool_)
+    off = (sec >= 12 * 3600) & (sec < 12 * 3600 + 600)  # strap off for 10 min every day
+    contact[off] = False
+    bpm[off] = 0
+    spikes = rng.integers(0, n, n // 20_000)
+    bpm[spikes] += 80  # isolated artefacts
+    return t, bpm, contact
+
+
+def _pipeline(t: np.ndarray, bpm: np.ndarray, contact: np.ndarray, profile: HeartProfile) -> int:
+    clean = clean_hr(t, bpm, contact=contact)
+    table = minute_table(t, bpm, clean.valid, profile=profile, contact=contact)
+    edges = EPOCH_2025 + 86_400.0 * np.arange(t.size // 86_400 + 2)
+    totals = day_totals(table, edges)
+    sessions = find_sessions(t, bpm, clean.valid, table)
+    return int(totals.heartbeat_up_minutes.sum()) + len(sessions)
 
 
 def _best_of(repeats: int, fn: Callable[[], object]) -> float:
@@ -26,6 +69,33 @@ def _best_of(repeats: int, fn: Callable[[], object]) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def bench_minutes(quick: bool = False) -> None:
+    """Cleaning + minute table + day totals + sessions on a year of 1 Hz HR vs np.diff(t).sum()."""
+    n = 7 * 86_400 if quick else YEAR_S
+    t, bpm, contact = _year_of_hr(n)
+    profile = HeartProfile(resting_hr=55.0, max_hr=185.0)
+    baseline_s = _best_of(3, lambda: np.diff(t).sum())
+    pipeline_s = _best_of(2, lambda: _pipeline(t, bpm, contact, profile))
+    input_bytes = t.nbytes + bpm.nbytes + contact.nbytes
+    tracemalloc.start()
+    _pipeline(t, bpm, contact, profile)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    clean = clean_hr(t, bpm, contact=contact)
+    table = minute_table(t, bpm, clean.valid, profile=profile, contact=contact)
+    n_sessions = len(find_sessions(t, bpm, clean.valid, table))
+    print(f"minutes: {n:,} samples ({input_bytes / 1e6:.0f} MB in: t float64, bpm float32, contact bool)")
+    print(f"  baseline np.diff(t).sum(): {baseline_s * 1e3:8.1f} ms")
+    print(
+        f"  clean + minutes + days + sessions: {pipeline_s * 1e3:8.1f} ms"
+        f"  ratio {pipeline_s / baseline_s:5.1f} (aim <= 10)"
+    )
+    print(f"  peak extra memory {peak / 1e6:.0f} MB = {peak / input_bytes:.2f} x input (aim < 3)")
+    print(
+        f"  {len(table):,} minute rows, {int(table.up.sum()):,} heartbeat-up minutes, {n_sessions} sessions"
+    )
 
 
 def _synthetic_day(quick: bool) -> tuple[np.ndarray, float] | None:
@@ -79,8 +149,9 @@ def _pct(value: float, truth: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="shorter inputs, for CI smoke runs")
+    parser.add_argument("--quick", action="store_true", help="a week instead of a year")
     args = parser.parse_args()
+    bench_minutes(quick=args.quick)
     bench_hrv(quick=args.quick)
 
 

@@ -188,7 +188,8 @@ def _coverage(t: F64, max_cover_s: float) -> F32:
 
 def _minute_segments(t: F64) -> tuple[NDArray[np.intp], NDArray[np.intp], F64]:
     """First and last sample index and start time of every minute holding samples (t sorted)."""
-    minute = np.floor_divide(t, MINUTE_S)
+    minute = np.divide(t, MINUTE_S)  # divide + floor: several times faster than np.floor_divide on floats
+    np.floor(minute, out=minute)
     first = np.flatnonzero(minute[1:] != minute[:-1]) + 1
     first = np.concatenate(([0], first))
     last = np.concatenate((first[1:] - 1, [t.size - 1]))

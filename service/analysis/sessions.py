@@ -18,12 +18,13 @@ from numpy.typing import ArrayLike, NDArray
 from service.analysis.cleaning import as_bpm, as_mask, as_times, clean_hr
 from service.analysis.minutes import MAX_COVER_S, MINUTE_S, MinuteTable, minute_table
 from service.analysis.profile import HeartProfile
-from service.analysis.recovery import RecoveryFit, find_end_of_effort, heart_rate_recovery
+from service.analysis.recovery import FIT_S, LOOKBACK_S, RecoveryFit, find_end_of_effort, heart_rate_recovery
 from service.analysis.trimp import TRIMP_K_MALE, banister_trimp
 
 MIN_SUSTAINED_MINUTES = 5
 MAX_REST_MINUTES = 5
 MAX_HOLE_S = 120.0
+RECOVERY_AFTER_S = FIT_S + 120.0  # samples kept after a session's end for its recovery
 
 
 @dataclass(frozen=True)
@@ -248,8 +249,11 @@ def _summarise(
     cover = np.minimum(np.diff(np.append(ts, end_s)), max_cover_s)[inside]
     bv = bs[inside].astype(np.float64)
     zone = minutes.zone
-    eoe = find_end_of_effort(t, b, effort_end_s=end_s, valid=ok, lookback_s=min(600.0, end_s - start_s))
-    rec = heart_rate_recovery(t, b, end_of_effort_s=eoe, valid=ok)
+    # Recovery looks only at the session's samples and the few minutes after it.
+    near = slice(lo, np.searchsorted(t, end_s + RECOVERY_AFTER_S))
+    lookback_s = min(LOOKBACK_S, end_s - start_s)
+    eoe = find_end_of_effort(t[near], b[near], effort_end_s=end_s, valid=ok[near], lookback_s=lookback_s)
+    rec = heart_rate_recovery(t[near], b[near], end_of_effort_s=eoe, valid=ok[near])
     return Session(
         start_s=start_s,
         end_s=end_s,

@@ -32,6 +32,15 @@ QUERY_VALUES: dict[str, Any] = {"from": f"{DAY}T00:00:00+00:00", "to": "2024-03-
 KNOWN_BODIES: dict[tuple[str, str], Any] = {
     ("post", f"{API}/devices/{{device_id}}/samples"): {"samples": [{"t": A_TIME, "bpm": 80}]},
 }
+# A's stored data, read back by A before and after the walk: nothing B did may change it.
+OWNER_READS = (
+    "/devices/{device_id}",
+    "/devices/{device_id}/samples",
+    "/interviews/{interview_id}",
+    "/checkins/{checkin_id}",
+    "/practice/{practice_id}",
+    "/applications/{application_id}",
+)
 FALLBACK_ID = 1  # for an id no resource of A's could be found for: any id will do, B owns nothing
 
 
@@ -78,11 +87,10 @@ def example(schema: dict[str, Any], components: dict[str, Any], where: str) -> A
     """A minimal valid value for a JSON schema: required fields only, bounds respected."""
     if "$ref" in schema:
         return example(components[schema["$ref"].rsplit("/", 1)[-1]], components, where)
-    for key in ("const", "examples"):
-        if key in schema:
-            return schema[key][0] if key == "examples" else schema[key]
-    if "enum" in schema:
-        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("examples") or schema.get("enum"):
+        return (schema.get("examples") or schema["enum"])[0]
     options = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
     if options:
         typed = [o for o in options if o.get("type") != "null"]
@@ -116,7 +124,7 @@ def _number(schema: dict[str, Any], _components: dict[str, Any], _where: str) ->
 
 
 def _array(schema: dict[str, Any], components: dict[str, Any], where: str) -> list[Any]:
-    count = min(max(1, schema.get("minItems", 0)), schema.get("maxItems", 1))
+    count = min(max(1, schema.get("minItems", 0)), schema.get("maxItems", 1_000))
     if count and "items" not in schema:
         raise CannotFill(f"{where}: array without an item schema")
     return [example(schema["items"], components, f"{where}[]") for _ in range(count)]
@@ -142,12 +150,18 @@ _MAKERS = {
 def request_parts(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     """The query and body keyword arguments of a valid call of `op`."""
     parts: dict[str, Any] = {}
-    query = {
-        p["name"]: QUERY_VALUES.get(p["name"])
-        or example(p.get("schema", {}), components, f"{op} ?{p['name']}")
-        for p in op.spec.get("parameters", [])
-        if p["in"] == "query" and p.get("required")
-    }
+    query = {}
+    for param in op.spec.get("parameters", []):
+        name, where = param["name"], f"{op} {param['in']} parameter {param['name']!r}"
+        if param["in"] == "path" or not param.get("required"):
+            continue
+        if param["in"] != "query":
+            raise CannotFill(f"{where}: the walk sends no required headers or cookies")
+        query[name] = (
+            QUERY_VALUES[name]
+            if name in QUERY_VALUES
+            else example(param.get("schema", {}), components, where)
+        )
     if query:
         parts["params"] = query
     content = op.spec.get("requestBody", {}).get("content", {})
@@ -244,13 +258,13 @@ def world(client: TestClient) -> World:
     return World(client, alice, bob, ids, secrets, client.get("/openapi.json").json())
 
 
-def owner_view(world: World) -> dict[str, Any]:
-    """Everything A can read through the routes with an id, to compare before and after B's attempts."""
+def owner_view(world: World) -> dict[str, tuple[int, str]]:
+    """A's stored data (not derived views, which may move with the clock), to compare after B's attempts."""
     view = {}
-    for op in operations(world.openapi):
-        if op.method == "get" and op.path_params:
-            answer = world.client.get(fill_path(world, op), headers=world.alice.headers)
-            view[str(op)] = (answer.status_code, answer.text)
+    for template in OWNER_READS:
+        op = Operation("get", f"{API}{template}", {})
+        answer = world.client.get(fill_path(world, op), headers=world.alice.headers)
+        view[template] = (answer.status_code, answer.text)
     return view
 
 
@@ -280,6 +294,7 @@ def test_another_users_ids_answer_404_everywhere(world: World) -> None:
     components = world.openapi.get("components", {}).get("schemas", {})
     before = owner_view(world)
     assert all(status == 200 for status, _ in before.values()), before
+    assert world.secrets[0] in before["/interviews/{interview_id}"][1]  # reflection and feedback included
     walk = sorted(
         (op for op in operations(world.openapi) if op.path_params), key=lambda o: o.method == "delete"
     )
@@ -342,6 +357,11 @@ def test_a_route_the_walk_cannot_fill_fails_loudly() -> None:
     odd = Operation("get", f"{API}/weeks/{{week}}", {})
     with pytest.raises(CannotFill, match="NON_ID_VALUES"):
         fill_path(World(None, None, None, {}, [], {"paths": {}}), odd)  # type: ignore[arg-type]
+    header = {
+        "parameters": [{"name": "x-key", "in": "header", "required": True, "schema": {"type": "string"}}]
+    }
+    with pytest.raises(CannotFill, match="headers"):
+        request_parts(Operation(op.method, op.path, header), {})
     upload = {"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}}
     with pytest.raises(CannotFill, match="KNOWN_BODIES"):
         request_parts(Operation(op.method, op.path, upload), {})
@@ -355,11 +375,11 @@ def test_examples_respect_bounds_and_refs() -> None:
             "properties": {
                 "rating": {"type": "integer", "minimum": 1, "maximum": 10},
                 "when": {"anyOf": [{"type": "null"}, {"type": "string", "format": "date-time"}]},
-                "items": {"type": "array", "items": {"type": "string", "maxLength": 2}, "maxItems": 5},
+                "items": {"type": "array", "items": {"type": "string", "maxLength": 2}, "minItems": 2},
                 "name": {"type": "string", "minLength": 6, "maxLength": 8},
                 "optional": {"type": "string", "pattern": "^a$"},
             },
         }
     }
     body = example({"$ref": "#/components/schemas/Body"}, components, "x")
-    assert body == {"rating": 1, "when": A_TIME, "items": ["wa"], "name": "walkwa"}
+    assert body == {"rating": 1, "when": A_TIME, "items": ["wa", "wa"], "name": "walkwa"}

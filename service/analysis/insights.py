@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -103,24 +103,25 @@ def exercise_vs_rating(
     n = int(x.size)
     mean_met = float(y[met].mean()) if met.any() else None
     mean_missed = float(y[~met].mean()) if (~met).any() else None
-    result = {"metric": metric, "lag_days": lag_days, "n_days": n}
-    means = {"mean_when_target_met": mean_met, "mean_when_target_missed": mean_missed}
+    silent = ExerciseInsight(metric, lag_days, n, None, None, None, mean_met, mean_missed, statement="")
     if n < min_days:
         more = min_days - n
         text = (
             f"Not enough days yet: {n} day{'s' if n != 1 else ''} with both exercise and a {metric} rating; "
             f"{more} more {'are' if more > 1 else 'is'} needed before Chin Up says anything about a link."
         )
-        return ExerciseInsight(**result, rho=None, ci95=None, p_value=None, **means, statement=text)
+        return replace(silent, statement=text)
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         what = "exercise minutes" if np.ptp(x) == 0 else f"{metric} ratings"
-        text = f"Your {what} have been the same on all {n} days, so no link can be measured yet."
-        return ExerciseInsight(**result, rho=None, ci95=None, p_value=None, **means, statement=text)
+        return replace(
+            silent,
+            statement=f"Your {what} have been the same on all {n} days, so no link can be measured yet.",
+        )
     rho_p = stats.spearmanr(x, y)
     rho, p_value = float(rho_p.statistic), float(rho_p.pvalue)
     ci = _bootstrap_ci(x, y, rng, n_resamples)
     text = _sentence(metric, lag_days, n, rho, ci, mean_met, mean_missed, target_minutes)
-    return ExerciseInsight(**result, rho=rho, ci95=ci, p_value=p_value, **means, statement=text)
+    return replace(silent, rho=rho, ci95=ci, p_value=p_value, statement=text)
 
 
 def _bootstrap_ci(

@@ -1,4 +1,4 @@
-"""Real Chromium (Debian's build) driving the dashboard served by a real uvicorn on a fresh SQLite database."""
+"""Real Chromium (Debian's build) driving the dashboard of a real uvicorn on a fresh SQLite database."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Response, sync_playwright
 
+from service.config import Settings
 from tests.support.server import LiveServer
 from tests.support.users import TestUser, register_device, sign_up
 
@@ -104,10 +105,14 @@ class Dash:
         assert width <= viewport, f"page is {width}px wide in a {viewport}px viewport"
 
 
-def open_dash(browser: Browser, server: LiveServer, *, viewport: dict[str, int], token: str | None = None) -> Dash:
+def open_dash(
+    browser: Browser, server: LiveServer, *, viewport: dict[str, int], token: str | None = None
+) -> Dash:
+    """A fresh browser context (own storage), holding the token as the log-in page would leave it."""
     storage: dict[str, Any] | None = None
     if token is not None:
-        storage = {"cookies": [], "origins": [{"origin": server.url, "localStorage": [{"name": TOKEN_KEY, "value": token}]}]}
+        local = [{"name": TOKEN_KEY, "value": token}]
+        storage = {"cookies": [], "origins": [{"origin": server.url, "localStorage": local}]}
     context = browser.new_context(viewport=viewport, storage_state=storage)  # type: ignore[arg-type]
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -116,6 +121,17 @@ def open_dash(browser: Browser, server: LiveServer, *, viewport: dict[str, int],
     page.on("pageerror", log.on_page_error)
     page.on("response", log.on_response)
     return Dash(page=page, server=server, log=log)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One uvicorn with a fresh SQLite database per module (starting one per test costs seconds);
+    tests stay independent because each signs up its own user."""
+    data_dir = tmp_path_factory.mktemp("e2e")
+    server = LiveServer(Settings(database_url=f"sqlite:///{data_dir / 'e2e.sqlite3'}", data_dir=data_dir))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ export function renderRing(minutes, target) {
   const done = Math.max(0, Math.round(minutes || 0));
   const share = Math.min(done / safeTarget, 1);
   $("#ring-fill").setAttribute("stroke-dasharray", `${(share * CIRCUMFERENCE).toFixed(2)} ${CIRCUMFERENCE.toFixed(2)}`);
+  $("#ring-fill").classList.toggle("empty", share === 0);
   $("#ring-minutes").textContent = String(done);
   $("#ring-target").textContent = String(safeTarget);
   $("#ring-label").textContent = `${done} of ${safeTarget} heartbeat-up minutes`;

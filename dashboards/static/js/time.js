@@ -33,9 +33,12 @@ export function formatTime(iso, tz) {
 }
 
 export function formatDateTime(iso, tz) {
+  const when = new Date(iso);
+  const otherYear = localDate(tz, when).slice(0, 4) !== localDate(tz).slice(0, 4);
   return new Intl.DateTimeFormat(undefined, {
-    timeZone: tz, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
-  }).format(new Date(iso));
+    timeZone: tz, weekday: "short", day: "numeric", month: "short", year: otherYear ? "numeric" : undefined,
+    hour: "2-digit", minute: "2-digit",
+  }).format(when);
 }
 
 export function formatDay(date) {

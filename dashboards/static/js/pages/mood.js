@@ -44,8 +44,8 @@ function drawDaily(rows) {
     series: [
       {},
       { label: "Minutes", scale: "min", stroke: cssVar("--accent"), fill: cssVar("--accent-soft"), width: 2, points: { show: true } },
-      { label: "Confidence", scale: "rating", stroke: cssVar("--confidence"), width: 2, spanGaps: true, points: { show: true, size: 7 } },
-      { label: "Mood", scale: "rating", stroke: cssVar("--mood"), width: 2, dash: [6, 4], spanGaps: true, points: { show: true, size: 7 } },
+      { label: "Confidence", scale: "rating", stroke: cssVar("--confidence"), width: 2, spanGaps: true, points: { show: true, size: 9, fill: cssVar("--confidence") } },
+      { label: "Mood", scale: "rating", stroke: cssVar("--mood"), width: 2, dash: [6, 4], spanGaps: true, points: { show: true, size: 9, fill: cssVar("--mood") } },
     ],
     scales: { x: { time: true }, min: { range: (u, lo, hi) => [0, Math.max(hi || 0, 60)] }, rating: { range: [0, 10] } },
     axes: [{}, { scale: "min", label: "minutes" }, { scale: "rating", side: 1, label: "rating", grid: { show: false } }],

@@ -90,7 +90,7 @@ function startLive() {
       renderRing(Math.max(state.minutes, state.target), state.target);
     },
   }, (link) => {
-    $("#live-link").textContent = link === "open" ? "live" : "reconnecting…";
+    $("#live-link").textContent = link === "open" ? "live" : "retrying";
   });
 }
 

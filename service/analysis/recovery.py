@@ -13,7 +13,8 @@ from service.analysis.cleaning import as_bpm, as_mask, as_times
 
 LOOKBACK_S = 600.0  # how far before the session's end the final fall may begin
 SMOOTH_S = 10.0  # centred moving mean that keeps beat-to-beat noise out of peak detection
-TOLERANCE_BPM = 3.0  # HR within this of a later value still counts as "not risen again"
+MIN_FALL_BPM = 15.0  # a smaller fall is easing off, not a recovery (a normal HRR60 alone is > 12)
+RISE_BPM = 10.0  # a rise this large (smoothed) is renewed effort, not a wobble in the cool-down
 POINT_HALF_WIDTH_S = 5.0  # HR "at" a time is the mean of valid samples within +-5 s
 MIN_COVERAGE = 0.8  # valid coverage needed over the recovery window before anything is reported
 FIT_S = 180.0  # the exponential is fitted on the first 3 minutes after the end of effort
@@ -100,40 +101,57 @@ def find_end_of_effort(
     effort_end_s: float,
     valid: ArrayLike | None = None,
     lookback_s: float = LOOKBACK_S,
-    tolerance_bpm: float = TOLERANCE_BPM,
+    rise_bpm: float = RISE_BPM,
+    min_fall_bpm: float = MIN_FALL_BPM,
 ) -> float | None:
-    """Where the final sustained fall begins: the last near-peak moment after which HR never rises again.
+    """Where the final sustained fall begins: the knee after the last effort, not the threshold crossing.
 
-    On the smoothed HR of the ``lookback_s`` before ``effort_end_s`` (e.g. a session's end), the final
-    fall is the last stretch of points that no later point exceeds by more than ``tolerance_bpm``; its
-    start is the last point within the tolerance of that stretch's highest value. So a plateau ends the
-    effort at its end, an interval earlier in the window does not count, and a brief wobble in the fall
-    does not restart it.
+    On HR smoothed over 10 s in the ``lookback_s`` before ``effort_end_s`` (a session's last moment above
+    threshold): the last effort starts after the last point from which HR still rises by ``rise_bpm`` or
+    more (so earlier intervals and small wobbles in a cool-down do not count); its top is the highest
+    point after that. The fall begins at the knee between the top and the lowest point after it: the
+    point before the steepest fall furthest above the straight line joining them (the "kneedle" idea,
+    Satopaa et al., ICDCS Workshops 2011). A plateau or a slow fade therefore ends where the steep fall
+    starts; a fall straight from the top gives the top itself. The lowest point is looked for up to
+    ``FIT_S`` after the later of the top and ``effort_end_s``, so data after the session are used. When
+    HR falls by less than ``min_fall_bpm`` there, the effort had not ended within the data (the recording
+    stops or a hole follows while still exercising) and None is returned; a recovery that slow (a normal
+    HRR60 alone is above 12 bpm, Cole 1999) is not reported.
 
     Args:
         t_s: sample times (s), sorted.
         bpm: heart rate per sample.
-        effort_end_s: latest time the effort may end (the session's last moment above threshold).
+        effort_end_s: latest time the effort may end.
         valid: optional per-sample validity.
         lookback_s: how far back the fall may begin.
-        tolerance_bpm: noise allowed before HR counts as risen again.
+        rise_bpm: smallest rise that counts as renewed effort.
+        min_fall_bpm: smallest fall that shows the effort ended.
 
     Returns:
-        Time (s) of the end of effort, or None without valid data in the window.
+        Time (s) of the end of effort, or None without valid data in the window or without an ended effort.
     """
     t = as_times(t_s)
     b = as_bpm(bpm, t.size)
     ok = as_mask(valid, t.size, "valid")
-    tv, bv = _valid_slice(t, b, ok, effort_end_s - lookback_s, effort_end_s)
-    if tv.size == 0:
+    tv, bv = _valid_slice(t, b, ok, effort_end_s - lookback_s, effort_end_s + FIT_S)
+    n_effort = int(np.searchsorted(tv, effort_end_s, side="right"))  # the top lies before effort_end_s
+    if n_effort == 0:
         return None
     s = _smooth(tv, bv, SMOOTH_S)
-    later_max = np.concatenate((np.maximum.accumulate(s[::-1])[::-1][1:], [-np.inf]))
-    never_exceeded = s >= later_max - tolerance_bpm
-    broken = np.flatnonzero(~never_exceeded)
-    fall = slice(int(broken[-1]) + 1 if broken.size else 0, None)
-    near_peak = np.flatnonzero(s[fall] >= s[fall].max() - tolerance_bpm)
-    return float(tv[fall][near_peak[-1]])
+    highest_after = np.maximum.accumulate(s[:n_effort][::-1])[::-1]
+    rises = np.flatnonzero(highest_after - s[:n_effort] >= rise_bpm)  # HR still climbs by rise_bpm here
+    first = int(rises[-1]) + 1 if rises.size else 0
+    top = first + int(np.argmax(s[first:n_effort]))
+    horizon = int(np.searchsorted(tv, max(effort_end_s, tv[top]) + FIT_S, side="right"))
+    bottom = top + int(np.argmin(s[top:horizon]))
+    if s[top] - s[bottom] < min_fall_bpm:
+        return None  # no real fall within the data: the effort had not ended (or the recording stops)
+    # The knee lies before the steepest part of the fall (a wobbly cool-down tail must not win).
+    ahead = np.minimum(np.searchsorted(tv, tv + SMOOTH_S), tv.size - 1)
+    steepest = top + int(np.argmin((s[ahead] - s)[top : bottom + 1]))
+    span = slice(top, steepest + 1)
+    chord = s[top] + (s[bottom] - s[top]) * (tv[span] - tv[top]) / (tv[bottom] - tv[top])
+    return float(tv[top + int(np.argmax(s[span] - chord))])
 
 
 def heart_rate_recovery(

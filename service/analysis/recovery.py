@@ -167,7 +167,8 @@ def heart_rate_recovery(
     """HRR60 / HRR120 and the recovery time constant from the end of effort (Cole et al., NEJM 1999).
 
     HRR60 is HR at the end of effort minus HR 60 s later (Cole CR et al., N Engl J Med 1999;341:1351-7);
-    HRR120 likewise at 120 s. HR at a moment is the mean of valid samples within +-5 s. Each is reported
+    HRR120 likewise at 120 s. HR at the end of effort is the mean of the valid samples of the 10 s before
+    it (the effort itself); HR 60 or 120 s later the mean of valid samples within +-5 s. Each is reported
     only when valid data cover at least ``min_coverage`` of the time up to it. The time constant comes
     from a least-squares exponential fit (scipy.optimize.curve_fit) over the first ``fit_s`` seconds,
     reported only when that window is covered and R^2 >= ``min_r2``.
@@ -190,8 +191,8 @@ def heart_rate_recovery(
     if end_of_effort_s is None:
         return Recovery(None, None, None, None, None)
     t0 = float(end_of_effort_s)
-    tv, bv = _valid_slice(t, b, ok, t0 - POINT_HALF_WIDTH_S, t0 + max(fit_s, 120.0) + POINT_HALF_WIDTH_S)
-    at0 = _hr_at(tv, bv, t0)
+    tv, bv = _valid_slice(t, b, ok, t0 - 2 * POINT_HALF_WIDTH_S, t0 + max(fit_s, 120.0) + POINT_HALF_WIDTH_S)
+    at0 = _hr_at(tv, bv, t0, before_only=True)
     drops = []
     for lag_s in (60.0, 120.0):
         later = _hr_at(tv, bv, t0 + lag_s)
@@ -201,9 +202,14 @@ def heart_rate_recovery(
     return Recovery(end_of_effort_s=t0, peak_bpm=at0, hrr60_bpm=drops[0], hrr120_bpm=drops[1], fit=fit)
 
 
-def _hr_at(tv: NDArray[np.float64], bv: NDArray[np.float64], at_s: float) -> float | None:
-    """Mean valid HR within +-POINT_HALF_WIDTH_S of ``at_s``."""
-    near = np.abs(tv - at_s) <= POINT_HALF_WIDTH_S
+def _hr_at(
+    tv: NDArray[np.float64], bv: NDArray[np.float64], at_s: float, before_only: bool = False
+) -> float | None:
+    """Mean valid HR within +-POINT_HALF_WIDTH_S of ``at_s`` (or the 2 x that before it, for the peak)."""
+    if before_only:
+        near = (tv <= at_s) & (tv >= at_s - 2 * POINT_HALF_WIDTH_S)
+    else:
+        near = np.abs(tv - at_s) <= POINT_HALF_WIDTH_S
     return float(bv[near].mean()) if near.any() else None
 
 

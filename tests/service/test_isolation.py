@@ -8,6 +8,7 @@ A route whose body, query or path parameter the walk cannot fill fails the test:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import uuid
 from dataclasses import dataclass
@@ -84,67 +85,68 @@ def operations(openapi: dict[str, Any]) -> list[Operation]:
 
 
 def example(schema: dict[str, Any], components: dict[str, Any], where: str) -> Any:
-    """A minimal valid value for a JSON schema: required fields only, bounds respected."""
-    if "$ref" in schema:
-        return example(components[schema["$ref"].rsplit("/", 1)[-1]], components, where)
-    if "const" in schema:
-        return schema["const"]
-    if schema.get("examples") or schema.get("enum"):
-        return (schema.get("examples") or schema["enum"])[0]
-    options = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
-    if options:
-        typed = [o for o in options if o.get("type") != "null"]
-        if len(typed) != 1 and "allOf" in schema:
-            raise CannotFill(f"{where}: allOf with {len(typed)} parts")
-        return example(typed[0], components, where)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next(k for k in kind if k != "null")
-    maker = _MAKERS.get(kind)
-    if maker is None:
-        raise CannotFill(f"{where}: schema without a usable type: {schema}")
-    return maker(schema, components, where)
+    """A minimal valid value for a JSON schema (one body: its times increase, so start < end holds)."""
+    return Examples(components).of(schema, where)
 
 
-def _string(schema: dict[str, Any], _components: dict[str, Any], where: str) -> str:
-    formats = {"date-time": A_TIME, "date": DAY, "email": "walker@example.org", "uuid": str(uuid.UUID(int=1))}
-    if "format" in schema and schema["format"] in formats:
-        return formats[schema["format"]]
-    if "pattern" in schema or "format" in schema:
-        raise CannotFill(f"{where}: cannot make a string for {schema}")
-    length = max(4, schema.get("minLength", 0))
-    length = min(length, schema.get("maxLength", length))
-    return ("walk" * (length // 4 + 1))[:length]
+class Examples:
+    """Minimal valid values for JSON schemas: required fields only, bounds respected."""
+
+    def __init__(self, components: dict[str, Any]) -> None:
+        self.components = components
+        self._minutes = itertools.count()
+
+    def of(self, schema: dict[str, Any], where: str) -> Any:
+        if "$ref" in schema:
+            return self.of(self.components[schema["$ref"].rsplit("/", 1)[-1]], where)
+        if "const" in schema:
+            return schema["const"]
+        if schema.get("examples") or schema.get("enum"):
+            return (schema.get("examples") or schema["enum"])[0]
+        options = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
+        if options:
+            typed = [o for o in options if o.get("type") != "null"]
+            if len(typed) != 1 and "allOf" in schema:
+                raise CannotFill(f"{where}: allOf with {len(typed)} parts")
+            return self.of(typed[0], where)
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next(k for k in kind if k != "null")
+        if kind == "boolean":
+            return True
+        maker = {"string": self._string, "integer": _number, "number": _number}.get(kind)
+        maker = maker or {"array": self._array, "object": self._object}.get(kind)
+        if maker is None:
+            raise CannotFill(f"{where}: schema without a usable type: {schema}")
+        return maker(schema, where)
+
+    def _string(self, schema: dict[str, Any], where: str) -> str:
+        if schema.get("format") == "date-time":
+            return (dt.datetime.fromisoformat(A_TIME) + dt.timedelta(minutes=next(self._minutes))).isoformat()
+        formats = {"date": DAY, "email": "walker@example.org", "uuid": str(uuid.UUID(int=1))}
+        if schema.get("format") in formats:
+            return formats[schema["format"]]
+        if "pattern" in schema or "format" in schema:
+            raise CannotFill(f"{where}: cannot make a string for {schema}")
+        length = max(4, schema.get("minLength", 0))
+        length = min(length, schema.get("maxLength", length))
+        return ("walk" * (length // 4 + 1))[:length]
+
+    def _array(self, schema: dict[str, Any], where: str) -> list[Any]:
+        count = min(max(1, schema.get("minItems", 0)), schema.get("maxItems", 1_000))
+        if count and "items" not in schema:
+            raise CannotFill(f"{where}: array without an item schema")
+        return [self.of(schema["items"], f"{where}[]") for _ in range(count)]
+
+    def _object(self, schema: dict[str, Any], where: str) -> dict[str, Any]:
+        properties = schema.get("properties", {})
+        return {name: self.of(properties[name], f"{where}.{name}") for name in schema.get("required", [])}
 
 
-def _number(schema: dict[str, Any], _components: dict[str, Any], _where: str) -> int | float:
+def _number(schema: dict[str, Any], _where: str) -> int | float:
     low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1)
     value = min(low, schema.get("maximum", low))
     return int(value) if schema.get("type") == "integer" else float(value)
-
-
-def _array(schema: dict[str, Any], components: dict[str, Any], where: str) -> list[Any]:
-    count = min(max(1, schema.get("minItems", 0)), schema.get("maxItems", 1_000))
-    if count and "items" not in schema:
-        raise CannotFill(f"{where}: array without an item schema")
-    return [example(schema["items"], components, f"{where}[]") for _ in range(count)]
-
-
-def _object(schema: dict[str, Any], components: dict[str, Any], where: str) -> dict[str, Any]:
-    properties = schema.get("properties", {})
-    return {
-        name: example(properties[name], components, f"{where}.{name}") for name in schema.get("required", [])
-    }
-
-
-_MAKERS = {
-    "string": _string,
-    "integer": _number,
-    "number": _number,
-    "boolean": lambda _s, _c, _w: True,
-    "array": _array,
-    "object": _object,
-}
 
 
 def request_parts(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
@@ -193,21 +195,27 @@ def fill_path(world: World, op: Operation) -> str:
         elif name in world.ids:
             value = world.ids[name]
         else:
-            value = _discover_id(
-                world, op.path.split(marker)[0].rstrip("/"), path.split(marker)[0].rstrip("/")
-            )
+            parents = op.path.split(marker)[0].rstrip("/"), path.split(marker)[0].rstrip("/")
+            value = _discover_id(world, name, *parents)
         path = path.replace(marker, str(value))
     return path
 
 
-def _discover_id(world: World, parent_template: str, parent: str) -> int:
-    """The first id A's listing at the parent path shows (sessions and others this test does not make)."""
-    if "get" in world.openapi["paths"].get(parent_template, {}):
+def _discover_id(world: World, name: str, parent_template: str, parent: str) -> int:
+    """An id of A's for a resource this test did not make: from A's listing, else made by A through it."""
+    methods = world.openapi["paths"].get(parent_template, {})
+    if "get" in methods:
         answer = world.client.get(parent, headers=world.alice.headers)
         items = answer.json() if answer.status_code == 200 else None
         if isinstance(items, list) and items and isinstance(items[0], dict) and "id" in items[0]:
-            return int(items[0]["id"])
-    return FALLBACK_ID
+            world.ids[name] = int(items[0]["id"])
+    if name not in world.ids and "post" in methods:
+        op = Operation("post", parent_template, methods["post"])
+        parts = request_parts(op, world.openapi.get("components", {}).get("schemas", {}))
+        answer = world.client.post(parent, headers=world.alice.headers, **parts)
+        if answer.status_code in (200, 201) and isinstance(answer.json(), dict) and "id" in answer.json():
+            world.ids[name] = int(answer.json()["id"])
+    return world.ids.get(name, FALLBACK_ID)
 
 
 def _workout(start: str) -> list[dict[str, Any]]:
@@ -371,15 +379,22 @@ def test_examples_respect_bounds_and_refs() -> None:
     components = {
         "Body": {
             "type": "object",
-            "required": ["rating", "when", "items", "name"],
+            "required": ["rating", "when", "items", "name", "until"],
             "properties": {
                 "rating": {"type": "integer", "minimum": 1, "maximum": 10},
                 "when": {"anyOf": [{"type": "null"}, {"type": "string", "format": "date-time"}]},
                 "items": {"type": "array", "items": {"type": "string", "maxLength": 2}, "minItems": 2},
                 "name": {"type": "string", "minLength": 6, "maxLength": 8},
                 "optional": {"type": "string", "pattern": "^a$"},
+                "until": {"type": "string", "format": "date-time"},
             },
         }
     }
     body = example({"$ref": "#/components/schemas/Body"}, components, "x")
-    assert body == {"rating": 1, "when": A_TIME, "items": ["wa", "wa"], "name": "walkwa"}
+    assert body == {
+        "rating": 1,
+        "when": A_TIME,
+        "items": ["wa", "wa"],
+        "name": "walkwa",
+        "until": "2024-03-05T12:01:00+00:00",
+    }

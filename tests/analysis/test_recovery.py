@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.analysis.recovery import fit_recovery, find_end_of_effort, heart_rate_recovery
+from service.analysis.recovery import find_end_of_effort, fit_recovery, heart_rate_recovery
 
 T0 = 1_700_000_000.0
 

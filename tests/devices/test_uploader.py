@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,12 +93,32 @@ class Registered:
     token: str
 
 
-def register(base_url: str) -> Registered:
-    """A fresh user and strap through the public API (blocking: run it in a thread)."""
+def register(base_url: str, user: TestUser | None = None) -> Registered:
+    """A new strap (and a user, unless given) through the public API (blocking: run it in a thread)."""
+    address = ":".join(f"{random.randrange(256):02X}" for _ in range(6))  # the service keys straps by address
     with httpx.Client() as client:
-        user = sign_up(client, base_url)
-        device = register_device(client, user, base_url, address=KEY)
+        user = user or sign_up(client, base_url)
+        device = register_device(client, user, base_url, address=address)
     return Registered(user, int(device["id"]), str(device["upload_token"]))
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, TestUser]]:
+    """One server and one user for the tests that never stop it (password hashing is slow on purpose)."""
+    data_dir = tmp_path_factory.mktemp("service")
+    server = LiveServer(Settings(database_url=f"sqlite:///{data_dir / 'live.sqlite3'}", data_dir=data_dir))
+    server.start()
+    try:
+        yield server, register(server.url).user
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def strap(service: tuple[LiveServer, TestUser]) -> tuple[str, Registered]:
+    """A fresh device on the shared server: its base URL and credentials."""
+    server, user = service
+    return server.url, register(server.url, user)
 
 
 def stored(base_url: str, who: Registered) -> list[dict[str, object]]:
@@ -121,19 +141,19 @@ def uploader(spool: Spool, client: httpx.AsyncClient, url: str, who: Registered,
 
 
 @pytest.mark.anyio
-async def test_a_batch_uploaded_once_is_stored_once_and_exactly(live_server: LiveServer,
+async def test_a_batch_uploaded_once_is_stored_once_and_exactly(strap: tuple[str, Registered],
                                                                  tmp_path: Path) -> None:
-    who = await asyncio.to_thread(register, live_server.url)
+    url, who = strap
     samples = recent(0, 250)
     with Spool(tmp_path / "s.db") as spool:
         spool.append(KEY, samples)
         async with httpx.AsyncClient() as client:
-            up = uploader(spool, client, live_server.url, who, batch_size=100)
+            up = uploader(spool, client, url, who, batch_size=100)
             assert await up.drain(timeout_s=30)
             assert spool.depth() == 0
             assert (await up.upload_once()).sent == 0  # nothing left to send
     assert (up.counters.uploaded, up.counters.duplicates, up.counters.batches) == (250, 0, 3)
-    rows = await asyncio.to_thread(stored, live_server.url, who)
+    rows = await asyncio.to_thread(stored, url, who)
     assert [(r["t_ms"], r["bpm"], r["contact"]) for r in rows] == [(s.t_ms, s.bpm, s.contact)
                                                                    for s in samples]
     assert [r["rr_ms"] for r in rows] == [pytest.approx(list(s.rr_ms), abs=1e-6) for s in samples]
@@ -182,11 +202,11 @@ class ResponseDroppingProxy:
 
 
 @pytest.mark.anyio
-async def test_a_resend_after_a_lost_ack_gives_duplicates_not_doubles(live_server: LiveServer,
+async def test_a_resend_after_a_lost_ack_gives_duplicates_not_doubles(strap: tuple[str, Registered],
                                                                       tmp_path: Path) -> None:
-    who = await asyncio.to_thread(register, live_server.url)
+    url, who = strap
     samples = recent(0, 120)
-    async with ResponseDroppingProxy(live_server.port, drop=1).serving() as proxy:
+    async with ResponseDroppingProxy(int(url.rsplit(":", 1)[1]), drop=1).serving() as proxy:
         with Spool(tmp_path / "s.db") as spool:
             spool.append(KEY, samples)
             async with httpx.AsyncClient() as client:
@@ -194,7 +214,7 @@ async def test_a_resend_after_a_lost_ack_gives_duplicates_not_doubles(live_serve
                 assert await up.drain(timeout_s=30)
     assert proxy.dropped == 1
     assert (up.counters.retries, up.counters.uploaded, up.counters.duplicates) == (1, 0, 120)
-    assert len(await asyncio.to_thread(stored, live_server.url, who)) == 120
+    assert len(await asyncio.to_thread(stored, url, who)) == 120
 
 
 @pytest.mark.anyio
@@ -230,15 +250,15 @@ async def wait_for(condition: object, timeout_s: float = 30.0) -> None:
 
 
 @pytest.mark.anyio
-async def test_rejected_samples_are_acked_counted_and_logged(live_server: LiveServer, tmp_path: Path,
+async def test_rejected_samples_are_acked_counted_and_logged(strap: tuple[str, Registered], tmp_path: Path,
                                                              caplog: pytest.LogCaptureFixture) -> None:
-    who = await asyncio.to_thread(register, live_server.url)
+    url, who = strap
     good = recent(0, 3)
     bad = SpooledSample(good[-1].t_ms + 1000, 300)  # no heart beats at 300 bpm
     with Spool(tmp_path / "s.db") as spool:
         spool.append(KEY, [*good, bad])
         async with httpx.AsyncClient() as client:
-            up = uploader(spool, client, live_server.url, who)
+            up = uploader(spool, client, url, who)
             with caplog.at_level(logging.WARNING, logger="devices.uploader"):
                 result = await up.upload_once()
         assert spool.depth() == 0  # retrying would not help
@@ -252,23 +272,23 @@ async def test_rejected_samples_are_acked_counted_and_logged(live_server: LiveSe
 @pytest.mark.anyio
 @pytest.mark.parametrize("case", ["bad token", "another device's token", "unknown device"])
 async def test_refusals_that_retrying_cannot_fix_raise_and_keep_the_samples(
-    live_server: LiveServer, tmp_path: Path, case: str
+    strap: tuple[str, Registered], tmp_path: Path, case: str
 ) -> None:
-    who = await asyncio.to_thread(register, live_server.url)
+    url, who = strap
     if case == "bad token":
         device_id, token, status = who.device_id, "not-a-token", 401
     elif case == "another device's token":
-        other = await asyncio.to_thread(register, live_server.url)
+        other = await asyncio.to_thread(register, url, who.user)
         device_id, token, status = who.device_id, other.token, 403
     else:
         device_id, token, status = 999_999, who.user.token, 404
     with Spool(tmp_path / "s.db") as spool:
         spool.append(KEY, recent(0, 5))
         async with httpx.AsyncClient() as client:
-            up = Uploader(spool, client=client, server_url=live_server.url, device_key=KEY,
+            up = Uploader(spool, client=client, server_url=url, device_key=KEY,
                           device_id=device_id, token=token, **FAST)  # type: ignore[arg-type]
             with pytest.raises(UploadRefused) as caught:
-                await up.run(asyncio.Event())
+                await asyncio.wait_for(up.run(asyncio.Event()), timeout=20)
         assert spool.depth() == 5
     assert caught.value.status_code == status
     assert up.counters.retries == 0

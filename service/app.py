@@ -22,6 +22,7 @@ from service.config import Settings
 from service.db import make_engine, make_session_factory
 from service.errors import ChinUpError
 from service.live import LiveHub
+from service.rollups import Rollups
 
 log = logging.getLogger("chinup")
 
@@ -40,12 +41,19 @@ def create_app(
             await asyncio.to_thread(migrate.upgrade, db_engine)
         live = LiveHub()
         live.bind(asyncio.get_running_loop())
-        app.state.ctx = AppContext(settings=settings, sessions=make_session_factory(db_engine), live=live)
-        try:
-            yield
-        finally:
-            if own_engine:
-                db_engine.dispose()
+        sessions = make_session_factory(db_engine)
+        rollups = Rollups(sessions, live, debounce_s=settings.analysis_debounce_s)
+        app.state.ctx = AppContext(settings=settings, sessions=sessions, live=live, rollups=rollups)
+        stop = asyncio.Event()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(rollups.run_forever(stop), name="rollups")
+            try:
+                yield
+            finally:
+                stop.set()
+        await asyncio.to_thread(rollups.run_pending)
+        if own_engine:
+            db_engine.dispose()
 
     app = FastAPI(title="Chin Up", version="0.1.0", lifespan=lifespan)
     if settings.cors_origins:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 QUEUE_SIZE = 256
@@ -55,3 +56,12 @@ def _put_dropping_oldest(queue: asyncio.Queue[dict[str, Any]], event: dict[str, 
     if queue.full():
         queue.get_nowait()
     queue.put_nowait(event)
+
+
+def publish_heart_rate(hub: LiveHub, user_id: int, device_id: int, samples: Sequence[Any]) -> None:
+    """The newest reading of a batch on the user's live stream."""
+    newest = max(samples, key=lambda s: s.t_ms)
+    hub.publish(
+        user_id,
+        {"type": "heart_rate", "device_id": device_id, "t_ms": newest.t_ms, "bpm": newest.bpm, "contact": newest.contact},
+    )

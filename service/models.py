@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     MetaData,
@@ -57,6 +58,9 @@ class User(Base):
     nudge_time: Mapped[str] = mapped_column(String(5), default="18:00")
     nudges_enabled: Mapped[bool] = mapped_column(default=False)
     is_demo: Mapped[bool] = mapped_column(default=False)
+    # Estimated from the data when the user gave no value; the profile used for every rollup.
+    estimated_resting_hr: Mapped[float | None]
+    observed_max_hr: Mapped[float | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -204,3 +208,78 @@ class Application(Base):
     applied_at: Mapped[dt.datetime]
     status: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MinuteRollup(Base):
+    """One clock minute of a user's heart rate, kept current on ingest so days never rescan samples."""
+
+    __tablename__ = "minute_rollups"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    minute_s: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    n_samples: Mapped[int]
+    valid_s: Mapped[float]
+    lost_contact_s: Mapped[float]
+    up_s: Mapped[float]
+    moderate_s: Mapped[float]
+    vigorous_s: Mapped[float]
+    peak_s: Mapped[float]
+    mean_bpm: Mapped[float | None]
+    min_bpm: Mapped[float | None]
+    max_bpm: Mapped[float | None]
+
+
+class DayRollup(Base):
+    """A user's local calendar day: minutes toward the target, zones, data quality, resting HR and HRV."""
+
+    __tablename__ = "day_rollups"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    heartbeat_up_minutes: Mapped[int] = mapped_column(default=0)
+    moderate_minutes: Mapped[int] = mapped_column(default=0)
+    vigorous_minutes: Mapped[int] = mapped_column(default=0)
+    peak_minutes: Mapped[int] = mapped_column(default=0)
+    active_zone_points: Mapped[int] = mapped_column(default=0)
+    valid_minutes: Mapped[int] = mapped_column(default=0)
+    lost_contact_minutes: Mapped[int] = mapped_column(default=0)
+    target_met_at: Mapped[dt.datetime | None]
+    resting_hr: Mapped[float | None]
+    max_bpm: Mapped[float | None]
+    rmssd_ms: Mapped[float | None]
+    ln_rmssd: Mapped[float | None]
+    n_beats: Mapped[int] = mapped_column(default=0)
+    corrected_beat_pct: Mapped[float | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WorkoutSession(Base):
+    """A workout found in the heart rate, or added or corrected by the user; corrections survive recomputing."""
+
+    __tablename__ = "workout_sessions"
+    __table_args__ = (Index("ix_workout_sessions_user_start", "user_id", "start_ms"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    # detected | manual | edited | merged; `deleted` keeps a deletion so detection does not bring it back
+    source: Mapped[str] = mapped_column(String(16), default="detected")
+    deleted: Mapped[bool] = mapped_column(default=False)
+    avg_bpm: Mapped[float | None]
+    max_bpm: Mapped[float | None]
+    heartbeat_up_minutes: Mapped[int] = mapped_column(default=0)
+    moderate_minutes: Mapped[int] = mapped_column(default=0)
+    vigorous_minutes: Mapped[int] = mapped_column(default=0)
+    peak_minutes: Mapped[int] = mapped_column(default=0)
+    trimp: Mapped[float | None]
+    hrr60_bpm: Mapped[float | None]
+    hrr120_bpm: Mapped[float | None]
+    end_of_effort_ms: Mapped[int | None] = mapped_column(BigInteger)
+    hr_end_of_effort: Mapped[float | None]
+    recovery_tau_s: Mapped[float | None]
+    recovery_fit_r2: Mapped[float | None]
+    fit_hr0: Mapped[float | None]
+    fit_hr_asymptote: Mapped[float | None]
+    fit_t0_ms: Mapped[int | None] = mapped_column(BigInteger)
+    fit_duration_s: Mapped[float | None]

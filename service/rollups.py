@@ -1,30 +1,317 @@
-"""Keeps what the dashboard reads current as samples arrive: the live stream now, analysis rollups next."""
+"""Keeps what the dashboard reads current as samples arrive, touching only what new samples change.
+
+Fast path, on every ingest: the clock minutes near the new samples are recomputed from raw samples (with
+enough context for the cleaning to decide as it would over the whole history) and the touched local days
+are re-totalled from their stored minutes. Slow path, debounced per user-day: sessions, recovery, resting
+HR and HRV of the touched days. Neither path's cost grows with the length of the history.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import asyncio
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import localtime
+from service.analysis.cleaning import clean_hr
+from service.analysis.minutes import MinuteTable, day_totals, minute_table
+from service.analysis.profile import HeartProfile, build_profile
 from service.ingest import CleanSample
+from service.live import LiveHub
+from service.models import DayRollup, MinuteRollup, Sample, User
+from service.rollup_days import update_day_details
 
-if TYPE_CHECKING:
-    from service.api.deps import AppContext
+log = logging.getLogger(__name__)
+
+MINUTE_S = 60
+# Cleaning decisions (frozen runs, excursions) look at most this far; minutes within it of new samples
+# are recomputed, with as much context again on each side.
+MARGIN_S = 600
+PROFILE_TOLERANCE_BPM = 3.0
 
 
-def after_ingest(ctx: AppContext, user_id: int, device_id: int, stored: Sequence[CleanSample]) -> None:
-    """Publish the newest reading to the user's live stream."""
-    newest = max(stored, key=lambda s: s.t_ms)
-    ctx.live.publish(
-        user_id,
-        {
-            "type": "heart_rate",
-            "device_id": device_id,
-            "t_ms": newest.t_ms,
-            "bpm": newest.bpm,
-            "contact": newest.contact,
-        },
+@dataclass(frozen=True)
+class SampleArrays:
+    t_s: NDArray[np.float64]
+    bpm: NDArray[np.float32]
+    contact: NDArray[np.bool_]  # False where the strap reported lost contact
+
+
+def load_samples(db: Session, user_id: int, lo_s: float, hi_s: float) -> SampleArrays:
+    """A user's samples (all devices) with lo_s <= t < hi_s, in time order."""
+    rows = db.execute(
+        select(Sample.t_ms, Sample.bpm, Sample.contact)
+        .where(Sample.user_id == user_id, Sample.t_ms >= int(lo_s * 1000), Sample.t_ms < int(hi_s * 1000))
+        .order_by(Sample.t_ms)
+    ).all()
+    if not rows:
+        empty = np.zeros(0)
+        return SampleArrays(empty, empty.astype(np.float32), empty.astype(bool))
+    t_ms, bpm, contact = zip(*rows, strict=True)
+    return SampleArrays(
+        np.asarray(t_ms, dtype=np.float64) / 1000.0,
+        np.asarray(bpm, dtype=np.float32),
+        np.array([c is not False for c in contact], dtype=bool),
     )
 
 
-def recompute_user_history(ctx: AppContext, user_id: int) -> None:
-    """Recompute a user's rollups after a profile change (time zone, resting or maximum HR)."""
+def profile_for(user: User, *, today: dt.date | None = None) -> HeartProfile:
+    """The profile every rollup of the user is computed with: the user's values, else the data's."""
+    year = (today or dt.date.today()).year
+    return build_profile(
+        user_resting_hr=user.resting_hr,
+        user_max_hr=user.max_hr,
+        age_years=(year - user.birth_year)
+        if user.birth_year and 10 <= year - user.birth_year <= 100
+        else None,
+        estimated_resting_hr=user.estimated_resting_hr,
+        observed_max_bpm=user.observed_max_hr,
+    )
+
+
+def _minute_rows(user_id: int, table: MinuteTable) -> list[dict[str, object]]:
+    def opt(x: float) -> float | None:
+        return None if not np.isfinite(x) else float(x)
+
+    return [
+        {
+            "user_id": user_id,
+            "minute_s": int(round(table.minute_start_s[i])),
+            "n_samples": int(table.n_samples[i]),
+            "valid_s": float(table.valid_s[i]),
+            "lost_contact_s": float(table.lost_contact_s[i]),
+            "up_s": float(table.up_s[i]),
+            "moderate_s": float(table.moderate_s[i]),
+            "vigorous_s": float(table.vigorous_s[i]),
+            "peak_s": float(table.peak_s[i]),
+            "mean_bpm": opt(table.mean_bpm[i]),
+            "min_bpm": opt(table.min_bpm[i]),
+            "max_bpm": opt(table.max_bpm[i]),
+        }
+        for i in range(len(table))
+    ]
+
+
+def stored_minutes(db: Session, user_id: int, lo_s: float, hi_s: float, profile: HeartProfile) -> MinuteTable:
+    """Stored minute rows as a MinuteTable (valid-sample times are not stored: NaN)."""
+    cols = (
+        MinuteRollup.minute_s, MinuteRollup.n_samples, MinuteRollup.valid_s, MinuteRollup.lost_contact_s,
+        MinuteRollup.up_s, MinuteRollup.moderate_s, MinuteRollup.vigorous_s, MinuteRollup.peak_s,
+        MinuteRollup.mean_bpm, MinuteRollup.min_bpm, MinuteRollup.max_bpm,
+    )  # fmt: skip
+    rows = db.execute(
+        select(*cols)
+        .where(MinuteRollup.user_id == user_id, MinuteRollup.minute_s >= lo_s, MinuteRollup.minute_s < hi_s)
+        .order_by(MinuteRollup.minute_s)
+    ).all()
+    arr = np.array(rows, dtype=np.float64).reshape(len(rows), len(cols))
+    f32 = [arr[:, i].astype(np.float32) for i in range(2, 11)]
+    nan = np.full(len(rows), np.nan)
+    return MinuteTable(profile, arr[:, 0], arr[:, 1].astype(np.int32), *f32, nan, nan)
+
+
+class Rollups:
+    """Owner of the incremental analysis: called by ingest, drained by the app's background task."""
+
+    def __init__(self, sessions: sessionmaker[Session], live: LiveHub, *, debounce_s: float = 2.0) -> None:
+        self._sessions = sessions
+        self._live = live
+        self.debounce_s = debounce_s
+        self._pending: set[tuple[int, dt.date]] = set()
+        self._pending_lock = threading.Lock()
+        self._user_locks: dict[int, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock(self, user_id: int) -> threading.Lock:
+        with self._locks_lock:
+            return self._user_locks.setdefault(user_id, threading.Lock())
+
+    # -- fast path ---------------------------------------------------------------------------------
+    def on_ingest(self, user_id: int, samples: Sequence[CleanSample]) -> None:
+        """New samples stored: bring minutes and day totals up to date, queue the slower day analysis."""
+        t_ms = [s.t_ms for s in samples]
+        self.update_range(user_id, min(t_ms) / 1000.0, max(t_ms) / 1000.0)
+
+    def update_range(self, user_id: int, t0_s: float, t1_s: float, *, publish: bool = True) -> list[dt.date]:
+        lo = (np.floor((t0_s - MARGIN_S) / MINUTE_S)) * MINUTE_S
+        hi = (np.floor((t1_s + MARGIN_S) / MINUTE_S) + 1) * MINUTE_S
+        with self._lock(user_id), self._sessions() as db:
+            user = db.get(User, user_id)
+            if user is None:
+                return []
+            profile = profile_for(user)
+            self._recompute_minutes(db, user_id, float(lo), float(hi), profile)
+            tz = localtime.zone(user.timezone)
+            days = localtime.days_between(float(lo), float(hi) - 1, tz)
+            met = self._retotal_days(db, user, days, profile)
+            db.commit()
+        if publish:
+            self._publish_days(user_id, days, met)
+        self._queue(user_id, days)
+        return days
+
+    def _recompute_minutes(
+        self, db: Session, user_id: int, lo: float, hi: float, profile: HeartProfile
+    ) -> None:
+        data = load_samples(db, user_id, lo - MARGIN_S, hi + MARGIN_S)
+        valid = clean_hr(data.t_s, data.bpm, contact=data.contact).valid
+        table = minute_table(
+            data.t_s, data.bpm, valid, profile=profile, contact=data.contact, start_s=lo, end_s=hi
+        )
+        db.execute(
+            delete(MinuteRollup).where(
+                MinuteRollup.user_id == user_id, MinuteRollup.minute_s >= lo, MinuteRollup.minute_s < hi
+            )
+        )
+        rows = _minute_rows(user_id, table)
+        if rows:
+            db.execute(insert(MinuteRollup), rows)
+
+    def _retotal_days(
+        self, db: Session, user: User, days: Iterable[dt.date], profile: HeartProfile
+    ) -> dict[dt.date, DayRollup]:
+        """Day totals from stored minutes; returns the days whose target was met by this update."""
+        tz = localtime.zone(user.timezone)
+        newly_met: dict[dt.date, DayRollup] = {}
+        for day in days:
+            edges = localtime.day_edges_s(day, day, tz)
+            minutes = stored_minutes(db, user.id, edges[0], edges[1], profile)
+            totals = day_totals(minutes, edges)
+            rollup = db.get(DayRollup, (user.id, day)) or DayRollup(user_id=user.id, day=day)
+            rollup.heartbeat_up_minutes = int(totals.heartbeat_up_minutes[0])
+            rollup.moderate_minutes = int(totals.moderate_minutes[0])
+            rollup.vigorous_minutes = int(totals.vigorous_minutes[0])
+            rollup.peak_minutes = int(totals.peak_minutes[0])
+            rollup.active_zone_points = int(totals.active_zone_points[0])
+            rollup.valid_minutes = int(totals.valid_minutes[0])
+            rollup.lost_contact_minutes = int(totals.lost_contact_minutes[0])
+            finite = minutes.max_bpm[minutes.valid_s >= 30]
+            rollup.max_bpm = float(finite.max()) if finite.size else None
+            met_at = _target_met_at(minutes, user.daily_target_minutes)
+            if met_at is not None and rollup.target_met_at is None:
+                newly_met[day] = rollup
+            rollup.target_met_at = met_at
+            rollup.updated_at = dt.datetime.now(dt.UTC)
+            db.add(rollup)
+        return newly_met
+
+    def _publish_days(self, user_id: int, days: list[dt.date], met: dict[dt.date, DayRollup]) -> None:
+        with self._sessions() as db:
+            for day in days:
+                rollup = db.get(DayRollup, (user_id, day))
+                user = db.get(User, user_id)
+                if rollup is None or user is None:
+                    continue
+                self._live.publish(user_id, {
+                    "type": "minutes", "date": day.isoformat(),
+                    "heartbeat_up_minutes": rollup.heartbeat_up_minutes,
+                    "target_minutes": user.daily_target_minutes,
+                })  # fmt: skip
+                if day in met and rollup.target_met_at is not None:
+                    self._live.publish(
+                        user_id,
+                        {
+                            "type": "target_met",
+                            "date": day.isoformat(),
+                            "at": rollup.target_met_at.isoformat(),
+                        },
+                    )
+
+    # -- slow path ---------------------------------------------------------------------------------
+    def _queue(self, user_id: int, days: Iterable[dt.date]) -> None:
+        with self._pending_lock:
+            self._pending.update((user_id, d) for d in days)
+        if self.debounce_s <= 0:
+            self.run_pending()
+
+    def run_pending(self) -> int:
+        """Analyse every queued user-day (sessions, recovery, resting HR, HRV); returns how many."""
+        with self._pending_lock:
+            todo, self._pending = sorted(self._pending), set()
+        changed_users: set[int] = set()
+        for user_id, day in todo:
+            try:
+                with self._lock(user_id), self._sessions() as db:
+                    user = db.get(User, user_id)
+                    if user is None:
+                        continue
+                    update_day_details(db, user, day, profile_for(user))
+                    if _refresh_estimates(db, user):
+                        changed_users.add(user_id)
+                    db.commit()
+            except Exception:  # one bad day must not stop the others; it is retried on the next ingest
+                log.exception("analysis of user %s day %s failed", user_id, day)
+        for user_id in changed_users:
+            self.recompute_history(user_id)
+        return len(todo)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """The app lifespan's background task: drain the queue every debounce interval (none when inline)."""
+        if self.debounce_s <= 0:
+            return
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(self.debounce_s, 0.05))
+            except TimeoutError:
+                pass
+            if self._pending:
+                await asyncio.to_thread(self.run_pending)
+
+    def recompute_history(self, user_id: int) -> None:
+        """Everything of a user again (after a change of profile or time zone), a day at a time."""
+        with self._sessions() as db:
+            first, last = db.execute(
+                select(func.min(Sample.t_ms), func.max(Sample.t_ms)).where(Sample.user_id == user_id)
+            ).one()
+            if first is None:
+                return
+            db.execute(delete(MinuteRollup).where(MinuteRollup.user_id == user_id))
+            db.execute(delete(DayRollup).where(DayRollup.user_id == user_id))
+            db.commit()
+        step_s = 86_400.0
+        t = first / 1000.0
+        while t <= last / 1000.0:
+            self.update_range(user_id, t, min(t + step_s, last / 1000.0), publish=False)
+            t += step_s
+        self.run_pending()
+
+
+def _target_met_at(minutes: MinuteTable, target: int) -> dt.datetime | None:
+    """End of the minute in which the day's count of heartbeat-up minutes reached the target."""
+    up = np.flatnonzero(minutes.up)
+    if up.size < target or target <= 0:
+        return None
+    return dt.datetime.fromtimestamp(float(minutes.minute_start_s[up[target - 1]]) + MINUTE_S, dt.UTC)
+
+
+def _refresh_estimates(db: Session, user: User) -> bool:
+    """Resting HR (median of the last 14 daily values) and the highest clean HR; True if the profile moved."""
+    before = profile_for(user)
+    recent = db.execute(
+        select(DayRollup.resting_hr).where(DayRollup.user_id == user.id, DayRollup.resting_hr.is_not(None))
+        .order_by(DayRollup.day.desc()).limit(14)
+    ).scalars().all()  # fmt: skip
+    if recent:
+        user.estimated_resting_hr = float(np.median(recent))
+    top = db.scalar(select(func.max(DayRollup.max_bpm)).where(DayRollup.user_id == user.id))
+    if top is not None:
+        user.observed_max_hr = float(top)
+    after = profile_for(user)
+    moved = (
+        abs(after.resting_hr - before.resting_hr) >= PROFILE_TOLERANCE_BPM
+        or abs(after.max_hr - before.max_hr) >= PROFILE_TOLERANCE_BPM
+    )
+    if not moved:  # keep the profile the stored minutes were computed with
+        user.estimated_resting_hr = (
+            before.resting_hr if user.resting_hr is None else user.estimated_resting_hr
+        )
+        user.observed_max_hr = before.max_hr if user.max_hr is None else user.observed_max_hr
+    return moved

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.errors import Unauthorized
 from service.live import LiveHub
+from service.rollups import Rollups
 from service.models import AccessToken, Device, DeviceToken, User
 from service.security import DEVICE_TOKEN_PREFIX, token_digest
 
@@ -26,6 +27,7 @@ class AppContext:
     settings: Settings
     sessions: sessionmaker[Session]
     live: LiveHub
+    rollups: Rollups
 
 
 def get_ctx(request: Request) -> AppContext:

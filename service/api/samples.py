@@ -15,7 +15,7 @@ from service.api.devices import get_owned_device
 from service.errors import Forbidden, InvalidInput, PayloadTooLarge
 from service.ingest import BatchTooLarge, MalformedBatch, parse_batch, parse_rr, store_samples
 from service.models import Device, Sample
-from service.rollups import after_ingest
+from service.live import publish_heart_rate
 
 router = APIRouter(prefix="/devices/{device_id}/samples", tags=["samples"])
 
@@ -97,7 +97,8 @@ def ingest_samples(
             device.last_sample_ms = newest
     db.commit()
     if accepted:
-        after_ingest(ctx, device.user_id, device.id, clean)
+        publish_heart_rate(ctx.live, device.user_id, device.id, clean)
+        ctx.rollups.on_ingest(device.user_id, clean)
     return IngestPublic(
         accepted=accepted,
         duplicates=len(clean) - accepted + repeats,

@@ -103,9 +103,7 @@ def update_me(
     db.add(user)
     db.commit()
     if profile_changed:
-        from service.rollups import recompute_user_history
-
-        background.add_task(recompute_user_history, ctx, user.id)
+        background.add_task(ctx.rollups.recompute_history, user.id)
     return user
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:27:43.599718
+Create Date: 2026-11-25 23:43:57.732036
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("nudge_time", sa.String(length=5), nullable=False),
         sa.Column("nudges_enabled", sa.Boolean(), nullable=False),
         sa.Column("is_demo", sa.Boolean(), nullable=False),
+        sa.Column("estimated_resting_hr", sa.Double(), nullable=True),
+        sa.Column("observed_max_hr", sa.Double(), nullable=True),
         sa.Column("created_at", service.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
@@ -89,6 +91,30 @@ def upgrade() -> None:
         batch_op.create_index("ix_checkins_user_at", ["user_id", "at"], unique=False)
 
     op.create_table(
+        "day_rollups",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("heartbeat_up_minutes", sa.Integer(), nullable=False),
+        sa.Column("moderate_minutes", sa.Integer(), nullable=False),
+        sa.Column("vigorous_minutes", sa.Integer(), nullable=False),
+        sa.Column("peak_minutes", sa.Integer(), nullable=False),
+        sa.Column("active_zone_points", sa.Integer(), nullable=False),
+        sa.Column("valid_minutes", sa.Integer(), nullable=False),
+        sa.Column("lost_contact_minutes", sa.Integer(), nullable=False),
+        sa.Column("target_met_at", service.db.UTCDateTime(), nullable=True),
+        sa.Column("resting_hr", sa.Double(), nullable=True),
+        sa.Column("max_bpm", sa.Double(), nullable=True),
+        sa.Column("rmssd_ms", sa.Double(), nullable=True),
+        sa.Column("ln_rmssd", sa.Double(), nullable=True),
+        sa.Column("n_beats", sa.Integer(), nullable=False),
+        sa.Column("corrected_beat_pct", sa.Double(), nullable=True),
+        sa.Column("updated_at", service.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_day_rollups_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "day", name=op.f("pk_day_rollups")),
+    )
+    op.create_table(
         "devices",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -125,6 +151,25 @@ def upgrade() -> None:
         batch_op.create_index("ix_interviews_user_at", ["user_id", "at"], unique=False)
 
     op.create_table(
+        "minute_rollups",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("minute_s", sa.BigInteger(), nullable=False),
+        sa.Column("n_samples", sa.Integer(), nullable=False),
+        sa.Column("valid_s", sa.Double(), nullable=False),
+        sa.Column("lost_contact_s", sa.Double(), nullable=False),
+        sa.Column("up_s", sa.Double(), nullable=False),
+        sa.Column("moderate_s", sa.Double(), nullable=False),
+        sa.Column("vigorous_s", sa.Double(), nullable=False),
+        sa.Column("peak_s", sa.Double(), nullable=False),
+        sa.Column("mean_bpm", sa.Double(), nullable=True),
+        sa.Column("min_bpm", sa.Double(), nullable=True),
+        sa.Column("max_bpm", sa.Double(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_minute_rollups_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "minute_s", name=op.f("pk_minute_rollups")),
+    )
+    op.create_table(
         "practice_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -140,6 +185,39 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("practice_sessions", schema=None) as batch_op:
         batch_op.create_index("ix_practice_user_at", ["user_id", "at"], unique=False)
+
+    op.create_table(
+        "workout_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("start_ms", sa.BigInteger(), nullable=False),
+        sa.Column("end_ms", sa.BigInteger(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("avg_bpm", sa.Double(), nullable=True),
+        sa.Column("max_bpm", sa.Double(), nullable=True),
+        sa.Column("heartbeat_up_minutes", sa.Integer(), nullable=False),
+        sa.Column("moderate_minutes", sa.Integer(), nullable=False),
+        sa.Column("vigorous_minutes", sa.Integer(), nullable=False),
+        sa.Column("peak_minutes", sa.Integer(), nullable=False),
+        sa.Column("trimp", sa.Double(), nullable=True),
+        sa.Column("hrr60_bpm", sa.Double(), nullable=True),
+        sa.Column("hrr120_bpm", sa.Double(), nullable=True),
+        sa.Column("end_of_effort_ms", sa.BigInteger(), nullable=True),
+        sa.Column("hr_end_of_effort", sa.Double(), nullable=True),
+        sa.Column("recovery_tau_s", sa.Double(), nullable=True),
+        sa.Column("recovery_fit_r2", sa.Double(), nullable=True),
+        sa.Column("fit_hr0", sa.Double(), nullable=True),
+        sa.Column("fit_hr_asymptote", sa.Double(), nullable=True),
+        sa.Column("fit_t0_ms", sa.BigInteger(), nullable=True),
+        sa.Column("fit_duration_s", sa.Double(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_workout_sessions_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_workout_sessions")),
+    )
+    with op.batch_alter_table("workout_sessions", schema=None) as batch_op:
+        batch_op.create_index("ix_workout_sessions_user_start", ["user_id", "start_ms"], unique=False)
 
     op.create_table(
         "device_tokens",
@@ -234,10 +312,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_device_tokens_device_id"))
 
     op.drop_table("device_tokens")
+    with op.batch_alter_table("workout_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_workout_sessions_user_start")
+
+    op.drop_table("workout_sessions")
     with op.batch_alter_table("practice_sessions", schema=None) as batch_op:
         batch_op.drop_index("ix_practice_user_at")
 
     op.drop_table("practice_sessions")
+    op.drop_table("minute_rollups")
     with op.batch_alter_table("interviews", schema=None) as batch_op:
         batch_op.drop_index("ix_interviews_user_at")
 
@@ -246,6 +329,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_devices_user_id"))
 
     op.drop_table("devices")
+    op.drop_table("day_rollups")
     with op.batch_alter_table("checkins", schema=None) as batch_op:
         batch_op.drop_index("ix_checkins_user_at")
 

@@ -1,0 +1,228 @@
+"""Day summaries from the rollups (never from raw samples): minutes toward the target, zones, HRV, sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service import localtime
+from service.analysis.baseline import recovery_status
+from service.analysis.minutes import DayTotals, week_summary
+from service.api.deps import CurrentUser, SessionDep
+from service.api.sessions import session_public
+from service.errors import InvalidInput
+from service.models import CheckIn, DayRollup, User, WorkoutSession
+
+router = APIRouter(prefix="/days", tags=["days"])
+
+MAX_RANGE_DAYS = 400
+EPOCH = dt.date(1970, 1, 1)
+
+
+def _rollups(db: Session, user_id: int, first: dt.date, last: dt.date) -> dict[dt.date, DayRollup]:
+    rows = db.scalars(
+        select(DayRollup).where(DayRollup.user_id == user_id, DayRollup.day >= first, DayRollup.day <= last)
+    )
+    return {r.day: r for r in rows}
+
+
+def _streak(db: Session, user: User, day: dt.date) -> int:
+    """Days in a row, ending on `day` (or the day before, while `day` is still young), with the target met."""
+    rows = db.execute(
+        select(DayRollup.day, DayRollup.target_met_at)
+        .where(
+            DayRollup.user_id == user.id, DayRollup.day <= day, DayRollup.day > day - dt.timedelta(days=400)
+        )
+        .order_by(DayRollup.day.desc())
+    ).all()
+    met = {r.day for r in rows if r.target_met_at is not None}
+    cursor = day if day in met else day - dt.timedelta(days=1)
+    streak = 0
+    while cursor in met:
+        streak += 1
+        cursor -= dt.timedelta(days=1)
+    return streak
+
+
+def _hrv(db: Session, user_id: int, day: dt.date, rollup: DayRollup | None) -> dict[str, Any] | None:
+    history = db.execute(
+        select(DayRollup.day, DayRollup.ln_rmssd).where(
+            DayRollup.user_id == user_id,
+            DayRollup.ln_rmssd.is_not(None),
+            DayRollup.day <= day,
+            DayRollup.day > day - dt.timedelta(days=60),
+        )
+    ).all()
+    if rollup is None or (rollup.ln_rmssd is None and not history):
+        return None
+    status = recovery_status(
+        [(r.day - EPOCH).days for r in history], [r.ln_rmssd for r in history], on_day=(day - EPOCH).days
+    )
+    return {
+        "rmssd_ms": rollup.rmssd_ms,
+        "ln_rmssd": rollup.ln_rmssd,
+        "status": status.status,
+        "acute_ln_rmssd": status.acute_ln_rmssd,
+        "band_low": status.band_low,
+        "band_high": status.band_high,
+    }
+
+
+def _week(db: Session, user_id: int, day: dt.date) -> dict[str, Any]:
+    rows = _rollups(db, user_id, day - dt.timedelta(days=6), day).values()
+
+    def col(name: str) -> Any:
+        return np.array([getattr(r, name) for r in rows], dtype=np.int32)
+
+    totals = DayTotals(
+        day_start_s=col("heartbeat_up_minutes").astype(float),
+        heartbeat_up_minutes=col("heartbeat_up_minutes"),
+        moderate_minutes=col("moderate_minutes"),
+        vigorous_minutes=col("vigorous_minutes"),
+        peak_minutes=col("peak_minutes"),
+        active_zone_points=col("active_zone_points"),
+        valid_minutes=col("valid_minutes"),
+        lost_contact_minutes=col("lost_contact_minutes"),
+    )
+    week = week_summary(totals)
+    return {
+        "heartbeat_up_minutes": week.heartbeat_up_minutes,
+        "equivalent_minutes": week.equivalent_minutes,
+        "who_band": [week.band_low_min, week.band_high_min],
+        "status": week.status,
+    }
+
+
+def _journal_by_day(
+    db: Session, user: User, first: dt.date, last: dt.date
+) -> tuple[dict[dt.date, list[WorkoutSession]], dict[dt.date, list[CheckIn]]]:
+    """Sessions and check-ins of a range of local days, in two queries, grouped by local day."""
+    tz = localtime.zone(user.timezone)
+    edges = localtime.day_edges_s(first, last, tz)
+    lo_ms, hi_ms = int(edges[0] * 1000), int(edges[-1] * 1000)
+    sessions = db.scalars(
+        select(WorkoutSession)
+        .where(
+            WorkoutSession.user_id == user.id,
+            WorkoutSession.deleted.is_(False),
+            WorkoutSession.start_ms >= lo_ms,
+            WorkoutSession.start_ms < hi_ms,
+        )
+        .order_by(WorkoutSession.start_ms)
+    ).all()
+    checkins = db.scalars(
+        select(CheckIn)
+        .where(
+            CheckIn.user_id == user.id,
+            CheckIn.at >= dt.datetime.fromtimestamp(edges[0], dt.UTC),
+            CheckIn.at < dt.datetime.fromtimestamp(edges[-1], dt.UTC),
+        )
+        .order_by(CheckIn.at)
+    ).all()
+    by_session: dict[dt.date, list[WorkoutSession]] = {}
+    for s in sessions:
+        by_session.setdefault(localtime.local_day(s.start_ms / 1000, tz), []).append(s)
+    by_checkin: dict[dt.date, list[CheckIn]] = {}
+    for c in checkins:
+        by_checkin.setdefault(c.at.astimezone(tz).date(), []).append(c)
+    return by_session, by_checkin
+
+
+def day_summary(
+    user: User,
+    day: dt.date,
+    rollup: DayRollup | None,
+    sessions: list[WorkoutSession],
+    checkins: list[CheckIn],
+    hrv: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The contract's day summary from a rollup and the day's journal."""
+    tz = localtime.zone(user.timezone)
+    minutes = rollup.heartbeat_up_minutes if rollup else 0
+    return {
+        "date": day.isoformat(),
+        "timezone": user.timezone,
+        "heartbeat_up_minutes": minutes,
+        "target_minutes": user.daily_target_minutes,
+        "target_met": minutes >= user.daily_target_minutes,
+        "target_met_at": rollup.target_met_at.astimezone(tz).isoformat()
+        if rollup and rollup.target_met_at
+        else None,
+        "zone_minutes": {
+            "moderate": rollup.moderate_minutes if rollup else 0,
+            "vigorous": rollup.vigorous_minutes if rollup else 0,
+            "peak": rollup.peak_minutes if rollup else 0,
+            "active_zone_points": rollup.active_zone_points if rollup else 0,
+        },
+        "resting_hr": rollup.resting_hr if rollup else None,
+        "hrv": hrv,
+        "data_quality": {
+            "valid_minutes": rollup.valid_minutes if rollup else 0,
+            "lost_contact_minutes": rollup.lost_contact_minutes if rollup else 0,
+            "corrected_beat_pct": rollup.corrected_beat_pct if rollup else None,
+        },
+        "sessions": [session_public(s, tz).model_dump(mode="json") for s in sessions],
+        "checkins": [
+            {
+                "id": c.id,
+                "at": c.at.astimezone(tz).isoformat(),
+                "confidence": c.confidence,
+                "mood": c.mood,
+                "note": c.note,
+            }
+            for c in checkins
+        ],
+    }
+
+
+def _plain_hrv(rollup: DayRollup | None) -> dict[str, Any] | None:
+    if rollup is None or rollup.ln_rmssd is None:
+        return None
+    return {
+        "rmssd_ms": rollup.rmssd_ms,
+        "ln_rmssd": rollup.ln_rmssd,
+        "status": None,
+        "band_low": None,
+        "band_high": None,
+    }
+
+
+@router.get("")
+def list_days(
+    user: CurrentUser,
+    db: SessionDep,
+    from_: Annotated[dt.date, Query(alias="from")],
+    to: Annotated[dt.date, Query()],
+) -> list[dict[str, Any]]:
+    """Every local day from `from` to `to` inclusive, days without data included (as zeros)."""
+    if to < from_:
+        raise InvalidInput("`to` is before `from`")
+    if (to - from_).days >= MAX_RANGE_DAYS:
+        raise InvalidInput(f"at most {MAX_RANGE_DAYS} days at a time")
+    rollups = _rollups(db, user.id, from_, to)
+    sessions, checkins = _journal_by_day(db, user, from_, to)
+    days = [from_ + dt.timedelta(days=i) for i in range((to - from_).days + 1)]
+    return [
+        day_summary(
+            user, d, rollups.get(d), sessions.get(d, []), checkins.get(d, []), _plain_hrv(rollups.get(d))
+        )
+        for d in days
+    ]
+
+
+@router.get("/{date}")
+def read_day(date: dt.date, user: CurrentUser, db: SessionDep) -> dict[str, Any]:
+    """One day in full: with the streak, the week against the WHO band and HRV against the personal band."""
+    rollup = db.get(DayRollup, (user.id, date))
+    sessions, checkins = _journal_by_day(db, user, date, date)
+    summary = day_summary(
+        user, date, rollup, sessions.get(date, []), checkins.get(date, []), _hrv(db, user.id, date, rollup)
+    )
+    summary["streak_days"] = _streak(db, user, date)
+    summary["week"] = _week(db, user.id, date)
+    return summary

@@ -1,0 +1,228 @@
+"""Workout sessions: list, read, their samples, and the user's corrections (edit, merge, delete, add)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service import localtime
+from service.analysis.cleaning import clean_hr
+from service.analysis.sessions import summarise_session
+from service.api.common import iso_ms, query_time_ms
+from service.api.deps import CurrentUser, SessionDep
+from service.api.types import UtcTime
+from service.errors import InvalidInput, NotFound
+from service.models import Sample, User, WorkoutSession
+from service.rollup_days import session_columns
+from service.rollups import load_samples, profile_for
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+RECOVERY_AFTER_S = 600  # samples after a corrected session's end, so its recovery can be measured
+MAX_SESSION_S = 24 * 3600
+
+
+class RecoveryFitPublic(BaseModel):
+    t0: str
+    hr0: float
+    hr_asymptote: float
+    tau_s: float
+    r2: float | None
+    duration_s: float | None
+
+
+class RecoveryPublic(BaseModel):
+    end_of_effort: str | None
+    hr_end_of_effort: float | None
+    fit: RecoveryFitPublic | None
+
+
+class SessionPublic(BaseModel):
+    id: int
+    start: str
+    end: str
+    duration_s: float
+    avg_bpm: float | None
+    max_bpm: float | None
+    heartbeat_up_minutes: int
+    zone_minutes: dict[str, int]
+    trimp: float | None
+    hrr60_bpm: float | None
+    hrr120_bpm: float | None
+    recovery_tau_s: float | None
+    source: str
+    recovery: RecoveryPublic
+
+
+def _local_iso(t_ms: int, tz: ZoneInfo) -> str:
+    return dt.datetime.fromtimestamp(t_ms / 1000, tz).isoformat(timespec="seconds")
+
+
+def session_public(s: WorkoutSession, tz: ZoneInfo) -> SessionPublic:
+    fit = None
+    if s.fit_t0_ms is not None and s.fit_hr0 is not None and s.recovery_tau_s is not None:
+        fit = RecoveryFitPublic(
+            t0=_local_iso(s.fit_t0_ms, tz),
+            hr0=s.fit_hr0,
+            hr_asymptote=s.fit_hr_asymptote or 0.0,
+            tau_s=s.recovery_tau_s,
+            r2=s.recovery_fit_r2,
+            duration_s=s.fit_duration_s,
+        )
+    return SessionPublic(
+        id=s.id,
+        start=_local_iso(s.start_ms, tz),
+        end=_local_iso(s.end_ms, tz),
+        duration_s=(s.end_ms - s.start_ms) / 1000,
+        avg_bpm=s.avg_bpm,
+        max_bpm=s.max_bpm,
+        heartbeat_up_minutes=s.heartbeat_up_minutes,
+        zone_minutes={"moderate": s.moderate_minutes, "vigorous": s.vigorous_minutes, "peak": s.peak_minutes},
+        trimp=s.trimp,
+        hrr60_bpm=s.hrr60_bpm,
+        hrr120_bpm=s.hrr120_bpm,
+        recovery_tau_s=s.recovery_tau_s,
+        source=s.source,
+        recovery=RecoveryPublic(
+            end_of_effort=_local_iso(s.end_of_effort_ms, tz) if s.end_of_effort_ms is not None else None,
+            hr_end_of_effort=s.hr_end_of_effort,
+            fit=fit,
+        ),
+    )
+
+
+def _owned(db: Session, user: User, session_id: int) -> WorkoutSession:
+    found = db.get(WorkoutSession, session_id)
+    if found is None or found.user_id != user.id or found.deleted:
+        raise NotFound("session not found")
+    return found
+
+
+class SessionSpan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: UtcTime
+    end: UtcTime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SessionSpan:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if (self.end - self.start).total_seconds() > MAX_SESSION_S:
+            raise ValueError("a session lasts at most 24 hours")
+        return self
+
+
+class SessionMerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] = Field(min_length=2, max_length=20)
+
+
+def _summarise(db: Session, user: User, start_ms: int, end_ms: int) -> dict[str, Any]:
+    data = load_samples(db, user.id, start_ms / 1000, end_ms / 1000 + RECOVERY_AFTER_S)
+    valid = clean_hr(data.t_s, data.bpm, contact=data.contact).valid
+    summary = summarise_session(
+        data.t_s, data.bpm, start_ms / 1000, end_ms / 1000, profile=profile_for(user), valid=valid
+    )
+    columns = session_columns(summary)
+    columns["start_ms"], columns["end_ms"] = start_ms, end_ms
+    return columns
+
+
+def _span_ms(span: SessionSpan) -> tuple[int, int]:
+    return int(span.start.timestamp() * 1000), int(span.end.timestamp() * 1000)
+
+
+@router.get("", response_model=list[SessionPublic])
+def list_sessions(
+    user: CurrentUser,
+    db: SessionDep,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: Annotated[str | None, Query()] = None,
+) -> list[SessionPublic]:
+    query = select(WorkoutSession).where(WorkoutSession.user_id == user.id, WorkoutSession.deleted.is_(False))
+    if from_ is not None:
+        query = query.where(WorkoutSession.end_ms >= query_time_ms(from_, "from"))
+    if to is not None:
+        query = query.where(WorkoutSession.start_ms < query_time_ms(to, "to"))
+    tz = localtime.zone(user.timezone)
+    return [session_public(s, tz) for s in db.scalars(query.order_by(WorkoutSession.start_ms).limit(5000))]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionPublic)
+def add_session(body: SessionSpan, user: CurrentUser, db: SessionDep) -> SessionPublic:
+    """A workout the strap missed or recorded badly, added by hand; its statistics come from any samples."""
+    start_ms, end_ms = _span_ms(body)
+    added = WorkoutSession(user_id=user.id, source="manual", **_summarise(db, user, start_ms, end_ms))
+    db.add(added)
+    db.commit()
+    return session_public(added, localtime.zone(user.timezone))
+
+
+@router.post("/merge", response_model=SessionPublic)
+def merge_sessions(body: SessionMerge, user: CurrentUser, db: SessionDep) -> SessionPublic:
+    """Several sessions become one spanning them all (the others are kept as deletions)."""
+    found = [_owned(db, user, i) for i in sorted(set(body.ids))]
+    if len(found) < 2:
+        raise InvalidInput("give at least two different sessions")
+    start_ms, end_ms = min(s.start_ms for s in found), max(s.end_ms for s in found)
+    if end_ms - start_ms > MAX_SESSION_S * 1000:
+        raise InvalidInput("a merged session would last more than 24 hours")
+    for s in found:
+        s.deleted = True
+    merged = WorkoutSession(user_id=user.id, source="merged", **_summarise(db, user, start_ms, end_ms))
+    db.add(merged)
+    db.commit()
+    return session_public(merged, localtime.zone(user.timezone))
+
+
+@router.get("/{session_id}", response_model=SessionPublic)
+def read_session(session_id: int, user: CurrentUser, db: SessionDep) -> SessionPublic:
+    return session_public(_owned(db, user, session_id), localtime.zone(user.timezone))
+
+
+@router.patch("/{session_id}", response_model=SessionPublic)
+def edit_session(session_id: int, body: SessionSpan, user: CurrentUser, db: SessionDep) -> SessionPublic:
+    """New start and end set by the user; statistics recomputed, and detection will not overwrite it."""
+    found = _owned(db, user, session_id)
+    start_ms, end_ms = _span_ms(body)
+    for key, value in _summarise(db, user, start_ms, end_ms).items():
+        setattr(found, key, value)
+    if found.source == "detected":
+        found.source = "edited"
+    db.commit()
+    return session_public(found, localtime.zone(user.timezone))
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_session(session_id: int, user: CurrentUser, db: SessionDep) -> None:
+    """Kept as a deletion, so the next recomputation does not detect it again."""
+    found = _owned(db, user, session_id)
+    found.deleted = True
+    db.commit()
+
+
+@router.get("/{session_id}/samples")
+def session_samples(
+    session_id: int, user: CurrentUser, db: SessionDep, recovery: bool = False
+) -> list[dict[str, Any]]:
+    """The session's heart rate; with `recovery=true` also the ten minutes after it, for the recovery chart."""
+    found = _owned(db, user, session_id)
+    after_ms = RECOVERY_AFTER_S * 1000 if recovery else 0
+    rows = db.execute(
+        select(Sample.t_ms, Sample.bpm)
+        .where(
+            Sample.user_id == user.id,
+            Sample.t_ms >= found.start_ms,
+            Sample.t_ms <= found.end_ms + after_ms,
+        )
+        .order_by(Sample.t_ms)
+    ).all()
+    return [{"t": iso_ms(t), "bpm": bpm} for t, bpm in rows]

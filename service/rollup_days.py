@@ -1,0 +1,178 @@
+"""The slower analysis of one local day: sessions and recovery, resting HR, rest-time HRV, beat quality."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from service import localtime
+from service.analysis.artifacts import correct
+from service.analysis.baseline import daily_rest_hrv
+from service.analysis.cleaning import clean_hr
+from service.analysis.errors import AnalysisError
+from service.analysis.minutes import minute_table
+from service.analysis.profile import HeartProfile, estimate_resting_hr
+from service.analysis.sessions import Session as DetectedSession
+from service.analysis.sessions import find_sessions
+from service.models import DayRollup, Sample, User, WorkoutSession
+
+# Sessions are found in the day plus this much on each side, so one that crosses midnight is whole.
+SESSION_CONTEXT_S = 4 * 3600
+MIN_HRV_BEATS = 300
+
+
+def _load(
+    db: Session, user_id: int, lo_s: float, hi_s: float
+) -> list[tuple[int, int, bool | None, str | None]]:
+    return [
+        tuple(r)  # type: ignore[misc]
+        for r in db.execute(
+            select(Sample.t_ms, Sample.bpm, Sample.contact, Sample.rr_ms)
+            .where(Sample.user_id == user_id, Sample.t_ms >= int(lo_s * 1000), Sample.t_ms < int(hi_s * 1000))
+            .order_by(Sample.t_ms)
+        )
+    ]
+
+
+def beats_from_samples(
+    t_ms: NDArray[np.int64], rr_text: list[str | None]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Beat times and RR intervals: a sample's last RR ends at its time, the earlier ones before it."""
+    times: list[float] = []
+    rrs: list[float] = []
+    for t, text in zip(t_ms.tolist(), rr_text, strict=True):
+        if not text:
+            continue
+        values = [float(x) for x in text.split()]
+        end = t / 1000.0
+        offsets = np.cumsum(values[::-1])[::-1] - values  # time from each beat to the last one
+        times.extend((end - offsets / 1000.0).tolist())
+        rrs.extend(values)
+    return np.asarray(times, dtype=np.float64), np.asarray(rrs, dtype=np.float64)
+
+
+def update_day_details(db: Session, user: User, day: dt.date, profile: HeartProfile) -> None:
+    """Recompute one day's sessions, resting HR and HRV from its samples and store them on its rollup."""
+    tz = localtime.zone(user.timezone)
+    edges = localtime.day_edges_s(day, day, tz)
+    rows = _load(db, user.id, edges[0] - SESSION_CONTEXT_S, edges[1] + SESSION_CONTEXT_S)
+    rollup = db.get(DayRollup, (user.id, day)) or DayRollup(user_id=user.id, day=day)
+    if rows:
+        t_ms = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        t_s = t_ms / 1000.0
+        bpm = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
+        contact = np.fromiter((r[2] is not False for r in rows), dtype=bool, count=len(rows))
+        valid = clean_hr(t_s, bpm, contact=contact).valid
+        minutes = minute_table(t_s, bpm, valid, profile=profile, contact=contact)
+        found = find_sessions(t_s, bpm, valid, minutes)
+        _replace_detected_sessions(db, user.id, edges[0], edges[1], found)
+        resting = estimate_resting_hr(
+            minutes.minute_start_s, minutes.mean_bpm, minutes.valid_s, edges, window_days=1
+        )
+        rollup.resting_hr = resting.resting_hr
+        in_day = (t_s >= edges[0]) & (t_s < edges[1])
+        _update_hrv(
+            rollup,
+            t_ms[in_day],
+            [r[3] for r, keep in zip(rows, in_day, strict=True) if keep],
+            localtime.utc_offset_s(day, tz),
+            day,
+            profile,
+        )
+    else:
+        _replace_detected_sessions(db, user.id, edges[0], edges[1], [])
+    rollup.updated_at = dt.datetime.now(dt.UTC)
+    db.add(rollup)
+
+
+def _update_hrv(
+    rollup: DayRollup,
+    t_ms: NDArray[np.int64],
+    rr_text: list[str | None],
+    offset_s: float,
+    day: dt.date,
+    profile: HeartProfile,
+) -> None:
+    beat_t, rr = beats_from_samples(t_ms, rr_text)
+    rollup.n_beats = int(rr.size)
+    rollup.rmssd_ms = rollup.ln_rmssd = rollup.corrected_beat_pct = None
+    if rr.size < MIN_HRV_BEATS:
+        return
+    try:
+        corrected = correct(rr)
+        rollup.corrected_beat_pct = round(100.0 * corrected.n_flagged / rr.size, 2)
+        daily = daily_rest_hrv(beat_t, rr, utc_offset_s=offset_s, resting_hr_bpm=profile.resting_hr)
+    except AnalysisError:
+        return
+    day_number = (day - dt.date(1970, 1, 1)).days
+    hit = np.flatnonzero(daily.day == day_number)
+    if hit.size:
+        rollup.ln_rmssd = float(daily.ln_rmssd[hit[0]])
+        rollup.rmssd_ms = float(np.exp(rollup.ln_rmssd))
+
+
+def _replace_detected_sessions(
+    db: Session, user_id: int, lo_s: float, hi_s: float, found: list[DetectedSession]
+) -> None:
+    """Detected sessions starting in the day are replaced; the user's corrections are kept and win."""
+    lo_ms, hi_ms = int(lo_s * 1000), int(hi_s * 1000)
+    db.execute(
+        delete(WorkoutSession).where(
+            WorkoutSession.user_id == user_id,
+            WorkoutSession.source == "detected",
+            WorkoutSession.deleted.is_(False),
+            WorkoutSession.start_ms >= lo_ms,
+            WorkoutSession.start_ms < hi_ms,
+        )
+    )
+    corrections = db.execute(
+        select(WorkoutSession.start_ms, WorkoutSession.end_ms).where(
+            WorkoutSession.user_id == user_id,
+            (WorkoutSession.source != "detected") | WorkoutSession.deleted.is_(True),
+            WorkoutSession.end_ms > lo_ms - SESSION_CONTEXT_S * 1000,
+            WorkoutSession.start_ms < hi_ms + SESSION_CONTEXT_S * 1000,
+        )
+    ).all()
+    for session in found:
+        start_ms, end_ms = int(round(session.start_s * 1000)), int(round(session.end_s * 1000))
+        if not lo_ms <= start_ms < hi_ms:
+            continue
+        if any(start_ms < c_end and c_start < end_ms for c_start, c_end in corrections):
+            continue
+        db.add(WorkoutSession(user_id=user_id, source="detected", **session_columns(session)))
+
+
+def session_columns(session: DetectedSession) -> dict[str, object]:
+    """The stored columns of a session found or re-summarised by the analysis."""
+    fit = session.recovery_fit
+    return {
+        "start_ms": int(round(session.start_s * 1000)),
+        "end_ms": int(round(session.end_s * 1000)),
+        "avg_bpm": _finite(session.avg_bpm),
+        "max_bpm": _finite(session.max_bpm),
+        "heartbeat_up_minutes": int(session.heartbeat_up_minutes),
+        "moderate_minutes": int(session.moderate_minutes),
+        "vigorous_minutes": int(session.vigorous_minutes),
+        "peak_minutes": int(session.peak_minutes),
+        "trimp": _finite(session.trimp),
+        "hrr60_bpm": _finite(session.hrr60_bpm),
+        "hrr120_bpm": _finite(session.hrr120_bpm),
+        "end_of_effort_ms": None
+        if session.end_of_effort_s is None
+        else int(round(session.end_of_effort_s * 1000)),
+        "hr_end_of_effort": _finite(fit.hr0_bpm) if fit else None,
+        "recovery_tau_s": _finite(session.recovery_tau_s),
+        "recovery_fit_r2": _finite(session.recovery_fit_r2),
+        "fit_hr0": _finite(fit.hr0_bpm) if fit else None,
+        "fit_hr_asymptote": _finite(fit.hr_end_bpm) if fit else None,
+        "fit_t0_ms": int(round(fit.t0_s * 1000)) if fit else None,
+        "fit_duration_s": _finite(fit.duration_s) if fit else None,
+    }
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)

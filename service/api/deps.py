@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.errors import Unauthorized
 from service.live import LiveHub
-from service.rollups import Rollups
 from service.models import AccessToken, Device, DeviceToken, User
+from service.rollups import Rollups
 from service.security import DEVICE_TOKEN_PREFIX, token_digest
 
 

@@ -14,8 +14,8 @@ from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
 from service.api.devices import get_owned_device
 from service.errors import Forbidden, InvalidInput, PayloadTooLarge
 from service.ingest import BatchTooLarge, MalformedBatch, parse_batch, parse_rr, store_samples
-from service.models import Device, Sample
 from service.live import publish_heart_rate
+from service.models import Device, Sample
 
 router = APIRouter(prefix="/devices/{device_id}/samples", tags=["samples"])
 

@@ -90,8 +90,9 @@ class Dash:
         return f"{self.server.url}/dashboard{path}"
 
     def goto(self, path: str = "") -> None:
+        """Open a page and wait until its script says it has drawn what it loaded."""
         self.page.goto(self.url(path))
-        self.page.wait_for_load_state("networkidle")
+        self.page.locator("body[data-ready=true]").wait_for(state="attached")
 
     def shot(self, name: str) -> None:
         """Save the page as it looks now and insist nothing went wrong so far."""
@@ -123,9 +124,9 @@ def open_dash(
     return Dash(page=page, server=server, log=log)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One uvicorn with a fresh SQLite database per module (starting one per test costs seconds);
+    """One uvicorn with a fresh SQLite database for the e2e run (starting one per test costs seconds);
     tests stay independent because each signs up its own user."""
     data_dir = tmp_path_factory.mktemp("e2e")
     server = LiveServer(Settings(database_url=f"sqlite:///{data_dir / 'e2e.sqlite3'}", data_dir=data_dir))

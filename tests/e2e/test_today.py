@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -91,6 +92,15 @@ def test_check_in_shows_on_the_mood_chart(signed_in: Dash) -> None:
     signed_in.shot("mood")
 
 
+def _zone_far_from_midnight() -> str:
+    """A time zone whose calendar day does not change during the test (five minutes of samples)."""
+    for zone in ("UTC", "Asia/Tokyo", "America/New_York"):
+        local = dt.datetime.now(ZoneInfo(zone))
+        if 0 < local.hour < 23:
+            return zone
+    raise AssertionError("unreachable: these zones are at least 5 hours apart")
+
+
 def _stream(strap: Strap, bpms: list[int], stop: threading.Event, period_s: float = 0.5) -> None:
     """Upload one sample at a time, stamped now, as a recorder does while a strap streams."""
     for bpm in bpms:
@@ -123,14 +133,20 @@ def test_live_heart_rate_follows_the_strap(signed_in: Dash, strap: Strap) -> Non
 def test_ring_fills_live_and_reaches_the_target(
     signed_in: Dash, strap: Strap, user: TestUser, live_server: LiveServer
 ) -> None:
-    api(live_server, user, "PATCH", "/me", json={"daily_target_minutes": 3})
+    api(
+        live_server,
+        user,
+        "PATCH",
+        "/me",
+        json={"daily_target_minutes": 3, "timezone": _zone_far_from_midnight()},
+    )
     page = signed_in.page
     signed_in.goto()
     expect(page.locator("#ring-target")).to_have_text("3")
     expect(page.locator("#live-link")).to_have_text("live")
     start_ms = now_ms() - 5 * 60_000
     strap.send([{"t": start_ms + i * 1000, "bpm": 150, "contact": True} for i in range(0, 5 * 60)])
-    expect(page.locator("#ring")).to_have_attribute("data-met", "true", timeout=20_000)
+    expect(page.locator("#ring")).to_have_attribute("data-met", "true", timeout=15_000)
     expect(page.locator("#ring-status")).to_have_text("Target met today. Well done!")
     signed_in.shot("today-target-met")
     page.reload()

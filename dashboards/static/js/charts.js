@@ -85,7 +85,39 @@ export function horizontalBands(bands) {
 }
 
 /** Points only, no line: for scatters and sparse ratings. */
-export const pointsOnly = (size = 9) => ({ paths: () => null, points: { show: true, size } });
+export const pointsOnly = (size = 9, colour = cssVar("--accent")) => ({
+  stroke: colour, paths: () => null, points: { show: true, size, fill: colour, stroke: colour },
+});
+
+/** Bars, for daily totals (a line between days would suggest minutes that were never measured). */
+export const bars = () => ({ paths: uPlot.paths.bars({ size: [0.7, 28] }), points: { show: false } });
+
+/** A labelled vertical line at x (for example the time of an interview). */
+export function verticalMarker(x, label) {
+  return {
+    hooks: {
+      draw: [
+        (u) => {
+          const { ctx, bbox } = u;
+          const left = u.valToPos(x, "x", true);
+          if (left < bbox.left || left > bbox.left + bbox.width) return;
+          ctx.save();
+          ctx.strokeStyle = cssVar("--accent");
+          ctx.fillStyle = cssVar("--accent");
+          ctx.lineWidth = 2 * devicePixelRatio;
+          ctx.setLineDash([4 * devicePixelRatio, 4 * devicePixelRatio]);
+          ctx.beginPath();
+          ctx.moveTo(left, bbox.top);
+          ctx.lineTo(left, bbox.top + bbox.height);
+          ctx.stroke();
+          ctx.font = `${12 * devicePixelRatio}px system-ui, sans-serif`;
+          ctx.fillText(label, left + 4 * devicePixelRatio, bbox.top + 12 * devicePixelRatio);
+          ctx.restore();
+        },
+      ],
+    },
+  };
+}
 
 export const zoneColours = () => ({
   rest: cssVar("--zone-rest"),

@@ -36,6 +36,7 @@ export function signedInPage(render) {
       console.warn("page could not load all its data", error);
       showNotice(describeError(error));
     }
+    markReady();
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
@@ -43,8 +44,17 @@ export function signedInPage(render) {
 
 /** Start a page for signed-out visitors (log in, sign up). */
 export function publicPage(render) {
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", render);
-  else render();
+  const start = () => {
+    render();
+    markReady();
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+}
+
+/** Say that the page has drawn what it loaded (tests and screenshots wait for this). */
+function markReady() {
+  document.body.dataset.ready = "true";
 }
 
 export function itemId() {

@@ -1,5 +1,5 @@
 import { api, apiOptional, describeError } from "../api.js";
-import { cssVar, drawChart, emptyChart } from "../charts.js";
+import { cssVar, drawChart, emptyChart, verticalMarker } from "../charts.js";
 import { itemId, signedInPage } from "../shell.js";
 import { formatDateTime } from "../time.js";
 import { $, el, replaceChildren, showFormError } from "../dom.js";
@@ -98,7 +98,7 @@ function stressSeries(stress) {
   return null;
 }
 
-async function loadStress(id) {
+async function loadStress(id, atIso) {
   const stress = await apiOptional(`/interviews/${id}/stress`);
   const container = $("#stress-chart");
   if (!stress) {
@@ -118,8 +118,9 @@ async function loadStress(id) {
   drawChart(container, {
     data: [s.x, s.hr, s.base],
     series: [{}, { label: "Heart rate", stroke: cssVar("--zone-vigorous"), width: 2, spanGaps: true },
-      { label: "Your usual", stroke: cssVar("--muted"), width: 1.5, dash: [6, 4], spanGaps: true }],
+      { label: "Your usual", stroke: cssVar("--muted"), width: 1.5, dash: [6, 4], spanGaps: true, points: { show: false } }],
     axes: [{}, { label: "bpm" }],
+    plugins: [verticalMarker(Date.parse(atIso) / 1000, "interview")],
   });
 }
 
@@ -135,5 +136,5 @@ signedInPage(async (profile) => {
   document.title = `${interview.company} · Chin Up`;
   $("#interview-summary").textContent = `${formatDateTime(interview.at, profile.timezone)}${interview.outcome ? ` · ${interview.outcome}` : ""}`;
   fillReflection(interview.reflection);
-  await Promise.all([loadPlan(id), loadStress(id)]);
+  await Promise.all([loadPlan(id), loadStress(id, interview.at)]);
 });

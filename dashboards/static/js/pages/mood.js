@@ -1,5 +1,5 @@
 import { api, apiOptional } from "../api.js";
-import { cssVar, drawChart, emptyChart, pointsOnly } from "../charts.js";
+import { bars, cssVar, drawChart, emptyChart, pointsOnly, withAlpha } from "../charts.js";
 import { signedInPage } from "../shell.js";
 import { addDays, dateRange, dateToX, formatDay, localDate } from "../time.js";
 import { $, el, facts, replaceChildren, round } from "../dom.js";
@@ -43,11 +43,11 @@ function drawDaily(rows) {
     data: [rows.map((r) => dateToX(r.date)), rows.map((r) => r.minutes), rows.map((r) => r.confidence), rows.map((r) => r.mood)],
     series: [
       {},
-      { label: "Minutes", scale: "min", stroke: cssVar("--accent"), fill: cssVar("--accent-soft"), width: 2, points: { show: true } },
+      { label: "Minutes", scale: "min", stroke: cssVar("--accent"), fill: withAlpha("--accent", 0.45), width: 1, ...bars() },
       { label: "Confidence", scale: "rating", stroke: cssVar("--confidence"), width: 2, spanGaps: true, points: { show: true, size: 9, fill: cssVar("--confidence") } },
       { label: "Mood", scale: "rating", stroke: cssVar("--mood"), width: 2, dash: [6, 4], spanGaps: true, points: { show: true, size: 9, fill: cssVar("--mood") } },
     ],
-    scales: { x: { time: true }, min: { range: (u, lo, hi) => [0, Math.max(hi || 0, 60)] }, rating: { range: [0, 10] } },
+    scales: { x: { time: true, range: (u, lo, hi) => [lo - 43200, hi + 43200] }, min: { range: (u, lo, hi) => [0, Math.max(hi || 0, 60)] }, rating: { range: [0, 10] } },
     axes: [{}, { scale: "min", label: "minutes" }, { scale: "rating", side: 1, label: "rating", grid: { show: false } }],
   });
 }
@@ -73,7 +73,7 @@ function drawScatter(rows, { metric, lag }) {
   }
   drawChart(container, {
     data: [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
-    series: [{ label: "Minutes" }, { label: metric === "mood" ? "Mood" : "Confidence", stroke: cssVar("--accent"), fill: cssVar("--accent"), ...pointsOnly(10) }],
+    series: [{ label: "Minutes" }, { label: metric === "mood" ? "Mood" : "Confidence", ...pointsOnly(10) }],
     scales: { x: { time: false, range: (u, lo, hi) => [0, Math.max(hi || 0, 60)] }, y: { range: [0, 10] } },
     axes: [{ label: lag ? "minutes (the day before)" : "minutes" }, { label: metric }],
   });

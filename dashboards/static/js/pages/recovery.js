@@ -54,8 +54,8 @@ function drawHrv(days) {
     data: [days.map((d) => dateToX(d.date)), col("band_high"), col("band_low"), col("ln_rmssd")],
     series: [
       {},
-      { label: "Normal (high)", stroke: withAlpha("--zone-moderate", 0.5), width: 1, spanGaps: true },
-      { label: "Normal (low)", stroke: withAlpha("--zone-moderate", 0.5), width: 1, spanGaps: true },
+      { label: "Normal (high)", stroke: withAlpha("--zone-moderate", 0.5), width: 1, spanGaps: true, points: { show: false } },
+      { label: "Normal (low)", stroke: withAlpha("--zone-moderate", 0.5), width: 1, spanGaps: true, points: { show: false } },
       { label: "ln RMSSD", stroke: cssVar("--accent"), width: 2, spanGaps: true, points: { show: true } },
     ],
     bands: [{ series: [1, 2], fill: withAlpha("--zone-moderate", 0.18) }],

@@ -67,7 +67,7 @@ function drawRecovery(s, samples) {
     data: [xs, after.map((p) => p.bpm), curve],
     series: [
       { label: "Seconds after effort", value: (u, v) => (v == null ? "–" : `${Math.round(v)} s`) },
-      { label: "Heart rate", stroke: cssVar("--muted"), ...pointsOnly(5) },
+      { label: "Heart rate", ...pointsOnly(5, cssVar("--muted")) },
       { label: "Fitted curve", stroke: cssVar("--accent"), width: 2.5 },
     ],
     scales: { x: { time: false } },

@@ -10,14 +10,17 @@ from service.api import (
     checkins,
     days,
     devices,
+    insights,
     interviews,
     live,
     practice,
+    recovery_plan,
     samples,
     sessions,
+    stress,
     users,
 )
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (users, auth, devices, samples, days, sessions, live, checkins, interviews, practice, applications):
+for module in (users, auth, devices, samples, days, sessions, live, checkins, interviews, practice, applications, insights, recovery_plan, stress):
     api_router.include_router(module.router)

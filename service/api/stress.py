@@ -1,0 +1,235 @@
+"""Stress around interviews: HR and HRV in 5-minute windows against the user's baseline for the hour.
+
+Only what is needed is loaded: the samples from 3 h before to 6 h after the interview, and for the
+baseline the same hours of the local day (with an hour's margin) on each of the 14 days before.
+Without strap data around the interview every value is null; without a baseline the series is shown
+but nothing is judged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Query
+from numpy.typing import NDArray
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from service import localtime
+from service.analysis.errors import AnalysisError
+from service.analysis.hrv import window_stats
+from service.analysis.stress import (
+    InterviewStress,
+    StressEpisode,
+    StressRules,
+    TimeOfDayBaseline,
+    interview_stress,
+    stress_episodes,
+    time_of_day_baseline,
+)
+from service.api.common import iso_ms, query_time_ms
+from service.api.deps import CurrentUser, SessionDep
+from service.api.interviews import get_owned_interview
+from service.errors import InvalidInput
+from service.models import Sample, User
+from service.rollup_days import beats_from_samples
+from service.rollups import profile_for
+
+router = APIRouter(tags=["stress"])
+
+WINDOW_S = 300
+BEFORE_S = 3 * 3600
+AFTER_S = 6 * 3600
+BASELINE_DAYS = 14
+BASELINE_MARGIN_S = 3600
+MIN_BEATS = 60  # fewer beats than a minute's worth: nothing to show
+MAX_EPISODE_RANGE_S = 7 * 86_400
+
+
+@dataclass(frozen=True)
+class Beats:
+    t_s: NDArray[np.float64]
+    rr_ms: NDArray[np.float64]
+    offset_s: NDArray[np.float64]  # the UTC offset of each beat's local day
+
+
+def _load_beats(db: Session, user: User, spans: list[tuple[float, float]]) -> Beats:
+    """Beats of the user's samples within the spans (UTC epoch seconds), in time order, in one query."""
+    tz = localtime.zone(user.timezone)
+    ranges = [and_(Sample.t_ms >= int(lo * 1000), Sample.t_ms < int(hi * 1000)) for lo, hi in spans]
+    rows = db.execute(
+        select(Sample.t_ms, Sample.rr_ms)
+        .where(Sample.user_id == user.id, Sample.rr_ms.is_not(None), or_(*ranges))
+        .order_by(Sample.t_ms)
+    ).all()
+    t_ms = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    t_s, rr = beats_from_samples(t_ms, [r[1] for r in rows])
+    order = np.argsort(t_s, kind="stable")  # samples of two devices may interleave
+    t_s, rr = t_s[order], rr[order]
+    edges = np.array([lo for lo, _ in spans])
+    offsets = np.array([localtime.utc_offset_s(localtime.local_day(lo, tz), tz) for lo, _ in spans])
+    idx = np.clip(np.searchsorted(edges, t_s, side="right") - 1, 0, max(len(spans) - 1, 0))
+    return Beats(t_s, rr, offsets[idx] if len(spans) else np.zeros(0))
+
+
+def _baseline_spans(user: User, lo_s: float, hi_s: float) -> list[tuple[float, float]]:
+    """The same local hours on each of the days before, so daylight saving does not shift them."""
+    tz = localtime.zone(user.timezone)
+    lo = dt.datetime.fromtimestamp(lo_s - BASELINE_MARGIN_S, tz)
+    hi = dt.datetime.fromtimestamp(hi_s + BASELINE_MARGIN_S, tz)
+    spans = []
+    for k in range(BASELINE_DAYS, 0, -1):
+        a = (lo.replace(tzinfo=None) - dt.timedelta(days=k)).replace(tzinfo=tz).timestamp()
+        b = (hi.replace(tzinfo=None) - dt.timedelta(days=k)).replace(tzinfo=tz).timestamp()
+        spans.append((a, min(b, lo_s)))  # never overlaps the window judged
+    return [(a, b) for a, b in spans if b > a]
+
+
+def _rules(user: User) -> StressRules:
+    """Windows at or above the heartbeat-up threshold are activity, not stress."""
+    return StressRules(exercise_bpm=profile_for(user).threshold_bpm)
+
+
+def _baseline(
+    db: Session, user: User, spans: list[tuple[float, float]], rules: StressRules
+) -> TimeOfDayBaseline | None:
+    """The user's usual rest-time HR and HRV per hour of the day from the spans; None without any."""
+    beats = _load_beats(db, user, spans)
+    if beats.t_s.size < MIN_BEATS:
+        return None
+    try:
+        base = time_of_day_baseline(beats.t_s, beats.rr_ms, utc_offset_s=beats.offset_s, rules=rules)
+    except AnalysisError:
+        return None
+    return base if np.isfinite(base.hr_bpm).any() else None
+
+
+def _opt(x: float) -> float | None:
+    return round(float(x), 2) if np.isfinite(x) else None
+
+
+def _episode(e: StressEpisode) -> dict[str, Any]:
+    return {
+        "start": iso_ms(int(e.start_s * 1000)),
+        "end": iso_ms(int(e.end_s * 1000)),
+        "duration_s": round(e.end_s - e.start_s),
+        "hr_excess_bpm": _opt(e.hr_excess_bpm),
+        "ln_rmssd_drop": _opt(e.ln_rmssd_drop),
+    }
+
+
+def _unjudged_series(grid: NDArray[np.float64], beats: Beats) -> tuple[NDArray[np.float64], ...]:
+    """HR and RMSSD per window without a baseline to judge them against."""
+    hr, rmssd = np.full(grid.size, np.nan), np.full(grid.size, np.nan)
+    if beats.t_s.size >= MIN_BEATS:
+        stats = window_stats(beats.t_s, beats.rr_ms, window_s=WINDOW_S)
+        pos = np.rint((stats.start_s - grid[0]) / WINDOW_S).astype(np.intp)
+        keep = (pos >= 0) & (pos < grid.size)
+        hr[pos[keep]], rmssd[pos[keep]] = stats.mean_hr_bpm[keep], stats.rmssd_ms[keep]
+    return hr, rmssd
+
+
+def _statement(result: InterviewStress | None, has_data: bool, has_baseline: bool) -> str:
+    if not has_data:
+        return (
+            "No heart-rate data with RR intervals around this interview; wear the strap next time to see it."
+        )
+    if not has_baseline:
+        return "Not enough rest-time data from the days before to know your usual level for these hours yet."
+    assert result is not None
+    minutes = sum(e.end_s - e.start_s for e in result.episodes) / 60
+    stressed = (
+        f"{len(result.episodes)} stress episode{'s' if len(result.episodes) != 1 else ''} "
+        f"({minutes:.0f} min in all)"
+        if result.episodes
+        else "No stress episode"
+    )
+    back = (
+        f"back to your usual level {result.recovery_s / 60:.0f} minutes after the interview"
+        if result.recovery_s is not None
+        else "no return to your usual level within the data"
+    )
+    return f"{stressed}; {back}."
+
+
+@router.get("/interviews/{interview_id}/stress")
+def read_interview_stress(interview_id: int, user: CurrentUser, db: SessionDep) -> dict[str, Any]:
+    """HR and HRV from 3 h before to 6 h after the interview, against the user's usual for the hour."""
+    interview = get_owned_interview(db, user.id, interview_id)
+    at_s = interview.at.timestamp()
+    first = np.floor((at_s - BEFORE_S) / WINDOW_S) * WINDOW_S
+    grid = np.arange(first, at_s + AFTER_S, WINDOW_S, dtype=np.float64)
+    lo_s, hi_s = float(grid[0]), float(grid[-1] + WINDOW_S)
+    beats = _load_beats(db, user, [(lo_s, hi_s + 60)])  # a sample's RR may end a little after its window
+    has_data = beats.t_s.size >= MIN_BEATS
+    rules = _rules(user)
+    baseline = _baseline(db, user, _baseline_spans(user, lo_s, hi_s), rules) if has_data else None
+    result = None
+    if baseline is not None:
+        result = interview_stress(
+            beats.t_s, beats.rr_ms, interview_t_s=at_s, utc_offset_s=beats.offset_s, baseline=baseline,
+            before_s=BEFORE_S, after_s=AFTER_S, window_s=WINDOW_S, rules=rules,
+        )  # fmt: skip
+    hr, rmssd = (result.hr_bpm, result.rmssd_ms) if result else _unjudged_series(grid, beats)
+    nan = np.full(grid.size, np.nan)
+    base_hr = result.baseline_hr_bpm if result else nan
+    base_rmssd = result.baseline_rmssd_ms if result else nan
+    stressed = result.stressed if result else np.zeros(grid.size, dtype=bool)
+    recovery_s = result.recovery_s if result else None
+    return {
+        "interview_id": interview.id,
+        "at": interview.at.isoformat(),
+        "from": iso_ms(int(lo_s * 1000)),
+        "to": iso_ms(int(hi_s * 1000)),
+        "window_s": WINDOW_S,
+        "has_data": has_data,
+        "baseline": None
+        if baseline is None
+        else {"days": BASELINE_DAYS, "rest_windows": int(baseline.n_windows.sum())},
+        "windows": [
+            {
+                "start": iso_ms(int(t * 1000)),
+                "hr_bpm": _opt(hr[i]),
+                "rmssd_ms": _opt(rmssd[i]),
+                "baseline_hr_bpm": _opt(base_hr[i]),
+                "baseline_rmssd_ms": _opt(base_rmssd[i]),
+                "stressed": bool(stressed[i]),
+            }
+            for i, t in enumerate(grid)
+        ],
+        "episodes": [_episode(e) for e in result.episodes] if result else [],
+        "recovery_s": recovery_s,
+        "back_to_baseline_at": None if recovery_s is None else iso_ms(int((at_s + recovery_s) * 1000)),
+        "statement": _statement(result, has_data, baseline is not None),
+    }
+
+
+@router.get("/stress/episodes")
+def list_stress_episodes(
+    user: CurrentUser,
+    db: SessionDep,
+    from_: Annotated[str, Query(alias="from", description="ISO 8601 with an offset, or epoch ms")],
+    to: Annotated[str, Query(description="ISO 8601 with an offset, or epoch ms; at most 7 days after from")],
+) -> list[dict[str, Any]]:
+    """Rest-time stress episodes in a range, each against the baseline of the days before the range."""
+    lo_s, hi_s = query_time_ms(from_, "from") / 1000, query_time_ms(to, "to") / 1000
+    if hi_s <= lo_s:
+        raise InvalidInput("`to` is not after `from`")
+    if hi_s - lo_s > MAX_EPISODE_RANGE_S:
+        raise InvalidInput("at most 7 days at a time")
+    beats = _load_beats(db, user, [(lo_s, hi_s)])
+    if beats.t_s.size < MIN_BEATS:
+        return []
+    rules = _rules(user)
+    # Any hour may be judged: the baseline takes the whole days before the range, one span a day.
+    spans = [(lo_s - k * 86_400.0, lo_s - (k - 1) * 86_400.0) for k in range(BASELINE_DAYS, 0, -1)]
+    baseline = _baseline(db, user, spans, rules)
+    if baseline is None:
+        return []
+    episodes = stress_episodes(
+        beats.t_s, beats.rr_ms, utc_offset_s=beats.offset_s, baseline=baseline, window_s=WINDOW_S, rules=rules
+    )
+    return [_episode(e) for e in episodes if lo_s <= e.start_s < hi_s]

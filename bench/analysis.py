@@ -35,13 +35,13 @@ def _year_of_hr(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarr
     bpm = np.where(sec < 7 * 3600, np.float32(54), np.float32(72))
     workout = (sec >= 18 * 3600) & (sec < 18 * 3600 + 2700)
     phase = sec[workout] - 18 * 3600
-    effort = (
-        np.minimum(phase / 120, 1) * (150 + 15 * (np.sin(phase / 240 * np.pi) > 0.5))
-        + np.maximum(0, 1 - phase / 120) * 72
-    )
+    ramp = np.minimum(phase / 120, 1)
+    effort = ramp * (157 + 8 * np.sin(phase / 240 * np.pi)) + (1 - ramp) * 72  # smooth intervals
     bpm[workout] = effort.astype(np.float32)
+    end_bpm = 157 + 8 * np.sin(2700 / 240 * np.pi)
     after = (sec >= 18 * 3600 + 2700) & (sec < 18 * 3600 + 3600)  # exponential recovery, tau 60 s
-    bpm[after] = (72 + 93 * np.exp(-(sec[after] - (18 * 3600 + 2700)) / 60)).astype(np.float32)
+    since = sec[after] - (18 * 3600 + 2700)
+    bpm[after] = (72 + (end_bpm - 72) * np.exp(-since / 60)).astype(np.float32)
     bpm += rng.standard_normal(n, dtype=np.float32) * np.float32(2)
     np.rint(bpm, out=bpm)
     contact = np.ones(n, dtype=np.bool_)

@@ -22,6 +22,7 @@ MIN_FIT_POINTS = 10
 MIN_R2 = 0.7  # below this the fit describes the noise more than the recovery
 MAX_GAP_S = 5.0  # a sample stands for at most this long when measuring coverage
 TAU_RANGE_S = (1.0, 3600.0)  # faster than 1 s or slower than 1 h is not a recovery
+TAU_GRID_S = np.geomspace(5.0, 600.0, 32)  # starting values for the fit
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,20 @@ def _exp_jacobian(dt: NDArray[np.float64], hr0: float, hr_end: float, tau: float
     # Partial derivatives of _exp_model by hr0, hr_end and tau: fewer model evaluations than finite steps.
     decay = np.exp(-dt / tau)
     return np.column_stack((decay, 1.0 - decay, (hr0 - hr_end) * decay * dt / tau**2))
+
+
+def _start_values(dt: NDArray[np.float64], bw: NDArray[np.float64]) -> tuple[float, float, float]:
+    """Starting point for the fit: for fixed tau the model is linear, so scan tau on a grid (variable
+    projection, Golub & Pereyra 1973) and keep the tau whose linear least-squares fit is best."""
+    decay = np.exp(-dt[None, :] / TAU_GRID_S[:, None])
+    d_dev = decay - decay.mean(axis=1, keepdims=True)
+    y_dev = bw - bw.mean()
+    cross = d_dev @ y_dev
+    with np.errstate(invalid="ignore", divide="ignore"):
+        amplitude = cross / np.einsum("ij,ij->i", d_dev, d_dev)
+    best = int(np.nanargmax(np.where(np.isfinite(amplitude), amplitude * cross, -np.inf)))
+    hr_end = float(bw.mean() - amplitude[best] * decay[best].mean())
+    return hr_end + float(amplitude[best]), hr_end, float(TAU_GRID_S[best])
 
 
 def _valid_slice(
@@ -134,6 +149,21 @@ def find_end_of_effort(
     b = as_bpm(bpm, t.size)
     ok = as_mask(valid, t.size, "valid")
     tv, bv = _valid_slice(t, b, ok, effort_end_s - lookback_s, effort_end_s + FIT_S)
+    return _end_of_effort(tv, bv, effort_end_s, lookback_s, rise_bpm, min_fall_bpm)
+
+
+def _end_of_effort(
+    tv: NDArray[np.float64],
+    bv: NDArray[np.float64],
+    effort_end_s: float,
+    lookback_s: float = LOOKBACK_S,
+    rise_bpm: float = RISE_BPM,
+    min_fall_bpm: float = MIN_FALL_BPM,
+) -> float | None:
+    """``find_end_of_effort`` on valid samples only (no validation: for callers that already checked)."""
+    i0 = int(np.searchsorted(tv, effort_end_s - lookback_s))
+    i1 = int(np.searchsorted(tv, effort_end_s + FIT_S, side="right"))
+    tv, bv = tv[i0:i1], bv[i0:i1]
     n_effort = int(np.searchsorted(tv, effort_end_s, side="right"))  # the top lies before effort_end_s
     if n_effort == 0:
         return None
@@ -192,11 +222,25 @@ def heart_rate_recovery(
         return Recovery(None, None, None, None, None)
     t0 = float(end_of_effort_s)
     tv, bv = _valid_slice(t, b, ok, t0 - 2 * POINT_HALF_WIDTH_S, t0 + max(fit_s, 120.0) + POINT_HALF_WIDTH_S)
+    return _recovery(tv, bv, t0, min_coverage=min_coverage, fit_s=fit_s, min_r2=min_r2)
+
+
+def _recovery(
+    tv: NDArray[np.float64],
+    bv: NDArray[np.float64],
+    t0: float,
+    *,
+    min_coverage: float = MIN_COVERAGE,
+    fit_s: float = FIT_S,
+    min_r2: float = MIN_R2,
+) -> Recovery:
+    """``heart_rate_recovery`` on valid samples only (no validation: for callers that already checked)."""
     at0 = _hr_at(tv, bv, t0, before_only=True)
     drops = []
     for lag_s in (60.0, 120.0):
         later = _hr_at(tv, bv, t0 + lag_s)
-        covered = _coverage(tv[(tv >= t0) & (tv <= t0 + lag_s)], t0, t0 + lag_s) >= min_coverage
+        lo, hi = np.searchsorted(tv, t0), np.searchsorted(tv, t0 + lag_s, side="right")
+        covered = _coverage(tv[lo:hi], t0, t0 + lag_s) >= min_coverage
         drops.append(at0 - later if at0 is not None and later is not None and covered else None)
     fit = fit_recovery(tv, bv, t0=t0, fit_s=fit_s, min_coverage=min_coverage, min_r2=min_r2)
     return Recovery(end_of_effort_s=t0, peak_bpm=at0, hrr60_bpm=drops[0], hrr120_bpm=drops[1], fit=fit)
@@ -206,11 +250,13 @@ def _hr_at(
     tv: NDArray[np.float64], bv: NDArray[np.float64], at_s: float, before_only: bool = False
 ) -> float | None:
     """Mean valid HR within +-POINT_HALF_WIDTH_S of ``at_s`` (or the 2 x that before it, for the peak)."""
-    if before_only:
-        near = (tv <= at_s) & (tv >= at_s - 2 * POINT_HALF_WIDTH_S)
-    else:
-        near = np.abs(tv - at_s) <= POINT_HALF_WIDTH_S
-    return float(bv[near].mean()) if near.any() else None
+    lo_s, hi_s = (
+        (at_s - 2 * POINT_HALF_WIDTH_S, at_s)
+        if before_only
+        else (at_s - POINT_HALF_WIDTH_S, at_s + POINT_HALF_WIDTH_S)
+    )
+    lo, hi = np.searchsorted(tv, lo_s), np.searchsorted(tv, hi_s, side="right")
+    return float(bv[lo:hi].mean()) if hi > lo else None
 
 
 def fit_recovery(
@@ -237,19 +283,21 @@ def fit_recovery(
     """
     t = np.asarray(t_s, dtype=np.float64)
     b = np.asarray(bpm, dtype=np.float64)
-    inside = (t >= t0) & (t <= t0 + fit_s)
-    tw, bw = t[inside], b[inside]
+    lo, hi = np.searchsorted(t, t0), np.searchsorted(t, t0 + fit_s, side="right")
+    tw, bw = t[lo:hi], b[lo:hi]
     if tw.size < MIN_FIT_POINTS or _coverage(tw, t0, t0 + fit_s) < min_coverage:
         return None
     dt = tw - t0
-    p0 = (float(bw[:3].mean()), float(bw.min()), 60.0)
+    p0 = _start_values(dt, bw)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
             warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow while exploring a bad tau
             # Levenberg-Marquardt (unbounded) is ~10x faster than the bounded TRF here; the
             # plausibility of the result is checked below instead.
-            params, _ = curve_fit(_exp_model, dt, bw, p0=p0, jac=_exp_jacobian, maxfev=400)
+            params, _ = curve_fit(
+                _exp_model, dt, bw, p0=p0, jac=_exp_jacobian, maxfev=100, xtol=1e-5, ftol=1e-7
+            )
     except (RuntimeError, ValueError):
         return None
     if not (np.all(np.isfinite(params)) and TAU_RANGE_S[0] <= params[2] <= TAU_RANGE_S[1]):

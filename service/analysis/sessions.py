@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from service.analysis.cleaning import as_bpm, as_mask, as_times, clean_hr
 from service.analysis.minutes import MAX_COVER_S, MINUTE_S, MinuteTable, minute_table
 from service.analysis.profile import HeartProfile
-from service.analysis.recovery import FIT_S, LOOKBACK_S, RecoveryFit, find_end_of_effort, heart_rate_recovery
+from service.analysis.recovery import FIT_S, LOOKBACK_S, Recovery, RecoveryFit, _end_of_effort, _recovery
 from service.analysis.trimp import TRIMP_K_MALE, banister_trimp
 
 MIN_SUSTAINED_MINUTES = 5
@@ -170,6 +170,7 @@ def find_sessions(
     ok = as_mask(valid, t.size, "valid")
     assert ok is not None
     threshold = minutes.profile.threshold_bpm
+    zone = minutes.zone
     sessions = []
     for first_row, last_row in session_rows(minutes):  # one iteration per session
         lo = np.searchsorted(t, minutes.minute_start_s[first_row])
@@ -186,7 +187,8 @@ def find_sessions(
                 ok,
                 float(t[start_i]),
                 end_s,
-                minutes.take(rows),
+                zone[rows],
+                minutes.profile,
                 trimp_k=trimp_k,
                 max_cover_s=max_cover_s,
             )
@@ -227,7 +229,15 @@ def summarise_session(
     lo, hi = np.searchsorted(t, start_s), np.searchsorted(t, end_s)
     minutes = minute_table(t[lo:hi], b[lo:hi], ok[lo:hi], profile=profile)
     return _summarise(
-        t, b, ok, float(start_s), float(end_s), minutes, trimp_k=trimp_k, max_cover_s=MAX_COVER_S
+        t,
+        b,
+        ok,
+        float(start_s),
+        float(end_s),
+        minutes.zone,
+        profile,
+        trimp_k=trimp_k,
+        max_cover_s=MAX_COVER_S,
     )
 
 
@@ -237,36 +247,37 @@ def _summarise(
     ok: NDArray[np.bool_],
     start_s: float,
     end_s: float,
-    minutes: MinuteTable,
+    zone: NDArray[np.int8],
+    profile: HeartProfile,
     *,
     trimp_k: float,
     max_cover_s: float,
 ) -> Session:
-    """Stats of [start_s, end_s) from samples and the span's minute rows, plus recovery after it."""
+    """Stats of [start_s, end_s) from samples and the span's minute zones, plus recovery after it."""
     lo, hi = np.searchsorted(t, start_s), np.searchsorted(t, end_s)
     inside = ok[lo:hi]
     ts, bs = t[lo:hi], b[lo:hi]
     cover = np.minimum(np.diff(np.append(ts, end_s)), max_cover_s)[inside]
     bv = bs[inside].astype(np.float64)
-    zone = minutes.zone
-    # Recovery looks only at the session's samples and the few minutes after it.
-    near = slice(lo, np.searchsorted(t, end_s + RECOVERY_AFTER_S))
+    # Recovery looks only at the valid samples of the session's end and the few minutes after it.
     lookback_s = min(LOOKBACK_S, end_s - start_s)
-    eoe = find_end_of_effort(t[near], b[near], effort_end_s=end_s, valid=ok[near], lookback_s=lookback_s)
-    rec = heart_rate_recovery(t[near], b[near], end_of_effort_s=eoe, valid=ok[near])
+    near = slice(np.searchsorted(t, end_s - lookback_s), np.searchsorted(t, end_s + RECOVERY_AFTER_S))
+    keep = ok[near]
+    tv, bvv = t[near][keep], b[near][keep].astype(np.float64)
+    eoe = _end_of_effort(tv, bvv, end_s, lookback_s)
+    rec = _recovery(tv, bvv, eoe) if eoe is not None else Recovery(None, None, None, None, None)
+    covered_s = float(cover.sum())
     return Session(
         start_s=start_s,
         end_s=end_s,
         heartbeat_up_minutes=int(np.count_nonzero(zone)),
-        avg_bpm=float(np.sum(bv * cover) / cover.sum()) if cover.sum() > 0 else float("nan"),
+        avg_bpm=float(np.dot(bv, cover) / covered_s) if covered_s > 0 else float("nan"),
         max_bpm=float(bv.max()) if bv.size else float("nan"),
         hrr60_bpm=rec.hrr60_bpm,
         moderate_minutes=int(np.count_nonzero(zone == 1)),
         vigorous_minutes=int(np.count_nonzero(zone == 2)),
         peak_minutes=int(np.count_nonzero(zone == 3)),
-        trimp=banister_trimp(
-            ts, bs, profile=minutes.profile, valid=inside, k=trimp_k, max_cover_s=max_cover_s
-        ),
+        trimp=banister_trimp(ts, bs, profile=profile, valid=inside, k=trimp_k, max_cover_s=max_cover_s),
         hrr120_bpm=rec.hrr120_bpm,
         recovery_tau_s=rec.tau_s,
         recovery_fit_r2=rec.fit.r2 if rec.fit else None,

@@ -62,11 +62,97 @@ def serve(
     )
 
 
+@app.command()
+def scan(
+    transport: TransportOpt = "os",
+    seconds: Annotated[float, typer.Option(help="How long to listen")] = 5.0,
+) -> None:
+    """List heart-rate straps advertising service 0x180D: address, name, RSSI."""
+    from rich.table import Table
+
+    from devices.scan import scan_straps
+
+    found = asyncio.run(scan_straps(transport, seconds))
+    table = Table(title=f"Heart-rate straps heard in {seconds:g} s ({transport})")
+    for column in ("address", "name", "RSSI (dBm)"):
+        table.add_column(column)
+    for advert in found:
+        table.add_row(advert.address, advert.name or "?", str(advert.rssi))
+    console.print(table if found else "[yellow]No strap advertising the Heart Rate service was heard.[/]")
+
+
+@app.command()
+def strap(
+    transport: TransportOpt = "virtual",
+    replay: Annotated[
+        Path | None, typer.Option(help="Recording to play (CSV t,bpm[,rr_ms] or RR text)")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Playback speed factor")] = 1.0,
+    name: Annotated[str, typer.Option(help="Advertised name")] = "Chin Up Strap",
+) -> None:
+    """Run a virtual heart-rate strap on a Bumble transport, for other processes or phones to find."""
+    from devices.simulator import run_strap
+
+    console.print(f"Virtual strap [bold]{name}[/] advertising on {transport} (Ctrl-C to stop)")
+    try:
+        asyncio.run(run_strap(transport, replay, speed, name))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def record(
+    server: Annotated[str, typer.Option(help="Chin Up service URL, e.g. http://127.0.0.1:8000")],
+    token: Annotated[str, typer.Option(help="Your access token or a device upload token")],
+    transport: TransportOpt = "os",
+    address: Annotated[str | None, typer.Option(help="Strap address (default: the strongest strap)")] = None,
+    seconds: Annotated[
+        float | None, typer.Option(help="Stop after this long, once the spool is empty")
+    ] = None,
+    spool: Annotated[Path | None, typer.Option(help="Spool file (default: in the data dir)")] = None,
+    replay: Annotated[
+        Path | None, typer.Option(help="With --transport virtual: a recording to replay")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Replay speed factor")] = 1.0,
+) -> None:
+    """Live capture -> local spool -> upload; survives disconnects of strap and server."""
+    from devices.errors import DeviceError
+    from devices.recorder import record as run_record
+
+    spool_path = spool or Settings().data_dir / "spool.sqlite3"
+    spool_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        result = asyncio.run(
+            run_record(server_url=server.rstrip("/"), token=token, transport=transport, address=address,
+                       seconds=seconds, spool_path=spool_path, replay=replay, speed=speed)
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        console.print("Stopped; what was recorded is safe in the spool and uploads next time.")
+        return
+    except DeviceError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(result)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port to serve on")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    weeks: Annotated[int, typer.Option(help="Weeks of generated history")] = 8,
+) -> None:
+    """Serve on an embedded database with a demo user and a virtual strap streaming a live workout."""
+    from service.demo import run_demo
+
+    try:
+        asyncio.run(run_demo(host=host, port=port, weeks=weeks, console=console))
+    except KeyboardInterrupt:
+        console.print("Demo stopped.")
+
+
 def main() -> None:
     app()
 
 
 if __name__ == "__main__":
     main()
-
-__all__ = ["app", "asyncio", "Path", "TransportOpt"]

@@ -38,21 +38,32 @@ def _load(
     ]
 
 
+MAX_SAMPLE_GAP_S = 2.5  # a longer silence between notifications breaks the beat sequence
+
+
 def beats_from_samples(
     t_ms: NDArray[np.int64], rr_text: list[str | None]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Beat times and RR intervals: a sample's last RR ends at its time, the earlier ones before it."""
-    times: list[float] = []
-    rrs: list[float] = []
-    for t, text in zip(t_ms.tolist(), rr_text, strict=True):
-        if not text:
-            continue
-        values = [float(x) for x in text.split()]
-        end = t / 1000.0
-        offsets = np.cumsum(values[::-1])[::-1] - values  # time from each beat to the last one
-        times.extend((end - offsets / 1000.0).tolist())
-        rrs.extend(values)
-    return np.asarray(times, dtype=np.float64), np.asarray(rrs, dtype=np.float64)
+    """Beat times and RR intervals, strictly increasing, from the stored notifications.
+
+    Within a run of notifications without a gap, beats follow each other by their RR intervals and the
+    run's last beat ends at its last notification's time (receive times jitter; RR intervals do not).
+    """
+    counts = np.array([len(text.split()) if text else 0 for text in rr_text], dtype=np.int64)
+    if counts.sum() == 0:
+        return np.zeros(0), np.zeros(0)
+    rr = np.array([float(x) for text in rr_text if text for x in text.split()], dtype=np.float64)
+    has = counts > 0
+    sample_t = t_ms[has] / 1000.0
+    run_of_sample = np.concatenate(([0], np.cumsum(np.diff(sample_t) > MAX_SAMPLE_GAP_S)))
+    run = np.repeat(run_of_sample, counts[has])
+    csum = np.cumsum(rr) / 1000.0
+    last_beat = np.flatnonzero(np.append(run[1:] != run[:-1], True))  # last beat of each run
+    run_end_t = sample_t[np.append(np.flatnonzero(np.diff(run_of_sample)), sample_t.size - 1)]
+    beat_t = run_end_t[run] - (csum[last_beat][run] - csum)
+    keep = np.concatenate(([True], np.diff(beat_t) > 0))
+    keep &= beat_t > np.concatenate(([-np.inf], np.maximum.accumulate(beat_t)[:-1]))
+    return beat_t[keep], rr[keep]
 
 
 def update_day_details(db: Session, user: User, day: dt.date, profile: HeartProfile) -> None:

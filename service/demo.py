@@ -1,0 +1,166 @@
+"""`chinup demo`: an embedded database, a demo user with generated history, and a live virtual strap.
+
+The live part takes the whole real path: a Bumble virtual strap advertises on the in-process link, the
+recorder finds it through bleak, spools every notification to disk and uploads it to this very server,
+whose ingest updates the rollups and the live stream the dashboard listens to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import tempfile
+from pathlib import Path
+
+import uvicorn
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from devices.recorder import record
+from devices.simulator import VirtualStrap, generate_workout
+from service import localtime, migrate
+from service.app import create_app
+from service.config import Settings
+from service.db import make_engine, make_session_factory
+from service.demo_history import generate_history
+from service.ingest import store_samples
+from service.live import LiveHub
+from service.models import (
+    AccessToken,
+    Application,
+    CheckIn,
+    Device,
+    Feedback,
+    Interview,
+    PracticeSession,
+    Reflection,
+    User,
+)
+from service.rollups import Rollups
+from service.security import USER_TOKEN_PREFIX, hash_password, new_token, token_digest
+
+DEMO_EMAIL = "demo@chinup.example"
+DEMO_PASSWORD = "chin-up-demo"
+DEMO_TIMEZONE = "Europe/London"
+LIVE_STRAP_NAME = "Demo Polar H10"
+
+
+def _journal(db: Session, user: User, interview_at: dt.datetime) -> None:
+    """The hard interview three weeks ago, and what the user did about it since."""
+    day = dt.timedelta(days=1)
+    interview = Interview(
+        user_id=user.id, company="Northwind Analytics", role="Product Analyst", at=interview_at,
+        stage="final round", outcome="rejected",
+    )  # fmt: skip
+    db.add(interview)
+    db.flush()
+    db.add(
+        Reflection(
+            interview_id=interview.id,
+            went_well=["Clear story about the pricing dashboard", "Good questions for the panel"],
+            went_poorly=["Froze on the SQL window-function question", "Rushed the case study"],
+            lessons=[
+                {"lesson": "Practise live SQL out loud", "next_time": "Talk through the query before typing"},
+                {"lesson": "Time-box the case study", "next_time": "Ask for five minutes to structure first"},
+            ],
+            outsider_view="A friend would say: one hard question, not a verdict on you.",
+            went_well_at=interview_at + 0.5 * day,
+            went_poorly_at=interview_at + 0.6 * day,
+            moved_on_at=interview_at + 6 * day,
+        )
+    )
+    db.add(Feedback(interview_id=interview.id, requested_at=interview_at + 2 * day,
+                    received_at=interview_at + 9 * day,
+                    notes="Strong product sense; SQL fluency under pressure was the gap."))  # fmt: skip
+    for k in range(5):
+        db.add(PracticeSession(user_id=user.id, at=interview_at + (4 + 3 * k) * day,
+                               questions=["Window functions: running totals", "Tell me about a failure"],
+                               self_rating=5 + k, notes="Out loud, timed."))  # fmt: skip
+    for k, (company, status) in enumerate(
+        [("Contoso", "applied"), ("Fabrikam", "screening"), ("Tailspin", "applied"), ("Litware", "interview"),
+         ("Proseware", "applied"), ("Adatum", "rejected")]
+    ):  # fmt: skip
+        db.add(Application(user_id=user.id, company=company, role="Data Analyst",
+                           applied_at=interview_at + (3 + 2 * k) * day, status=status))  # fmt: skip
+
+
+def seed_demo(
+    engine: Engine, *, weeks: int, console: Console, now: dt.datetime | None = None
+) -> tuple[int, str]:
+    """Create the demo user and their history; returns the user id and an access token."""
+    now = now or dt.datetime.now(dt.UTC)
+    tz = localtime.zone(DEMO_TIMEZONE)
+    today = localtime.today(tz, now)
+    interview_day = today - dt.timedelta(days=21)
+    sessions: sessionmaker[Session] = make_session_factory(engine)
+    with sessions() as db:
+        user = User(email=DEMO_EMAIL, password_hash=hash_password(DEMO_PASSWORD), timezone=DEMO_TIMEZONE,
+                    birth_year=1994, is_demo=True)  # fmt: skip
+        db.add(user)
+        db.flush()
+        device = Device(user_id=user.id, name="Demo history (generated)", model="generated")
+        db.add(device)
+        db.flush()
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("Generating eight weeks of demo history", total=7 * weeks + 1)
+            for demo_day in generate_history(
+                today=today, tz=tz, weeks=weeks, interview_day=interview_day, now=now
+            ):
+                store_samples(db, user_id=user.id, device_id=device.id, samples=demo_day.samples)
+                if demo_day.checkin is not None:
+                    at, confidence, mood = demo_day.checkin
+                    db.add(CheckIn(user_id=user.id, at=at, confidence=confidence, mood=mood))
+                progress.advance(task)
+        interview_at = dt.datetime.combine(interview_day, dt.time(10, 0), tzinfo=tz).astimezone(dt.UTC)
+        _journal(db, user, interview_at)
+        token = new_token(USER_TOKEN_PREFIX)
+        db.add(
+            AccessToken(
+                user_id=user.id, token_hash=token_digest(token), expires_at=now + dt.timedelta(days=30)
+            )
+        )
+        db.commit()
+        user_id = user.id
+    with console.status("Analysing the history (sessions, recovery, HRV)"):
+        Rollups(sessions, LiveHub(), debounce_s=0).recompute_history(user_id)
+    return user_id, token
+
+
+async def run_demo(*, host: str, port: int, weeks: int, console: Console) -> None:
+    """Serve the demo until interrupted (uvicorn handles Ctrl-C); the live strap loops its workout."""
+    workdir = Path(tempfile.mkdtemp(prefix="chinup-demo-"))
+    settings = Settings(database_url=f"sqlite:///{workdir / 'demo.sqlite3'}", data_dir=workdir, demo=True,
+                        host=host, port=port, ble_transport="virtual")  # fmt: skip
+    engine = make_engine(settings.resolved_database_url)
+    migrate.upgrade(engine)
+    _, token = seed_demo(engine, weeks=weeks, console=console)
+    app = create_app(settings, engine=engine, migrate_db=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    base = f"http://{host}:{port}"
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            serving = tasks.create_task(server.serve(), name="server")
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.05)
+            if serving.done():
+                return
+            console.print(f"\n[bold green]Chin Up demo[/] at [bold]{base}/dashboard[/]")
+            console.print(f"Log in as [bold]{DEMO_EMAIL}[/] with password [bold]{DEMO_PASSWORD}[/]")
+            console.print(f"The demo database is in {workdir}. Ctrl-C stops.\n")
+            strap = tasks.create_task(live_strap(base, token, workdir), name="live strap")
+            await serving
+            strap.cancel()
+    finally:
+        engine.dispose()
+
+
+async def live_strap(base: str, token: str, workdir: Path) -> None:
+    """A virtual strap streaming a looping workout, recorded through bleak, the spool and the HTTP API."""
+    async with VirtualStrap(
+        "virtual", generate_workout(seed=secrets.randbelow(1000)), name=LIVE_STRAP_NAME, loop=True
+    ):
+        await record(server_url=base, token=token, transport="virtual", name=LIVE_STRAP_NAME,
+                     spool_path=workdir / "spool.sqlite3", progress=False)  # fmt: skip

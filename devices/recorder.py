@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from rich.console import Console
@@ -22,7 +23,9 @@ from devices.errors import DeviceError, UploadRefused, UploadUnavailable
 from devices.simulator import VirtualStrap, load_recording
 from devices.spool import Spool
 from devices.strap import Clock, SampleDecoder, StrapLink
-from devices.uploader import Uploader
+
+if TYPE_CHECKING:
+    from devices.uploader import Uploader
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -133,6 +136,8 @@ class StrapPipeline:
         self, client: httpx.AsyncClient, server_url: str, token: str, stop: asyncio.Event
     ) -> None:
         """Learn the device id (retrying while the service is away), then run the uploader until `stop`."""
+        from devices.uploader import Uploader  # here: a pipeline that only spools (bench) needs no uploader
+
         device_id, upload_token = await self._resolve(client, server_url, token, stop)
         if device_id is None:
             return

@@ -38,7 +38,7 @@ from devices.transport import (
 
 HEART_RATE_BELT_APPEARANCE = 0x0341  # category Heart Rate Sensor (0x0D), subcategory Belt (1)
 TEST_COMPANY_ID = 0xFFFF  # the SIG's "no company" identifier, reserved for tests
-ADVERTISING_INTERVAL_MS = 20.0  # fast, so scans on the virtual link finish quickly
+ADVERTISING_INTERVAL_MS = 100.0  # quick to find, yet dozens of straps do not flood one scanner
 MAX_RR_PER_NOTIFICATION = 9  # 1 flag + 1 bpm + 9 x 2 RR bytes fit the default 23-byte MTU's 20
 
 

@@ -204,6 +204,16 @@ class StrapLink:
         error = self._last_error if attempt else None
         if attempt and await _wait_event(stop, retry_delay_s(attempt, error)):
             return None
+        connecting = asyncio.create_task(self._find_and_connect(attempt))
+        await _wait_event(stop, float("inf"), also_task=connecting)
+        if not connecting.done():  # stopped while scanning or connecting
+            connecting.cancel()
+            await asyncio.gather(connecting, return_exceptions=True)
+            return None
+        return connecting.result()
+
+    async def _find_and_connect(self, attempt: int) -> BleakClient | None:
+        """Scan for the strap and connect with bleak-retry-connector; None (error kept) on failure."""
         try:
             self.stats.state = LinkState.SEARCHING
             advert = await find_strap(
@@ -221,9 +231,8 @@ class StrapLink:
                 **client_kwargs(self.transport),
             )
         except (BleakError, DeviceError, TimeoutError) as exc:
-            _LOGGER.info(
-                "%s: connection attempt %d failed: %s", self.address or self.name or "strap", attempt, exc
-            )
+            target = self.address or self.name or "strap"
+            _LOGGER.info("%s: connection attempt %d failed: %s", target, attempt, exc)
             self._last_error = exc
             self.stats.state = LinkState.WAITING
             return None
@@ -270,11 +279,19 @@ async def _read_optional(client: BleakClient, uuid: str, parse: Callable[[bytear
         return None
 
 
-async def _wait_event(event: asyncio.Event, timeout_s: float, *, also: asyncio.Event | None = None) -> bool:
-    """Wait up to `timeout_s` for `event` (or `also`); True when `event` is set."""
+async def _wait_event(
+    event: asyncio.Event,
+    timeout_s: float,
+    *,
+    also: asyncio.Event | None = None,
+    also_task: asyncio.Task[object] | None = None,
+) -> bool:
+    """Wait up to `timeout_s` for `event` (or `also`, or `also_task` to finish); True when `event` is set."""
     waiters = {asyncio.ensure_future(e.wait()) for e in (event, also) if e is not None}
+    watched = waiters | ({also_task} if also_task is not None else set())
+    timeout = None if timeout_s == float("inf") else max(0.0, timeout_s)
     try:
-        await asyncio.wait(waiters, timeout=max(0.0, timeout_s), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(watched, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in waiters:
             waiter.cancel()

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypedDict
 
+from bleak.backends.scanner import AdvertisementData
 from bumble.device import Advertisement, Connection, Device
 from bumble.hci import Address
 
+from devices.bumble_backend.advertising import advertisement_data
 from devices.transport import TransportSpec, open_bumble_device, parse_transport
 
 _LOGGER = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_BUMBLE_TRANSPORT = "virtual"
 """Used when a scanner or client is given no `bumble={"transport": ...}` argument."""
 
-AdvertisementListener = Callable[[Advertisement], None]
+AdvertisementListener = Callable[[Advertisement, AdvertisementData], None]
 
 
 class BumbleArgs(TypedDict, total=False):
@@ -66,9 +68,12 @@ class BumbleCentral:
         self.device.on(Device.EVENT_ADVERTISEMENT, self._on_advertisement)
 
     def _on_advertisement(self, advertisement: Advertisement) -> None:
-        """Fan one advertisement out to every active scanner."""
+        """Convert one advertisement once, then fan it out to every active scanner."""
+        if not self._listeners:
+            return
+        data = advertisement_data(advertisement)
         for listener in list(self._listeners.values()):
-            listener(advertisement)
+            listener(advertisement, data)
 
     async def start_scanning(self, token: object, listener: AdvertisementListener, *, active: bool) -> None:
         """Register a listener; the radio scans while at least one listener is registered."""
@@ -88,7 +93,7 @@ class BumbleCentral:
         found: asyncio.Future[Address] = asyncio.get_running_loop().create_future()
         wanted = address.upper()
 
-        def listener(advertisement: Advertisement) -> None:
+        def listener(advertisement: Advertisement, _data: AdvertisementData) -> None:
             if advertisement.address.to_string(False) == wanted and not found.done():
                 found.set_result(advertisement.address)
 

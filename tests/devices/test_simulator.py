@@ -115,20 +115,21 @@ async def test_faults_are_seen_by_the_central() -> None:
     async with VirtualStrap("virtual", STEADY, name="Faulty", speed=20) as strap:
         client, received = await _connected(strap)
         try:
-            assert hrs.decode_measurement(await received.get()).bpm == 120
-            strap.set_profile(uint16_bpm=True, energy_expended=True)
-            raw = await received.get()
-            m = hrs.decode_measurement(raw)
-            assert raw[0] & hrs.Flag.UINT16_BPM and m.bpm == 120 and m.energy_expended_kj is not None
-            assert len(m.rr_intervals_ms) == 2  # several RR intervals in one notification
-            strap.set_off_body()
-            m = hrs.decode_measurement(await received.get())
-            assert (m.bpm, m.sensor_contact, m.rr_intervals_ms) == (0, False, ())
-            strap.set_off_body(False)
-            strap.inject_malformed()
-            with pytest.raises(MalformedMeasurement):
-                hrs.decode_measurement(await received.get())
-            assert hrs.decode_measurement(await received.get()).sensor_contact is True
+            async with asyncio.timeout(10):
+                assert hrs.decode_measurement(await received.get()).bpm == 120
+                strap.set_profile(uint16_bpm=True, energy_expended=True)
+                raw = await received.get()
+                m = hrs.decode_measurement(raw)
+                assert raw[0] & hrs.Flag.UINT16_BPM and m.bpm == 120 and m.energy_expended_kj is not None
+                assert len(m.rr_intervals_ms) == 2  # several RR intervals in one notification
+                strap.set_off_body()
+                m = hrs.decode_measurement(await received.get())
+                assert (m.bpm, m.sensor_contact, m.rr_intervals_ms) == (0, False, ())
+                strap.set_off_body(False)
+                strap.inject_malformed()
+                with pytest.raises(MalformedMeasurement):
+                    hrs.decode_measurement(await received.get())
+                assert hrs.decode_measurement(await received.get()).sensor_contact is True
         finally:
             await client.disconnect()
     assert strap.counters.malformed_sent == 1
@@ -137,16 +138,17 @@ async def test_faults_are_seen_by_the_central() -> None:
 
 @pytest.mark.anyio
 async def test_speed_factor_paces_the_script() -> None:
-    ticks = [Tick(i * 1.0, 60) for i in range(11)]
+    ticks = [Tick(i * 1.0, 60) for i in range(1000)]
     async with VirtualStrap(
         "virtual", ticks, name="Fast", speed=50, profile=StrapProfile(sends_rr=False)
     ) as strap:
         _client, received = await _connected(strap)
-        await received.get()
         loop = asyncio.get_running_loop()
-        start = loop.time()
-        await received.get()
-        await received.get()
+        async with asyncio.timeout(5):
+            await received.get()
+            start = loop.time()
+            await received.get()
+            await received.get()
         elapsed_s = loop.time() - start
         await _client.disconnect()
     assert 0.02 <= elapsed_s <= 0.2  # two ticks of 1 s at 50x: 0.04 s

@@ -24,6 +24,7 @@ function evidenceText(evidence) {
   if (typeof evidence === "string") return evidence;
   if (Array.isArray(evidence)) return evidence.map(evidenceText).join("; ");
   if (typeof evidence === "object") {
+    if (typeof evidence.summary === "string") return evidence.summary;
     return Object.entries(evidence)
       .filter(([, v]) => v !== null && v !== undefined && typeof v !== "object")
       .map(([k, v]) => `${k.replaceAll("_", " ")}: ${v}`).join(", ");
@@ -111,7 +112,7 @@ async function loadStress(id, atIso) {
     || (recovery != null ? `Your heart rate was back to your usual level ${Math.round(recovery / 60)} minutes after the interview.`
       : "Here is your heart rate around the interview against your usual level at that time of day.");
   const s = stressSeries(stress);
-  if (!s || !s.x.length || s.x.some((v) => v == null)) {
+  if (!s || stress.has_data === false || !s.x.length || s.x.some((v) => v == null) || s.hr.every((v) => v == null)) {
     emptyChart(container, "No heart-rate data around this interview.");
     return;
   }

@@ -62,7 +62,10 @@ function drawRecovery(s, samples) {
   }
   const xs = after.map((p) => (Date.parse(p.t) - end) / 1000);
   const fit = s.recovery.fit;
-  const curve = fit ? xs.map((t) => round(fit.hr_asymptote + (fit.hr0 - fit.hr_asymptote) * Math.exp(-t / fit.tau_s), 1)) : xs.map(() => null);
+  // The fit is hr(t) = asymptote + (hr0 - asymptote) * exp(-(t - t0) / tau), t0 the fit's start (else the end of effort).
+  const t0 = fit && fit.t0 ? (Date.parse(fit.t0) - end) / 1000 : 0;
+  const curve = xs.map((t) => (fit && t >= t0
+    ? round(fit.hr_asymptote + (fit.hr0 - fit.hr_asymptote) * Math.exp(-(t - t0) / fit.tau_s), 1) : null));
   drawChart($("#recovery-chart"), {
     data: [xs, after.map((p) => p.bpm), curve],
     series: [

@@ -7,7 +7,7 @@ import { $, el, replaceChildren } from "../dom.js";
 import { heartLimits, ZONE_NAMES, zoneOf } from "../zones.js";
 
 const STALE_MS = 15000;
-const state = { profile: null, today: null, target: 60, minutes: 0, lastBeatAt: 0 };
+const state = { profile: null, today: null, target: 60, minutes: 0, lastBeatAt: 0, strapHeard: false };
 
 function renderDay(day) {
   state.minutes = day?.heartbeat_up_minutes ?? 0;
@@ -49,6 +49,7 @@ function showHeartRate(event) {
   const limits = heartLimits(state.profile);
   const zone = event.zone || zoneOf(event.bpm, limits);
   state.lastBeatAt = Date.now();
+  if (!state.strapHeard) $("#strap-state").textContent = "streaming";
   const box = $("#live-hr");
   box.className = `live-hr zone-${zone}`;
   $("#live-bpm").textContent = String(event.bpm);
@@ -56,6 +57,7 @@ function showHeartRate(event) {
 }
 
 function showStrap(event) {
+  state.strapHeard = true;
   const names = { connected: "connected", streaming: "streaming", disconnected: "disconnected", connecting: "connecting…" };
   $("#strap-state").textContent = names[event.state] || event.state || "unknown";
   $("#strap-battery").textContent = event.battery == null ? "–" : `${event.battery} %`;
@@ -70,6 +72,7 @@ function watchStaleness() {
 
 async function showDevice() {
   const devices = await api("/devices");
+  if (state.lastBeatAt) return;
   const recent = devices.filter((d) => d.last_sample_ms).sort((a, b) => b.last_sample_ms - a.last_sample_ms)[0];
   if (recent) $("#strap-state").textContent = `${recent.name}, last heard ${formatTime(new Date(recent.last_sample_ms).toISOString(), state.profile.timezone)}`;
   else if (devices.length) $("#strap-state").textContent = `${devices[0].name}, no data yet`;

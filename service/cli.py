@@ -150,6 +150,66 @@ def demo(
         console.print("Demo stopped.")
 
 
+@app.command("import")
+def import_(
+    file: Annotated[
+        Path, typer.Argument(help="FIT, TCX, GPX, CSV, RR text, Apple Health export or Chin Up export")
+    ],
+    server: Annotated[str, typer.Option(help="Chin Up service URL, e.g. http://127.0.0.1:8000")],
+    token: Annotated[str, typer.Option(help="Your access token")],
+    start: Annotated[
+        str | None, typer.Option(help="Start time (ISO 8601 with offset) for CSV seconds or RR text")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse a file that ends early instead of importing its start")
+    ] = False,
+    device_id: Annotated[
+        int | None, typer.Option(help="Store on this device instead of the file's own")
+    ] = None,
+    device_name: Annotated[str | None, typer.Option(help="Name for the device the file creates")] = None,
+) -> None:
+    """Import heart rate from a file through the API (same validation and idempotency as live uploads)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from service.importers import ImportFailed
+    from service.importers.client import ServerRefused, upload_file
+    from service.ingest import parse_time_ms
+
+    try:
+        start_ms = parse_time_ms(start) if start else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--start") from exc
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(f"Importing {file.name}", total=None)
+            outcome = upload_file(
+                file, server=server, token=token, start_ms=start_ms, strict=strict, device_id=device_id,
+                device_name=device_name, progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    except (ImportFailed, ServerRefused, OSError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    counts = outcome.counts
+    console.print(
+        f"{outcome.file} ({outcome.format}): {counts.accepted} new samples, {counts.duplicates} already stored, "
+        f"{counts.rejected} rejected"
+    )
+    for number, reason in counts.rejections[:5]:
+        console.print(f"  sample {number}: {reason}")
+    if outcome.restored:
+        console.print("Restored: " + ", ".join(f"{n} {part}" for part, n in outcome.restored.items()))
+    if outcome.truncated_at:
+        console.print(
+            f"[yellow]The file ends early, at {outcome.truncated_at}: imported up to its last whole record.[/]"
+        )
+
+
 def main() -> None:
     app()
 

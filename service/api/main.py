@@ -10,6 +10,8 @@ from service.api import (
     checkins,
     days,
     devices,
+    export,
+    imports,
     insights,
     interviews,
     live,
@@ -22,5 +24,5 @@ from service.api import (
 )
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (users, auth, devices, samples, days, sessions, live, checkins, interviews, practice, applications, insights, recovery_plan, stress):
+for module in (users, auth, devices, samples, days, sessions, live, checkins, interviews, practice, applications, insights, recovery_plan, stress, imports, export):
     api_router.include_router(module.router)

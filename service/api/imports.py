@@ -1,0 +1,98 @@
+"""File imports: one uploaded file (FIT, TCX, GPX, CSV, RR text, Apple Health, a Chin Up export) -> samples.
+
+The samples take the upload's ingest path (service.importers.store.DbSink), so a file imported twice
+changes nothing and the day rollups update incrementally.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, BinaryIO
+
+from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import BaseModel
+
+from service.api.common import query_time_ms
+from service.api.deps import ContextDep, CurrentUser, SessionDep
+from service.api.devices import get_owned_device
+from service.importers import ImportCounts, TruncatedFile, count_entries, open_import, run_import
+from service.importers.account import read_archive
+from service.importers.restore import restore_account
+from service.importers.store import DbSink
+
+router = APIRouter(prefix="/imports", tags=["imports"])
+
+
+class RejectionAt(BaseModel):
+    sample: int  # 1-based number of the sample in the file
+    reason: str
+
+
+class ImportPublic(BaseModel):
+    file: str
+    format: str
+    accepted: int
+    duplicates: int
+    rejected: int
+    rejections: list[RejectionAt]
+    truncated_at: str | None
+    device_ids: list[int]
+    restored: dict[str, int] | None = None
+
+
+def _import(
+    fh: BinaryIO, name: str, *, strict: bool, start_ms: int | None, sink: DbSink
+) -> tuple[str, ImportCounts, str | None]:
+    """Read (twice when strict, so a truncated file is refused before anything is stored) and store."""
+    opened = open_import(fh, name, start_ms=start_ms)
+    if strict:
+        count_entries(opened.entries())
+        if opened.report.truncated_at:
+            raise TruncatedFile(
+                name, opened.report.truncated_at, "the file ends early; refused whole (strict)"
+            )
+    counts = run_import(opened.entries(), sink)
+    return opened.format, counts, opened.report.truncated_at
+
+
+@router.post("", response_model=ImportPublic)
+def import_file(
+    file: Annotated[
+        UploadFile, File(description="FIT, TCX, GPX, CSV, RR text, Apple Health or Chin Up export")
+    ],
+    user: CurrentUser,
+    db: SessionDep,
+    ctx: ContextDep,
+    device_id: Annotated[int | None, Form()] = None,
+    device_name: Annotated[str | None, Form(max_length=120)] = None,
+    start: Annotated[
+        str | None, Form(description="start time for relative times (ISO 8601 with offset)")
+    ] = None,
+    strict: Annotated[bool, Form(description="refuse a file that ends early")] = False,
+) -> ImportPublic:
+    """Import one file; a corrupt or mislabelled file is refused whole with the place it failed."""
+    if device_id is not None:
+        get_owned_device(db, user.id, device_id)
+    start_ms = query_time_ms(start, "start") if start else None
+    name = file.filename or "upload"
+    sink = DbSink(
+        db, user_id=user.id, rollups=ctx.rollups, live=ctx.live,
+        future_tolerance_ms=ctx.settings.future_tolerance_s * 1000, device_id=device_id, device_name=device_name,
+    )  # fmt: skip
+    fmt, counts, truncated_at = _import(file.file, name, strict=strict, start_ms=start_ms, sink=sink)
+    restored = None
+    if fmt == "chinup-export":
+        result = restore_account(db, user, read_archive(file.file, name), name)
+        restored = result.added
+        if result.profile_changed:
+            ctx.rollups.recompute_history(user.id)
+    return ImportPublic(
+        file=name,
+        format=fmt,
+        accepted=counts.accepted,
+        duplicates=counts.duplicates,
+        rejected=counts.rejected,
+        rejections=[RejectionAt(sample=n, reason=r) for n, r in counts.rejections],
+        truncated_at=truncated_at,
+        device_ids=counts.device_ids,
+        restored=restored,
+    )

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     max_batch_samples: int = 10_000
     future_tolerance_s: int = 300
     # Sessions, HRV and resting HR of touched days are analysed at most this often (0: at once, inline).
-    analysis_debounce_s: float = 2.0
+    analysis_debounce_s: float = 10.0
     ble_transport: str = "os"
     cors_origins: list[str] = Field(default_factory=list)
     demo: bool = False

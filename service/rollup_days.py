@@ -18,24 +18,12 @@ from service.analysis.minutes import minute_table
 from service.analysis.profile import HeartProfile, estimate_resting_hr
 from service.analysis.sessions import Session as DetectedSession
 from service.analysis.sessions import find_sessions
-from service.models import DayRollup, Sample, User, WorkoutSession
+from service.models import DayRollup, User, WorkoutSession
+from service.sample_query import fetch_samples, sample_arrays
 
 # Sessions are found in the day plus this much on each side, so one that crosses midnight is whole.
 SESSION_CONTEXT_S = 4 * 3600
 MIN_HRV_BEATS = 300
-
-
-def _load(
-    db: Session, user_id: int, lo_s: float, hi_s: float
-) -> list[tuple[int, int, bool | None, str | None]]:
-    return [
-        tuple(r)  # type: ignore[misc]
-        for r in db.execute(
-            select(Sample.t_ms, Sample.bpm, Sample.contact, Sample.rr_ms)
-            .where(Sample.user_id == user_id, Sample.t_ms >= int(lo_s * 1000), Sample.t_ms < int(hi_s * 1000))
-            .order_by(Sample.t_ms)
-        )
-    ]
 
 
 MAX_SAMPLE_GAP_S = 2.5  # a longer silence between notifications breaks the beat sequence
@@ -70,13 +58,14 @@ def update_day_details(db: Session, user: User, day: dt.date, profile: HeartProf
     """Recompute one day's sessions, resting HR and HRV from its samples and store them on its rollup."""
     tz = localtime.zone(user.timezone)
     edges = localtime.day_edges_s(day, day, tz)
-    rows = _load(db, user.id, edges[0] - SESSION_CONTEXT_S, edges[1] + SESSION_CONTEXT_S)
+    rows = fetch_samples(
+        db, user.id, edges[0] - SESSION_CONTEXT_S, edges[1] + SESSION_CONTEXT_S, with_rr=True
+    )
     rollup = db.get(DayRollup, (user.id, day)) or DayRollup(user_id=user.id, day=day)
     if rows:
-        t_ms = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        t_s = t_ms / 1000.0
-        bpm = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
-        contact = np.fromiter((r[2] is not False for r in rows), dtype=bool, count=len(rows))
+        data = sample_arrays(rows)
+        t_s, bpm, contact = data.t_s, data.bpm, data.contact
+        t_ms = np.round(t_s * 1000).astype(np.int64)
         valid = clean_hr(t_s, bpm, contact=contact).valid
         minutes = minute_table(t_s, bpm, valid, profile=profile, contact=contact)
         found = find_sessions(t_s, bpm, valid, minutes)

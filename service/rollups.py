@@ -13,10 +13,8 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +26,7 @@ from service.ingest import CleanSample
 from service.live import LiveHub
 from service.models import DayRollup, MinuteRollup, Sample, User
 from service.rollup_days import update_day_details
+from service.sample_query import load_samples
 
 log = logging.getLogger(__name__)
 
@@ -36,31 +35,6 @@ MINUTE_S = 60
 # are recomputed, with as much context again on each side.
 MARGIN_S = 600
 PROFILE_TOLERANCE_BPM = 3.0
-
-
-@dataclass(frozen=True)
-class SampleArrays:
-    t_s: NDArray[np.float64]
-    bpm: NDArray[np.float32]
-    contact: NDArray[np.bool_]  # False where the strap reported lost contact
-
-
-def load_samples(db: Session, user_id: int, lo_s: float, hi_s: float) -> SampleArrays:
-    """A user's samples (all devices) with lo_s <= t < hi_s, in time order."""
-    rows = db.execute(
-        select(Sample.t_ms, Sample.bpm, Sample.contact)
-        .where(Sample.user_id == user_id, Sample.t_ms >= int(lo_s * 1000), Sample.t_ms < int(hi_s * 1000))
-        .order_by(Sample.t_ms)
-    ).all()
-    if not rows:
-        empty = np.zeros(0)
-        return SampleArrays(empty, empty.astype(np.float32), empty.astype(bool))
-    t_ms, bpm, contact = zip(*rows, strict=True)
-    return SampleArrays(
-        np.asarray(t_ms, dtype=np.float64) / 1000.0,
-        np.asarray(bpm, dtype=np.float32),
-        np.array([c is not False for c in contact], dtype=bool),
-    )
 
 
 def profile_for(user: User, *, today: dt.date | None = None) -> HeartProfile:
@@ -112,7 +86,7 @@ def stored_minutes(db: Session, user_id: int, lo_s: float, hi_s: float, profile:
         .where(MinuteRollup.user_id == user_id, MinuteRollup.minute_s >= lo_s, MinuteRollup.minute_s < hi_s)
         .order_by(MinuteRollup.minute_s)
     ).all()
-    arr = np.array(rows, dtype=np.float64).reshape(len(rows), len(cols))
+    arr = np.array([tuple(r) for r in rows], dtype=np.float64).reshape(len(rows), len(cols))
     f32 = [arr[:, i].astype(np.float32) for i in range(2, 11)]
     nan = np.full(len(rows), np.nan)
     return MinuteTable(profile, arr[:, 0], arr[:, 1].astype(np.int32), *f32, nan, nan)

@@ -20,7 +20,8 @@ from service.api.types import UtcTime
 from service.errors import InvalidInput, NotFound
 from service.models import Sample, User, WorkoutSession
 from service.rollup_days import session_columns
-from service.rollups import load_samples, profile_for
+from service.rollups import profile_for
+from service.sample_query import load_samples
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 

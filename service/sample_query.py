@@ -1,0 +1,56 @@
+"""Reading a user's samples back for analysis: straight through the driver, into numpy columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class SampleArrays:
+    t_s: NDArray[np.float64]
+    bpm: NDArray[np.float32]
+    contact: NDArray[np.bool_]  # False where the strap reported lost contact
+
+
+_SELECT_SAMPLES = {
+    "sqlite": "SELECT t_ms, bpm, COALESCE(contact, 1){rr} FROM samples"
+    " WHERE user_id = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+    "postgresql": "SELECT t_ms, bpm, COALESCE(contact, TRUE){rr} FROM samples"
+    " WHERE user_id = %s AND t_ms >= %s AND t_ms < %s ORDER BY t_ms",
+}
+
+
+def fetch_samples(
+    db: Session, user_id: int, lo_s: float, hi_s: float, *, with_rr: bool = False
+) -> list[tuple]:  # type: ignore[type-arg]
+    """Raw rows (t_ms, bpm, contact[, rr_ms]) from the DB-API cursor: a day is ~100k rows, and every layer
+    above the driver would cost more than the query (bench/analysis.py)."""
+    sql = _SELECT_SAMPLES[db.get_bind().dialect.name].format(rr=", rr_ms" if with_rr else "")
+    cursor = db.connection().connection.cursor()
+    try:
+        cursor.execute(sql, (user_id, int(lo_s * 1000), int(hi_s * 1000)))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def sample_arrays(rows: list[tuple]) -> SampleArrays:  # type: ignore[type-arg]
+    """Columns of fetched rows as arrays; contact is False only where the strap reported it lost."""
+    if not rows:
+        empty = np.zeros(0)
+        return SampleArrays(empty, empty.astype(np.float32), empty.astype(bool))
+    columns = list(zip(*rows, strict=True))
+    return SampleArrays(
+        np.array(columns[0], dtype=np.int64) / 1000.0,
+        np.array(columns[1], dtype=np.float32),
+        np.array(columns[2], dtype=bool),
+    )
+
+
+def load_samples(db: Session, user_id: int, lo_s: float, hi_s: float) -> SampleArrays:
+    """A user's samples (all devices) with lo_s <= t < hi_s, in time order."""
+    return sample_arrays(fetch_samples(db, user_id, lo_s, hi_s))

@@ -9,7 +9,7 @@ sample, capped at ``max_cover_s``, so irregular sampling is time-weighted and a 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -21,6 +21,7 @@ from service.analysis.profile import HeartProfile
 MINUTE_S = 60.0
 UP_MIN_S = 30.0  # a heartbeat-up minute needs >= 30 s of valid HR at/above threshold (DESIGN.md)
 MAX_COVER_S = 5.0  # a sample stands for at most 5 s; BLE straps notify about once a second
+CHUNK_SAMPLES = 1 << 20  # per-sample work in cache-sized pieces
 # WHO 2020 guidelines on physical activity: 150-300 min/week moderate, or an equivalent combination with
 # vigorous activity counting double (Bull et al., Br J Sports Med 2020;54:1451-62).
 WHO_LOW_MIN = 150
@@ -87,6 +88,7 @@ def minute_table(
     max_cover_s: float = MAX_COVER_S,
     start_s: float | None = None,
     end_s: float | None = None,
+    chunk_samples: int = CHUNK_SAMPLES,
 ) -> MinuteTable:
     """Summarise samples into clock minutes: valid, up and zone seconds, bpm statistics, contact loss.
 
@@ -103,6 +105,7 @@ def minute_table(
         max_cover_s: longest time one sample stands for; the last sample covers as its predecessor did.
         start_s: drop minutes starting before this (s).
         end_s: drop minutes starting at or after this (s).
+        chunk_samples: samples handled per piece (memory and cache use; the result does not depend on it).
 
     Returns:
         MinuteTable with one row per minute that holds at least one sample, in time order.
@@ -120,50 +123,49 @@ def minute_table(
     assert ok is not None
     if n == 0:
         return _empty(profile)
-    cover = _coverage(t, max_cover_s)
-    first, last, start = _minute_segments(t)
-    spill = np.maximum(t[last] + cover[last] - (start + MINUTE_S), 0.0)  # coverage running into next minute
+    edges = (profile.threshold_bpm, profile.vigorous_bpm, profile.peak_bpm)
+    # Per-sample work runs chunk by chunk (cut at minute boundaries): cache-sized temporaries, no
+    # full-length copies; each chunk yields raw per-minute sums, corrected below for coverage that
+    # runs from one minute into the next.
+    parts = [_chunk_sums(t, b, ok, lost, lo, hi, max_cover_s, edges) for lo, hi in _chunks(t, chunk_samples)]
+    col = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    first, last, start = col["first"], col["last"], col["start"]
+    cover_last = np.minimum(
+        np.where(last + 1 < n, t[np.minimum(last + 1, n - 1)] - t[last], np.inf), max_cover_s
+    )
+    if n > 1:  # the very last sample covers as its predecessor did
+        cover_last[-1] = min(t[-1] - t[-2], max_cover_s)
+    spill = np.maximum(t[last] + cover_last - (start + MINUTE_S), 0.0)
     spill_in = np.zeros_like(spill)
     spill_in[1:] = np.where(start[1:] - start[:-1] == MINUTE_S, spill[:-1], 0.0)  # else dropped: no row
-    ones = np.ones(first.size)
 
-    def per_minute(weighted: F32, at_last: NDArray[np.float64]) -> F64:
-        total = np.add.reduceat(weighted, first).astype(np.float64) - spill * at_last
+    def fix(total: F64, at_last: F64) -> F64:
+        total = total - spill * at_last
         total[1:] += spill_in[1:] * at_last[:-1]
         return np.maximum(total, 0.0)
 
-    lost_s = np.zeros(first.size)
-    if lost is not None:
-        lost_s = per_minute(cover * ~lost, ~lost[last] * ones)
-    bq = b.copy() if np.may_share_memory(b, bpm) else b  # private copy: invalid samples get NaN, then 0
-    invalid = ~ok
-    np.copyto(bq, np.float32(np.nan), where=invalid)
-    min_bpm, max_bpm = np.fmin.reduceat(bq, first), np.fmax.reduceat(bq, first)
-    np.copyto(bq, np.float32(0.0), where=invalid)
-    np.multiply(cover, ok, out=cover)  # from here on: seconds of VALID coverage
-    ok_last = ok[last] * ones
-    valid_s = per_minute(cover, ok_last)
-    bpm_s = per_minute(np.multiply(cover, bq, out=np.empty_like(cover)), bq[last] * ok_last)
+    ok_last = ok[last].astype(np.float64)
+    bpm_last = np.where(ok[last], b[last], 0.0)
+    valid_s = fix(col["valid"], ok_last)
+    bpm_s = fix(col["bpm"], bpm_last)
+    lost_s = fix(col["lost"], (~lost[last]).astype(np.float64)) if lost is not None else col["lost"]
+    above = [fix(col[f"above{k}"], (bpm_last >= edge).astype(np.float64)) for k, edge in enumerate(edges)]
     mean_bpm = np.full(first.size, np.nan)
     np.divide(bpm_s, valid_s, out=mean_bpm, where=valid_s > 0)
-    above = _seconds_above(
-        cover, bq, first, last, spill, spill_in, max_bpm,
-        (profile.threshold_bpm, profile.vigorous_bpm, profile.peak_bpm),
-    )  # fmt: skip
     first_valid, last_valid = _valid_times(t, ok, first, last)
     table = MinuteTable(
         profile=profile,
         minute_start_s=start,
         n_samples=(last - first + 1).astype(np.int32),
         valid_s=valid_s.astype(np.float32),
-        lost_contact_s=np.asarray(lost_s, dtype=np.float32),
+        lost_contact_s=lost_s.astype(np.float32),
         up_s=above[0].astype(np.float32),
         moderate_s=(above[0] - above[1]).astype(np.float32),
         vigorous_s=(above[1] - above[2]).astype(np.float32),
         peak_s=above[2].astype(np.float32),
         mean_bpm=mean_bpm.astype(np.float32),
-        min_bpm=min_bpm,
-        max_bpm=max_bpm,
+        min_bpm=col["min"],
+        max_bpm=col["max"],
         first_valid_s=first_valid,
         last_valid_s=last_valid,
     )
@@ -174,39 +176,70 @@ def minute_table(
     return table.take((start >= lo) & (start < hi))
 
 
-def _coverage(t: F64, max_cover_s: float) -> F32:
-    """Seconds each sample stands for: until the next sample, at most ``max_cover_s``."""
-    cover = np.empty(t.size, dtype=np.float32)
-    if t.size > 1:
-        np.subtract(t[1:], t[:-1], out=cover[:-1], casting="unsafe")
-        np.minimum(cover[:-1], np.float32(max_cover_s), out=cover[:-1])
-        cover[-1] = cover[-2]
+def _chunks(t: F64, size: int) -> list[tuple[int, int]]:
+    """Sample ranges of about ``size`` samples, each starting at the first sample of a minute."""
+    cuts = [0]
+    for k in range(size, t.size, size):  # one iteration per chunk
+        minute = np.floor(t[k] / MINUTE_S)
+        cut = int(np.searchsorted(t, (minute + 1) * MINUTE_S))
+        while cut < t.size and np.floor(t[cut - 1] / MINUTE_S) == np.floor(t[cut] / MINUTE_S):
+            cut += 1  # guard against rounding right at a minute boundary
+        if cuts[-1] < cut < t.size:
+            cuts.append(cut)
+    cuts.append(t.size)
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _chunk_sums(
+    t: F64,
+    b: F32,
+    ok: NDArray[np.bool_],
+    lost: NDArray[np.bool_] | None,
+    lo: int,
+    hi: int,
+    max_cover_s: float,
+    edges: tuple[float, ...],
+) -> dict[str, NDArray[Any]]:
+    """Raw per-minute sums of samples lo..hi-1 (each sample's whole coverage counted in its minute)."""
+    tc = t[lo:hi]
+    cover = np.empty(tc.size, dtype=np.float32)
+    if hi < t.size:
+        np.subtract(t[lo + 1 : hi + 1], tc, out=cover, casting="unsafe")
     else:
-        cover[-1] = min(1.0, max_cover_s)
-    return cover
-
-
-def _minute_segments(t: F64) -> tuple[NDArray[np.intp], NDArray[np.intp], F64]:
-    """First and last sample index and start time of every minute holding samples (t sorted)."""
-    minute = np.divide(t, MINUTE_S)  # divide + floor: several times faster than np.floor_divide on floats
-    np.floor(minute, out=minute)
-    first = np.flatnonzero(minute[1:] != minute[:-1]) + 1
-    first = np.concatenate(([0], first))
-    last = np.concatenate((first[1:] - 1, [t.size - 1]))
-    return first, last, minute[first] * MINUTE_S
+        np.subtract(tc[1:], tc[:-1], out=cover[:-1], casting="unsafe")
+        cover[-1] = cover[-2] if tc.size > 1 else min(1.0, max_cover_s)
+    np.minimum(cover, np.float32(max_cover_s), out=cover)
+    minute = np.floor(tc / MINUTE_S)
+    first = np.concatenate(([0], np.flatnonzero(minute[1:] != minute[:-1]) + 1))
+    sums: dict[str, NDArray[Any]] = {
+        "first": first + lo,
+        "last": np.append(first[1:] - 1, tc.size - 1) + lo,
+        "start": minute[first] * MINUTE_S,
+    }
+    # Invalid and contact-lost samples are few: handle them by index, not with full-chunk masks.
+    bad = np.flatnonzero(~ok[lo:hi])
+    sums["lost"] = np.zeros(first.size)
+    if lost is not None:
+        gone = np.flatnonzero(~lost[lo:hi])
+        owner = np.searchsorted(first, gone, side="right") - 1
+        sums["lost"] = np.bincount(owner, weights=cover[gone], minlength=first.size)
+    bq = b[lo:hi].astype(np.float32, copy=True)
+    bq[bad] = np.nan
+    sums["min"], sums["max"] = np.fmin.reduceat(bq, first), np.fmax.reduceat(bq, first)
+    bq[bad] = 0.0
+    cover[bad] = 0.0  # from here on: seconds of VALID coverage
+    sums["valid"] = np.add.reduceat(cover, first).astype(np.float64)
+    sums["bpm"] = np.add.reduceat(cover * bq, first).astype(np.float64)
+    for k, total in enumerate(_seconds_above(cover, bq, first, sums["max"], edges)):
+        sums[f"above{k}"] = total
+    return sums
 
 
 def _seconds_above(
-    cover: F32,
-    bq: F32,
-    first: NDArray[np.intp],
-    last: NDArray[np.intp],
-    spill: F64,
-    spill_in: F64,
-    max_bpm: F32,
-    edges_bpm: tuple[float, ...],
+    cover: F32, bq: F32, first: NDArray[np.intp], max_bpm: NDArray[Any], edges_bpm: tuple[float, ...]
 ) -> list[F64]:
     """Valid seconds at or above each edge per minute, summing only minutes whose max reaches the edge."""
+    last = np.append(first[1:] - 1, cover.size - 1)
     hot = np.flatnonzero(max_bpm >= edges_bpm[0])  # rest minutes cannot contribute: skip their samples
     lengths = last[hot] - first[hot] + 1
     idx = np.arange(int(lengths.sum())) + np.repeat(first[hot] - np.cumsum(lengths) + lengths, lengths)
@@ -217,10 +250,7 @@ def _seconds_above(
         total = np.zeros(first.size)
         if hot.size:
             total[hot] = np.add.reduceat(cover_h * (bpm_h >= edge), starts_h)
-        at_last = (bq[last] >= edge).astype(np.float64)
-        total -= spill * at_last
-        total[1:] += spill_in[1:] * at_last[:-1]
-        out.append(np.maximum(total, 0.0))
+        out.append(total)
     return out
 
 

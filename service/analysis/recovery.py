@@ -22,7 +22,6 @@ MIN_FIT_POINTS = 10
 MIN_R2 = 0.7  # below this the fit describes the noise more than the recovery
 MAX_GAP_S = 5.0  # a sample stands for at most this long when measuring coverage
 TAU_RANGE_S = (1.0, 3600.0)  # faster than 1 s or slower than 1 h is not a recovery
-TAU_GRID_S = np.geomspace(5.0, 600.0, 32)  # starting values for the fit
 
 
 @dataclass(frozen=True)
@@ -71,17 +70,14 @@ def _exp_jacobian(dt: NDArray[np.float64], hr0: float, hr_end: float, tau: float
 
 
 def _start_values(dt: NDArray[np.float64], bw: NDArray[np.float64]) -> tuple[float, float, float]:
-    """Starting point for the fit: for fixed tau the model is linear, so scan tau on a grid (variable
-    projection, Golub & Pereyra 1973) and keep the tau whose linear least-squares fit is best."""
-    decay = np.exp(-dt[None, :] / TAU_GRID_S[:, None])
-    d_dev = decay - decay.mean(axis=1, keepdims=True)
-    y_dev = bw - bw.mean()
-    cross = d_dev @ y_dev
-    with np.errstate(invalid="ignore", divide="ignore"):
-        amplitude = cross / np.einsum("ij,ij->i", d_dev, d_dev)
-    best = int(np.nanargmax(np.where(np.isfinite(amplitude), amplitude * cross, -np.inf)))
-    hr_end = float(bw.mean() - amplitude[best] * decay[best].mean())
-    return hr_end + float(amplitude[best]), hr_end, float(TAU_GRID_S[best])
+    """Starting point for the fit read off the data: first and last levels, and the time HR first covers
+    63 % of the way between them (one time constant of an exponential)."""
+    head, tail = bw[dt <= 5.0], bw[dt >= dt[-1] - 20.0]
+    hr0 = float(head.sum() / head.size)
+    hr_end = float(tail.sum() / tail.size)
+    reached = np.flatnonzero(bw <= hr_end + (hr0 - hr_end) / np.e) if hr0 > hr_end else np.zeros(0, np.intp)
+    tau = float(dt[reached[0]]) if reached.size and dt[reached[0]] > 0 else 60.0
+    return hr0, hr_end, tau
 
 
 def _valid_slice(

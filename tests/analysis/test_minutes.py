@@ -177,6 +177,21 @@ def test_incremental_update_equals_full_recomputation() -> None:
     np.testing.assert_allclose(merged.mean_bpm, full.mean_bpm, rtol=1e-6)
 
 
+def test_chunked_computation_equals_one_piece() -> None:
+    t, bpm = _random_day(7)
+    valid = clean_hr(t, bpm).valid
+    valid[5000:5400] = False
+    contact = np.ones(t.size, bool)
+    contact[5000:5200] = False
+    whole = minute_table(t, bpm, valid, profile=PROFILE, contact=contact, chunk_samples=10**9)
+    pieces = minute_table(t, bpm, valid, profile=PROFILE, contact=contact, chunk_samples=997)
+    for name in ("minute_start_s", "n_samples", "min_bpm", "max_bpm", "first_valid_s", "last_valid_s"):
+        np.testing.assert_array_equal(getattr(pieces, name), getattr(whole, name))
+    for name in ("valid_s", "lost_contact_s", "up_s", "moderate_s", "vigorous_s", "peak_s", "mean_bpm"):
+        np.testing.assert_allclose(getattr(pieces, name), getattr(whole, name), rtol=1e-5, atol=1e-3)
+    assert whole.lost_contact_s.sum() > 0 and whole.up.sum() > 0
+
+
 def test_merging_tables_of_different_profiles_is_refused() -> None:
     t = T0 + np.arange(60.0)
     a = minute_table(t, np.full(60, 120.0), np.ones(60, bool), profile=PROFILE)

@@ -60,10 +60,9 @@ class BrowserLog:
         if message.type != "error":
             return
         url = str(message.location.get("url", ""))
-        # A 4xx answer from the API is logged by Chromium as "Failed to load resource"; the page handles
-        # it (a form message, a log-in redirect, an empty state), so it is no page error. 5xx answers are
-        # caught by on_response; a missing static file (its URL is not under /api/) still fails.
-        if "/api/v1/" in url and "status of 4" in message.text:
+        # Chromium logs every 4xx/5xx answer as "Failed to load resource"; API answers are judged by
+        # on_response instead. A missing static file (its URL is not under /api/) still fails here.
+        if "/api/v1/" in url and "Failed to load resource" in message.text:
             return
         self.errors.append(f"console: {message.text} ({url})")
 
@@ -71,8 +70,15 @@ class BrowserLog:
         self.errors.append(f"pageerror: {error}")
 
     def on_response(self, response: Response) -> None:
-        if response.status >= 500:
-            self.errors.append(f"server error {response.status}: {response.url}")
+        """5xx is always wrong; a 4xx to a GET the page built itself means it asked a wrong question.
+
+        401 (log-in flow) and 404 (an optional endpoint or a deleted item) are handled by the page;
+        4xx to a POST/PUT/PATCH is a form the user can correct, shown as a message."""
+        status, method = response.status, response.request.method
+        if status >= 500 or (
+            method == "GET" and "/api/v1/" in response.url and status not in (401, 404) and status >= 400
+        ):
+            self.errors.append(f"{method} {response.url} answered {status}")
 
     def assert_clean(self) -> None:
         assert not self.errors, "\n".join(self.errors)

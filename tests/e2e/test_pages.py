@@ -29,16 +29,20 @@ def _workout(start_ms: int) -> list[dict[str, object]]:
         if i < 120:
             bpm = 80
         elif i < 14 * 60:
-            bpm = 150 + (i % 7) - 3
+            bpm = 150 + i % 7 - 3
         else:
             bpm = round(85 + 65 * math.exp(-(i - 14 * 60) / 40))
-        samples.append({"t": start_ms + i * 1000, "bpm": bpm, "contact": True})
+        # A wobble of a beat or two, as real straps show (a flat line reads as a stuck sensor).
+        samples.append({"t": start_ms + i * 1000, "bpm": bpm + i % 3 - 1, "contact": True})
     return samples
 
 
 def _wait_for_sessions(server: LiveServer, user: TestUser, timeout_s: float = 10) -> list[dict[str, object]]:
-    today = dt.datetime.now(dt.UTC).date()
-    query = {"from": (today - dt.timedelta(days=1)).isoformat(), "to": today.isoformat()}
+    now = dt.datetime.now(dt.UTC)
+    query = {
+        "from": (now - dt.timedelta(days=1)).isoformat(),
+        "to": (now + dt.timedelta(minutes=1)).isoformat(),
+    }
     deadline = time.monotonic() + timeout_s
     while True:
         answer = httpx.get(f"{server.url}/api/v1/sessions", params=query, headers=user.headers, timeout=10)

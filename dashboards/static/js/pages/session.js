@@ -1,16 +1,17 @@
 import { api, apiOptional } from "../api.js";
 import { cssVar, drawChart, emptyChart, horizontalBands, pointsOnly, zoneBands } from "../charts.js";
 import { itemId, signedInPage } from "../shell.js";
-import { addDays, formatDateTime, formatDuration, localDate } from "../time.js";
+import { formatDateTime, formatDuration } from "../time.js";
 import { $, facts, round, showNotice } from "../dom.js";
 import { heartLimits } from "../zones.js";
 
 /** The session: GET /sessions/{id} where the server has it, else found in the recent list. */
-async function findSession(id, tz) {
+async function findSession(id) {
   const direct = await apiOptional(`/sessions/${id}`);
   if (direct && !Array.isArray(direct)) return direct;
-  const to = localDate(tz);
-  const list = await apiOptional(`/sessions?from=${addDays(to, -365)}&to=${to}`, []);
+  const from = new Date(Date.now() - 366 * 86400000).toISOString();
+  const to = new Date(Date.now() + 60000).toISOString();
+  const list = await apiOptional(`/sessions?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, []);
   return list.find((s) => s.id === id) || null;
 }
 
@@ -80,7 +81,7 @@ function drawRecovery(s, samples) {
 
 signedInPage(async (profile) => {
   const id = itemId();
-  const session = await findSession(id, profile.timezone);
+  const session = await findSession(id);
   if (!session) {
     showNotice("This session could not be found.");
     $("#session-summary").textContent = "";

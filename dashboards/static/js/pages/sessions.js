@@ -1,6 +1,6 @@
 import { apiOptional } from "../api.js";
 import { signedInPage } from "../shell.js";
-import { addDays, formatDateTime, formatDuration, localDate } from "../time.js";
+import { formatDateTime, formatDuration } from "../time.js";
 import { $, el, replaceChildren } from "../dom.js";
 
 let profile = null;
@@ -13,9 +13,10 @@ function describe(s) {
 }
 
 async function load() {
-  const to = localDate(profile.timezone);
-  const from = addDays(to, -Number($("#days").value) + 1);
-  const sessions = await apiOptional(`/sessions?from=${from}&to=${to}`, null);
+  // The list takes instants (ISO with offset); a day of margin covers any time zone's midnight.
+  const from = new Date(Date.now() - (Number($("#days").value) + 1) * 86400000).toISOString();
+  const to = new Date(Date.now() + 60000).toISOString();
+  const sessions = await apiOptional(`/sessions?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, null);
   const list = $("#session-list");
   if (sessions === null) {
     replaceChildren(list, el("li", { class: "muted" }, "Sessions will be listed here once the server finds them."));

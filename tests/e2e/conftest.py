@@ -120,7 +120,12 @@ def open_dash(
     if token is not None:
         local = [{"name": TOKEN_KEY, "value": token}]
         storage = {"cookies": [], "origins": [{"origin": server.url, "localStorage": local}]}
-    context = browser.new_context(viewport=viewport, storage_state=storage)  # type: ignore[arg-type]
+    # Reduced motion: the ring's fill animation would otherwise be caught half-way on screenshots.
+    context = browser.new_context(
+        viewport=viewport,
+        storage_state=storage,  # type: ignore[arg-type]
+        reduced_motion="reduce",
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     log = BrowserLog()

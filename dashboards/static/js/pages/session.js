@@ -61,14 +61,20 @@ function drawRecovery(s, samples) {
     emptyChart($("#recovery-chart"), "No recovery curve for this session.");
     return;
   }
-  const xs = after.map((p) => (Date.parse(p.t) - end) / 1000);
   const fit = s.recovery.fit;
   // The fit is hr(t) = asymptote + (hr0 - asymptote) * exp(-(t - t0) / tau), t0 the fit's start (else the end of effort).
   const t0 = fit && fit.t0 ? (Date.parse(fit.t0) - end) / 1000 : 0;
+  const xs = after.map((p) => (Date.parse(p.t) - end) / 1000);
+  const hr = after.map((p) => p.bpm);
+  const fitEnd = fit && fit.duration_s ? t0 + fit.duration_s : 0;
+  for (let t = Math.ceil(xs.at(-1) + 5); t <= fitEnd; t += 5) {
+    xs.push(t); // the fitted window may reach past the session's own samples
+    hr.push(null);
+  }
   const curve = xs.map((t) => (fit && t >= t0
     ? round(fit.hr_asymptote + (fit.hr0 - fit.hr_asymptote) * Math.exp(-(t - t0) / fit.tau_s), 1) : null));
   drawChart($("#recovery-chart"), {
-    data: [xs, after.map((p) => p.bpm), curve],
+    data: [xs, hr, curve],
     series: [
       { label: "Seconds after effort", value: (u, v) => (v == null ? "–" : `${Math.round(v)} s`) },
       { label: "Heart rate", ...pointsOnly(5, cssVar("--muted")) },

@@ -15,6 +15,7 @@ function renderDay(day) {
   renderRing(state.minutes, state.target);
   const streak = day?.streak_days ?? 0;
   $("#streak-days").textContent = String(streak);
+  $("#streak-unit").textContent = streak === 1 ? "day" : "days";
   $("#streak").classList.toggle("muted", streak === 0);
   renderSessions(day?.sessions ?? []);
 }
@@ -45,6 +46,12 @@ async function loadCheckins() {
   renderCheckins(await api(`/checkins?from=${encodeURIComponent(since)}`));
 }
 
+/** The day summary; live minutes that arrived first are not taken back by an older summary. */
+async function refreshDay() {
+  const day = await apiOptional(`/days/${state.today}`);
+  if (day) renderDay({ ...day, heartbeat_up_minutes: Math.max(day.heartbeat_up_minutes ?? 0, state.minutes) });
+}
+
 function showHeartRate(event) {
   const limits = heartLimits(state.profile);
   const zone = event.zone || zoneOf(event.bpm, limits);
@@ -67,6 +74,7 @@ function watchStaleness() {
   setInterval(() => {
     const stale = state.lastBeatAt && Date.now() - state.lastBeatAt > STALE_MS;
     $("#live-hr").classList.toggle("stale", Boolean(stale));
+    if (localDate(state.profile.timezone) !== state.today) location.reload(); // a new day begins
   }, 2000);
 }
 
@@ -88,9 +96,10 @@ function startLive() {
       state.target = e.target_minutes || state.target;
       renderRing(state.minutes, state.target);
     },
-    target_met: (e) => {
+    target_met: async (e) => {
       if (e.date && e.date !== state.today) return;
       renderRing(Math.max(state.minutes, state.target), state.target);
+      await refreshDay(); // the streak and today's sessions change with it
     },
   }, (link) => {
     $("#live-link").textContent = link === "open" ? "live" : "retrying";
@@ -129,6 +138,5 @@ signedInPage(async (profile) => {
   wireCheckinForm();
   startLive();
   watchStaleness();
-  const [day] = await Promise.all([apiOptional(`/days/${state.today}`), loadCheckins(), showDevice()]);
-  if (day) renderDay({ ...day, heartbeat_up_minutes: Math.max(day.heartbeat_up_minutes ?? 0, state.minutes) });
+  await Promise.all([refreshDay(), loadCheckins(), showDevice()]);
 });

@@ -10,10 +10,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import httpx
 from rich.console import Console
@@ -23,11 +23,10 @@ from devices.errors import DeviceError, UploadRefused, UploadUnavailable
 from devices.simulator import VirtualStrap, load_recording
 from devices.spool import Spool
 from devices.strap import Clock, SampleDecoder, StrapLink
-
-if TYPE_CHECKING:
-    from devices.uploader import Uploader
+from devices.uploader import Uploader
 
 _LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 REPLAY_STRAP_NAME = "Chin Up Replay"
 RESOLVE_RETRY_FIRST_S = 0.5
@@ -68,7 +67,23 @@ class ScaledClock:
         return self._start_s + (time.monotonic() - self._mono_start_s) * self.speed
 
 
-async def resolve_device(
+async def device_of_token(client: httpx.AsyncClient, server_url: str, token: str) -> int | None:
+    """The device id a device upload token belongs to; None for a user token.
+
+    Raises:
+        UploadRefused: the token is not accepted (retrying cannot help).
+        UploadUnavailable: the service cannot answer now.
+    """
+    url = server_url.rstrip("/") + "/api/v1/devices/current"
+    answer = await _request(client, "GET", url, token)
+    if answer.status_code == 200:
+        return int(answer.json()["id"])
+    if answer.status_code == 404:  # the service's answer for a user token
+        return None
+    raise _refusal(answer, url)
+
+
+async def register_strap(
     client: httpx.AsyncClient,
     server_url: str,
     token: str,
@@ -77,30 +92,36 @@ async def resolve_device(
     name: str,
     model: str | None = None,
 ) -> tuple[int, str]:
-    """(device id, upload token): a device token names its device; a user token registers the strap.
+    """(device id, upload token) for the strap with a user token; the same address gives the same id.
 
     Raises:
-        UploadRefused: the token is not accepted (retrying cannot help).
-        UploadUnavailable: the service cannot answer now.
+        UploadRefused, UploadUnavailable: as `device_of_token`.
     """
-    headers = {"Authorization": f"Bearer {token}"}
-    base = server_url.rstrip("/") + "/api/v1/devices"
+    url = server_url.rstrip("/") + "/api/v1/devices"
+    answer = await _request(
+        client, "POST", url, token, json={"name": name, "address": address, "model": model}
+    )
+    if answer.status_code in (200, 201):
+        data = answer.json()
+        return int(data["id"]), str(data["upload_token"])
+    raise _refusal(answer, url)
+
+
+async def _request(
+    client: httpx.AsyncClient, method: str, url: str, token: str, **kwargs: object
+) -> httpx.Response:
+    """One request with the bearer token; transport failures become UploadUnavailable."""
     try:
-        current = await client.get(f"{base}/current", headers=headers)
-        if current.status_code == 200:
-            return int(current.json()["id"]), token
-        if current.status_code == 404:  # a user token: register (idempotent on the address)
-            body = {"name": name, "address": address, "model": model}
-            created = await client.post(base, json=body, headers=headers)
-            if created.status_code in (200, 201):
-                data = created.json()
-                return int(data["id"]), str(data["upload_token"])
-            current = created
+        return await client.request(method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs)  # type: ignore[arg-type]
     except httpx.TransportError as exc:
-        raise UploadUnavailable(base, str(exc) or type(exc).__name__) from exc
-    if current.status_code >= 500:
-        raise UploadUnavailable(base, current.text, status_code=current.status_code)
-    raise UploadRefused(current.status_code, base, current.text)
+        raise UploadUnavailable(url, str(exc) or type(exc).__name__) from exc
+
+
+def _refusal(answer: httpx.Response, url: str) -> UploadUnavailable | UploadRefused:
+    """5xx can pass; anything else is the client's mistake and final."""
+    if answer.status_code >= 500:
+        return UploadUnavailable(url, answer.text, status_code=answer.status_code)
+    return UploadRefused(answer.status_code, url, answer.text)
 
 
 class StrapPipeline:
@@ -129,20 +150,19 @@ class StrapPipeline:
             assert self.device_key is not None
             samples = [s for s in map(self.decoder.decode, batch) if s is not None]
             if samples:
-                self.spool.append(self.device_key, samples)
+                await asyncio.to_thread(self.spool.append, self.device_key, samples)
                 self.samples_spooled += len(samples)
 
     async def upload(
         self, client: httpx.AsyncClient, server_url: str, token: str, stop: asyncio.Event
     ) -> None:
         """Learn the device id (retrying while the service is away), then run the uploader until `stop`."""
-        from devices.uploader import Uploader  # here: a pipeline that only spools (bench) needs no uploader
-
         device_id, upload_token = await self._resolve(client, server_url, token, stop)
-        if device_id is None:
+        while self.device_key is None and not stop.is_set():
+            await asyncio.sleep(SPOOL_POLL_S)
+        if device_id is None or self.device_key is None:
             return
         self.device_id = device_id
-        assert self.device_key is not None
         self.uploader = Uploader(
             self.spool,
             client=client,
@@ -156,15 +176,25 @@ class StrapPipeline:
     async def _resolve(
         self, client: httpx.AsyncClient, server_url: str, token: str, stop: asyncio.Event
     ) -> tuple[int | None, str]:
-        """`resolve_device` with backoff on UploadUnavailable; (None, "") when stopped first."""
-        delay_s = RESOLVE_RETRY_FIRST_S
+        """Check the token at once, then (user token) register the strap once its address is known."""
+        device_id = await self._retrying(lambda: device_of_token(client, server_url, token), stop)
+        if device_id is not None or stop.is_set():
+            return device_id, token
         while self.device_key is None and not stop.is_set():  # the spool key is the strap's address
             await asyncio.sleep(SPOOL_POLL_S)
+        key = self.device_key or ""
+        name = self.link.stats.name or key
+        registered = await self._retrying(
+            lambda: register_strap(client, server_url, token, address=key, name=name), stop
+        )
+        return registered if registered is not None else (None, "")
+
+    async def _retrying(self, call: Callable[[], Awaitable[_T]], stop: asyncio.Event) -> _T | None:
+        """`call()` retried with backoff while the service is unavailable; None when stopped first."""
+        delay_s = RESOLVE_RETRY_FIRST_S
         while not stop.is_set():
-            assert self.device_key is not None
-            name = self.link.stats.name or self.device_key
             try:
-                return await resolve_device(client, server_url, token, address=self.device_key, name=name)
+                return await call()
             except UploadUnavailable as exc:
                 _LOGGER.info(
                     "%s: service unavailable (%s), retrying in %.1f s", self.device_key, exc, delay_s
@@ -173,14 +203,14 @@ class StrapPipeline:
                 async with asyncio.timeout(delay_s):
                     await stop.wait()
             delay_s = min(RESOLVE_RETRY_MAX_S, delay_s * 2)
-        return None, ""
+        return None
 
     def status(self) -> str:
         """One line: state, bpm, battery, spool depth, uploaded count."""
         stats, last, key = self.link.stats, self.decoder.last, self.device_key
         bpm = f"{last.bpm} bpm" if last is not None else "-- bpm"
         battery = f"{stats.battery_pct} %" if stats.battery_pct is not None else "--"
-        uploaded = self.uploader.uploaded if self.uploader is not None else 0
+        uploaded = self.uploader.counters.uploaded if self.uploader is not None else 0
         depth = self.spool.depth(key) if key else 0
         malformed = sum(self.decoder.malformed.values())
         return (
@@ -190,7 +220,7 @@ class StrapPipeline:
 
     def result(self) -> RecordResult:
         """The pipeline's counters."""
-        up = self.uploader
+        up = self.uploader.counters if self.uploader is not None else None
         return RecordResult(
             device_id=self.device_id if self.device_id is not None else -1,
             device_key=self.device_key or "",

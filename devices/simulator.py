@@ -325,11 +325,16 @@ class VirtualStrap:
             offset_s += self.script[-1].t_s + 1.0
 
     async def _play(self) -> None:
-        """Send each tick at its time divided by the speed, against one start time (no drift)."""
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        """Send each tick its script interval after the previous one, divided by the speed.
+
+        Paced from the previous send, not from a fixed start: after a stall of the event loop the
+        strap goes on at its pace instead of bursting out the overdue ticks, as a real strap would.
+        """
+        previous_s = None
         for t_s, tick in self._ticks():
-            await asyncio.sleep(max(0.0, start + t_s / self.speed - loop.time()))
+            if previous_s is not None:
+                await asyncio.sleep(max(0.0, t_s - previous_s) / self.speed)
+            previous_s = t_s
             if not self.silent:
                 await self.notify(self._measurement(tick))
         self.finished.set()

@@ -1,0 +1,160 @@
+"""`record()` end to end: virtual strap -> Bumble -> bleak -> spool -> uploader -> real service (uvicorn)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devices.errors import UploadRefused
+from devices.recorder import ScaledClock, record
+from devices.simulator import Tick, VirtualStrap
+from tests.support.server import LiveServer
+from tests.support.users import TestUser, sign_up
+
+pytestmark = pytest.mark.anyio
+
+
+def stored(server: LiveServer, user: TestUser, device_id: int) -> list[dict[str, object]]:
+    answer = httpx.get(f"{server.url}/api/v1/devices/{device_id}/samples", headers=user.headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return list(answer.json())
+
+
+def t_ms(row: dict[str, object]) -> float:
+    return datetime.fromisoformat(str(row["t"])).timestamp() * 1000
+
+
+@pytest.fixture
+def user(live_server: LiveServer) -> TestUser:
+    with httpx.Client(timeout=10) as client:
+        return sign_up(client, live_server.url)
+
+
+def test_scaled_clock_runs_faster_from_now() -> None:
+    clock = ScaledClock(20.0, now=lambda: 1_000.0)
+    assert 1_000.0 <= clock() < 1_001.0
+
+
+async def test_replay_reaches_the_database_exactly_once_with_its_own_spacing(
+    live_server: LiveServer, user: TestUser, tmp_path: Path
+) -> None:
+    replay = tmp_path / "ride.csv"
+    replay.write_text("t,bpm\n" + "".join(f"{i},{90 + i % 40}\n" for i in range(60)))
+    result = await record(
+        server_url=live_server.url,
+        token=user.token,
+        transport="virtual",
+        replay=replay,
+        speed=20.0,
+        seconds=2.0,
+        spool_path=tmp_path / "spool.sqlite3",
+        progress=False,
+    )
+    rows = await asyncio.to_thread(stored, live_server, user, result.device_id)
+    assert result.samples_spooled >= 10 and result.spool_depth == 0
+    assert len(rows) == result.samples_spooled == result.uploaded and result.duplicates == 0
+    times_ms = [t_ms(r) for r in rows]
+    gaps_ms = [b - a for a, b in zip(times_ms, times_ms[1:], strict=False)]
+    assert 800 <= statistics.median(gaps_ms) <= 1200  # the recording's 1 s spacing, at 20x speed
+
+
+async def test_device_token_uploads_to_its_device(
+    live_server: LiveServer, user: TestUser, tmp_path: Path
+) -> None:
+    replay = tmp_path / "r.csv"
+    replay.write_text("t,bpm\n" + "".join(f"{i},70\n" for i in range(100)))
+    async with httpx.AsyncClient(timeout=10) as client:
+        answer = await client.post(
+            f"{live_server.url}/api/v1/devices",
+            json={"name": "Kept", "address": "C0:00:00:00:00:01"},
+            headers=user.headers,
+        )
+    device = answer.json()
+    result = await record(
+        server_url=live_server.url,
+        token=device["upload_token"],
+        transport="virtual",
+        replay=replay,
+        speed=20.0,
+        seconds=1.0,
+        spool_path=tmp_path / "spool.sqlite3",
+        progress=False,
+    )
+    assert result.device_id == device["id"]
+    rows = await asyncio.to_thread(stored, live_server, user, device["id"])
+    assert len(rows) == result.samples_spooled > 0
+
+
+async def test_a_refused_token_is_reported(live_server: LiveServer, tmp_path: Path) -> None:
+    replay = tmp_path / "r.csv"
+    replay.write_text("t,bpm\n0,70\n1,71\n")
+    with pytest.raises(UploadRefused):
+        await record(
+            server_url=live_server.url,
+            token="not-a-token",
+            transport="virtual",
+            replay=replay,
+            speed=5.0,
+            seconds=5.0,
+            spool_path=tmp_path / "spool.sqlite3",
+            progress=False,
+        )
+
+
+async def _record_own_strap(
+    live_server: LiveServer, user: TestUser, tmp_path: Path, seconds: float, chaos
+) -> tuple[VirtualStrap, object]:
+    """Record a strap this test controls, running `chaos(strap)` alongside."""
+    script = [Tick(float(i), 60 + i % 50, (1000.0 * 60 / (60 + i % 50),)) for i in range(1, 10_000)]
+    async with VirtualStrap("virtual", script, name="Chaos", speed=10.0) as strap:
+        async with asyncio.TaskGroup() as tasks:
+            recording = tasks.create_task(
+                record(
+                    server_url=live_server.url,
+                    token=user.token,
+                    transport="virtual",
+                    name="Chaos",
+                    seconds=seconds,
+                    spool_path=tmp_path / "spool.sqlite3",
+                    progress=False,
+                )
+            )
+            tasks.create_task(chaos(strap))
+        return strap, recording.result()
+
+
+async def test_link_drops_every_few_seconds_lose_nothing_that_was_sent(
+    live_server: LiveServer, user: TestUser, tmp_path: Path
+) -> None:
+    async def drop_every_second(strap: VirtualStrap) -> None:
+        for _ in range(4):
+            await asyncio.sleep(1.0)
+            await strap.drop_link()
+
+    strap, result = await _record_own_strap(live_server, user, tmp_path, 6.0, drop_every_second)
+    rows = await asyncio.to_thread(stored, live_server, user, result.device_id)
+    assert result.disconnections >= 3 and result.connections >= 4
+    assert len(rows) == result.samples_spooled == strap.counters.notifications_sent
+    assert [r["bpm"] for r in rows] == [m.bpm for m in strap.counters.sent]
+    times = [t_ms(r) for r in rows]
+    assert times == sorted(set(times))
+
+
+async def test_service_down_for_a_while_loses_nothing(
+    live_server: LiveServer, user: TestUser, tmp_path: Path
+) -> None:
+    async def take_the_service_away(_strap: VirtualStrap) -> None:
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(live_server.stop)
+        await asyncio.sleep(2.0)
+        await asyncio.to_thread(live_server.start)
+
+    strap, result = await _record_own_strap(live_server, user, tmp_path, 5.0, take_the_service_away)
+    rows = await asyncio.to_thread(stored, live_server, user, result.device_id)
+    assert len(rows) == result.samples_spooled == strap.counters.notifications_sent > 30
+    assert result.spool_depth == 0

@@ -28,6 +28,13 @@ def _size(fh: BinaryIO) -> int:
     return size
 
 
+def _declared_size(fh: BinaryIO) -> int:
+    """The length the header promises: header size + data size + the 2-byte checksum."""
+    fh.seek(0)
+    head = fh.read(12)
+    return head[0] + int.from_bytes(head[4:8], "little") + 2
+
+
 def _iso(t_ms: int) -> str:
     return dt.datetime.fromtimestamp(t_ms / 1000, dt.UTC).isoformat(timespec="seconds")
 
@@ -102,11 +109,12 @@ def _parse(fh: BinaryIO, report: ReadReport) -> tuple[list[Item], Source]:
         raise CorruptFile(
             report.file_name, "the checksum at the end", f"the FIT checksum fails: {exc}"
         ) from exc
-    except fitdecode.FitParseError as exc:
+    except (fitdecode.FitEOFError, fitdecode.FitParseError) as exc:
+        place = f"byte {exc.offset} of {size}"
         if not items:
-            raise CorruptFile(
-                report.file_name, f"byte {exc.offset} of {size}", f"no whole record: {exc}"
-            ) from exc
+            raise CorruptFile(report.file_name, place, f"no whole record: {exc}") from exc
+        if size >= _declared_size(fh):  # every byte the header promised is there: damaged, not cut short
+            raise CorruptFile(report.file_name, place, f"damaged FIT data: {exc}") from exc
         report.truncated_at = f"byte {exc.offset} of {size}, after the record at {_iso(items[-1]['t'])}"
     except fitdecode.FitError as exc:
         raise CorruptFile(report.file_name, "byte 0", f"not a readable FIT file: {exc}") from exc

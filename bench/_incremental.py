@@ -23,7 +23,9 @@ from service.analysis.minutes import day_totals, minute_table
 from service.db import make_engine, make_session_factory
 from service.ingest import CleanSample, store_samples
 from service.live import LiveHub
-from service.models import DayRollup, MinuteRollup, User
+from service.analysis.sessions import find_sessions
+from service.models import CheckIn, DayRollup, MinuteRollup, User, WorkoutSession
+from service.rollup_days import session_columns
 from service.rollups import Rollups, _minute_rows, profile_for
 
 DAY_S = 86_400
@@ -37,7 +39,11 @@ def _hr(t: np.ndarray) -> np.ndarray:
     return np.round(hr + np.random.default_rng(int(t[0]) % 97).normal(0, 2, t.size)).astype(np.int64)
 
 
-def _seed(db_url: str, email: str, days: int, end_s: float, console: Console) -> int:
+def _seed(
+    db_url: str, email: str, days: int, end_s: float, console: Console, *, journal: bool = False
+) -> int:
+    """A user with `days` of 1 Hz history ending at `end_s`, rollups computed in bulk; with sessions and
+    a check-in a day when `journal`."""
     engine = make_engine(db_url)
     sessions = make_session_factory(engine)
     with sessions() as db:
@@ -71,7 +77,14 @@ def _seed(db_url: str, email: str, days: int, end_s: float, console: Console) ->
             first_day = localtime.local_day(t0, tz)
             edges = localtime.day_edges_s(first_day, first_day + dt.timedelta(days=n_days - 1), tz)
             totals = day_totals(table, edges)
+            found = find_sessions(t, bpm, valid, table) if journal else []
             with sessions() as db:
+                for session in found:
+                    db.add(WorkoutSession(user_id=user_id, source="detected", **session_columns(session)))
+                if journal:
+                    for i in range(n_days):
+                        at = dt.datetime.fromtimestamp(edges[i] + 20 * 3600, dt.UTC)
+                        db.add(CheckIn(user_id=user_id, at=at, confidence=5 + i % 4, mood=6 + i % 3))
                 db.execute(insert(MinuteRollup), _minute_rows(user_id, table))
                 for i in range(n_days):
                     db.add(DayRollup(user_id=user_id, day=first_day + dt.timedelta(days=i),

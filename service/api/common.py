@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
+
+from fastapi import Response
 
 from service.errors import InvalidInput
 from service.ingest import parse_time_ms
@@ -19,3 +23,15 @@ def query_time_ms(value: str, name: str) -> int:
 
 def iso_ms(t_ms: int) -> str:
     return dt.datetime.fromtimestamp(t_ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
+
+
+class FastJSON(Response):
+    """Already plain JSON-able data (dicts, lists, str, numbers): `json.dumps` it directly.
+
+    Large answers (a year of days, a session's samples) skip FastAPI's per-field encoder, which would
+    cost more than the query behind them (bench/dashboard.py)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":"), allow_nan=False).encode()

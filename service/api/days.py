@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from service import localtime
 from service.analysis.baseline import recovery_status
 from service.analysis.minutes import DayTotals, week_summary
+from service.api.common import FastJSON
 from service.api.deps import CurrentUser, SessionDep
 from service.api.sessions import session_public
 from service.errors import InvalidInput
@@ -192,13 +193,13 @@ def _plain_hrv(rollup: DayRollup | None) -> dict[str, Any] | None:
     }
 
 
-@router.get("")
+@router.get("", response_class=FastJSON)
 def list_days(
     user: CurrentUser,
     db: SessionDep,
     from_: Annotated[dt.date, Query(alias="from")],
     to: Annotated[dt.date, Query()],
-) -> list[dict[str, Any]]:
+) -> FastJSON:
     """Every local day from `from` to `to` inclusive, days without data included (as zeros)."""
     if to < from_:
         raise InvalidInput("`to` is before `from`")
@@ -207,16 +208,18 @@ def list_days(
     rollups = _rollups(db, user.id, from_, to)
     sessions, checkins = _journal_by_day(db, user, from_, to)
     days = [from_ + dt.timedelta(days=i) for i in range((to - from_).days + 1)]
-    return [
-        day_summary(
-            user, d, rollups.get(d), sessions.get(d, []), checkins.get(d, []), _plain_hrv(rollups.get(d))
-        )
-        for d in days
-    ]
+    return FastJSON(
+        [
+            day_summary(
+                user, d, rollups.get(d), sessions.get(d, []), checkins.get(d, []), _plain_hrv(rollups.get(d))
+            )
+            for d in days
+        ]
+    )
 
 
-@router.get("/{date}")
-def read_day(date: dt.date, user: CurrentUser, db: SessionDep) -> dict[str, Any]:
+@router.get("/{date}", response_class=FastJSON)
+def read_day(date: dt.date, user: CurrentUser, db: SessionDep) -> FastJSON:
     """One day in full: with the streak, the week against the WHO band and HRV against the personal band."""
     rollup = db.get(DayRollup, (user.id, date))
     sessions, checkins = _journal_by_day(db, user, date, date)
@@ -225,4 +228,4 @@ def read_day(date: dt.date, user: CurrentUser, db: SessionDep) -> dict[str, Any]
     )
     summary["streak_days"] = _streak(db, user, date)
     summary["week"] = _week(db, user.id, date)
-    return summary
+    return FastJSON(summary)

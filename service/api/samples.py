@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from service.api.common import iso_ms, query_time_ms
+from service.api.common import FastJSON, iso_ms, query_time_ms
 from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
 from service.api.devices import get_owned_device
 from service.errors import Forbidden, InvalidInput, PayloadTooLarge
@@ -106,7 +106,7 @@ def ingest_samples(
     )
 
 
-@router.get("", response_model=list[SamplePublic])
+@router.get("", response_model=list[SamplePublic], response_class=FastJSON)
 def read_samples(
     device_id: int,
     user: CurrentUser,
@@ -114,7 +114,7 @@ def read_samples(
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
-) -> list[SamplePublic]:
+) -> FastJSON:
     device: Device = get_owned_device(db, user.id, device_id)
     query = select(Sample.t_ms, Sample.bpm, Sample.rr_ms, Sample.contact).where(Sample.device_id == device.id)
     if from_ is not None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from service import localtime
 from service.analysis.cleaning import clean_hr
 from service.analysis.sessions import summarise_session
-from service.api.common import iso_ms, query_time_ms
+from service.api.common import FastJSON, iso_ms, query_time_ms
 from service.api.deps import CurrentUser, SessionDep
 from service.api.types import UtcTime
 from service.errors import InvalidInput, NotFound
@@ -210,10 +210,8 @@ def delete_session(session_id: int, user: CurrentUser, db: SessionDep) -> None:
     db.commit()
 
 
-@router.get("/{session_id}/samples")
-def session_samples(
-    session_id: int, user: CurrentUser, db: SessionDep, recovery: bool = False
-) -> list[dict[str, Any]]:
+@router.get("/{session_id}/samples", response_class=FastJSON)
+def session_samples(session_id: int, user: CurrentUser, db: SessionDep, recovery: bool = False) -> FastJSON:
     """The session's heart rate; with `recovery=true` also the ten minutes after it, for the recovery chart."""
     found = _owned(db, user, session_id)
     after_ms = RECOVERY_AFTER_S * 1000 if recovery else 0
@@ -226,4 +224,4 @@ def session_samples(
         )
         .order_by(Sample.t_ms)
     ).all()
-    return [{"t": iso_ms(t), "bpm": bpm} for t, bpm in rows]
+    return FastJSON([{"t": iso_ms(t), "bpm": bpm} for t, bpm in rows])

@@ -48,8 +48,24 @@ async function loadCheckins() {
 
 /** The day summary; live minutes that arrived first are not taken back by an older summary. */
 async function refreshDay() {
-  const day = await apiOptional(`/days/${state.today}`);
+  let day;
+  try {
+    day = await apiOptional(`/days/${state.today}`);
+  } catch (error) {
+    if (error.status !== 401) console.warn("day summary not loaded", error);
+    return;
+  }
   if (day) renderDay({ ...day, heartbeat_up_minutes: Math.max(day.heartbeat_up_minutes ?? 0, state.minutes) });
+}
+
+let refreshTimer = null;
+/** While a strap streams, minutes arrive often; the summary (sessions, streak) is fetched at most twice a minute. */
+function refreshDaySoon() {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(async () => {
+    refreshTimer = null;
+    await refreshDay();
+  }, 30000);
 }
 
 function showHeartRate(event) {
@@ -95,6 +111,7 @@ function startLive() {
       state.minutes = e.heartbeat_up_minutes;
       state.target = e.target_minutes || state.target;
       renderRing(state.minutes, state.target);
+      refreshDaySoon();
     },
     target_met: async (e) => {
       if (e.date && e.date !== state.today) return;

@@ -113,7 +113,12 @@ class Dash:
 
 
 def open_dash(
-    browser: Browser, server: LiveServer, *, viewport: dict[str, int], token: str | None = None
+    browser: Browser,
+    server: LiveServer,
+    *,
+    viewport: dict[str, int],
+    token: str | None = None,
+    timezone_id: str = "UTC",
 ) -> Dash:
     """A fresh browser context (own storage), holding the token as the log-in page would leave it."""
     storage: dict[str, Any] | None = None
@@ -125,6 +130,7 @@ def open_dash(
         viewport=viewport,
         storage_state=storage,  # type: ignore[arg-type]
         reduced_motion="reduce",
+        timezone_id=timezone_id,
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -148,8 +154,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 @pytest.fixture
 def dash(browser: Browser, live_server: LiveServer) -> Iterator[Dash]:
-    """A desktop-sized tab, signed out."""
-    tab = open_dash(browser, live_server, viewport=DESKTOP)
+    """A desktop-sized tab, signed out, in a browser set to Berlin time."""
+    tab = open_dash(browser, live_server, viewport=DESKTOP, timezone_id="Europe/Berlin")
     yield tab
     tab.page.context.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+import uuid
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -20,15 +21,16 @@ PENDING = pytest.mark.xfail(reason="endpoint pending", strict=False)
 
 
 def test_sign_up_log_out_and_log_in_again(dash: Dash) -> None:
+    email = f"ada-{uuid.uuid4().hex[:8]}@example.org"  # the server is shared by the whole e2e run
     dash.goto()
     expect(dash.page).to_have_url(re.compile(r"/dashboard/login\?next=%2Fdashboard$"))
     dash.shot("login")
     dash.page.get_by_role("link", name="Create an account").click()
     expect(dash.page.get_by_role("heading", name="Create your account")).to_be_visible()
-    expect(dash.page.get_by_label("Time zone")).not_to_have_value("")
+    expect(dash.page.get_by_label("Time zone")).to_have_value("Europe/Berlin")  # from the browser
     dash.shot("signup")
 
-    dash.page.get_by_label("Email").fill("ada@example.org")
+    dash.page.get_by_label("Email").fill(email)
     dash.page.get_by_label("Password").fill("short")
     dash.page.get_by_role("button", name="Create account").click()
     expect(dash.page.get_by_role("alert")).to_contain_text("at least 8 characters")
@@ -41,6 +43,8 @@ def test_sign_up_log_out_and_log_in_again(dash: Dash) -> None:
     expect(dash.page.get_by_role("img", name="0 of 60 heartbeat-up minutes")).to_be_visible()
     token = dash.page.evaluate("localStorage.getItem('chinup.token')")
     assert token
+    me = httpx.get(f"{dash.server.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["timezone"] == "Europe/Berlin" and me["email"] == email
 
     dash.page.get_by_role("button", name="Log out").click()
     expect(dash.page).to_have_url(re.compile(r"/dashboard/login"))
@@ -48,7 +52,7 @@ def test_sign_up_log_out_and_log_in_again(dash: Dash) -> None:
     revoked = httpx.get(f"{dash.server.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert revoked.status_code == 401
 
-    dash.page.get_by_label("Email").fill("ada@example.org")
+    dash.page.get_by_label("Email").fill(email)
     dash.page.get_by_label("Password").fill("not the password")
     dash.page.get_by_role("button", name="Log in").click()
     expect(dash.page.get_by_role("alert")).to_have_text("That email and password do not match.")
@@ -87,6 +91,7 @@ def test_check_in_shows_on_the_mood_chart(signed_in: Dash) -> None:
     expect(row.locator("td").nth(1)).to_have_text("8")
     expect(row.locator("td").nth(2)).to_have_text("6")
     expect(page.locator("#insight-statement")).not_to_have_text("Looking at your data…")
+    expect(page.locator("#scatter-chart canvas")).to_have_count(1)  # today: 0 minutes against 8
     page.get_by_text("Next day").click()
     page.locator("label[for=metric-mood]").click()
     signed_in.shot("mood")

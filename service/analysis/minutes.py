@@ -3,7 +3,8 @@
 Minutes are UTC clock minutes (multiples of 60 s of the time origin). Every IANA zone in use today has
 a whole-minute UTC offset, so a local midnight is always a minute boundary and a day never splits a
 minute; minutes are given to the day that holds their start. A sample covers the time until the next
-sample, capped at ``max_cover_s``, so irregular sampling is time-weighted and a hole stays a hole.
+sample, capped at ``max_cover_s`` (the last sample covers nothing), so irregular sampling is time-weighted,
+a hole stays a hole, and removing samples never adds time (min(x, cap) is subadditive).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def minute_table(
         valid: per-sample validity (``clean_hr(...).valid``); invalid samples count as holes.
         profile: resting HR and HRmax that place the threshold and zone edges.
         contact: optional per-sample sensor contact (False = lost), for ``lost_contact_s``.
-        max_cover_s: longest time one sample stands for; the last sample covers as its predecessor did.
+        max_cover_s: longest time one sample stands for; the last sample stands for nothing (no next).
         start_s: drop minutes starting before this (s).
         end_s: drop minutes starting at or after this (s).
         chunk_samples: samples handled per piece (memory and cache use; the result does not depend on it).
@@ -127,14 +128,21 @@ def minute_table(
     # Per-sample work runs chunk by chunk (cut at minute boundaries): cache-sized temporaries, no
     # full-length copies; each chunk yields raw per-minute sums, corrected below for coverage that
     # runs from one minute into the next.
-    parts = [_chunk_sums(t, b, ok, lost, lo, hi, max_cover_s, edges) for lo, hi in _chunks(t, chunk_samples)]
+    pieces = _chunks(t, chunk_samples)
+    longest = max(hi - lo for lo, hi in pieces)
+    work = _Work(
+        np.empty(longest),
+        np.empty(longest, np.float32),
+        np.empty(longest, np.float32),
+        np.empty(longest, np.float32),
+    )
+    parts = [_chunk_sums(t, b, ok, lost, lo, hi, max_cover_s, edges, work) for lo, hi in pieces]
     col = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     first, last, start = col["first"], col["last"], col["start"]
     cover_last = np.minimum(
         np.where(last + 1 < n, t[np.minimum(last + 1, n - 1)] - t[last], np.inf), max_cover_s
     )
-    if n > 1:  # the very last sample covers as its predecessor did
-        cover_last[-1] = min(t[-1] - t[-2], max_cover_s)
+    cover_last[-1] = 0.0  # the very last sample has no next one: it stands for nothing
     spill = np.maximum(t[last] + cover_last - (start + MINUTE_S), 0.0)
     spill_in = np.zeros_like(spill)
     spill_in[1:] = np.where(start[1:] - start[:-1] == MINUTE_S, spill[:-1], 0.0)  # else dropped: no row
@@ -152,7 +160,7 @@ def minute_table(
     above = [fix(col[f"above{k}"], (bpm_last >= edge).astype(np.float64)) for k, edge in enumerate(edges)]
     mean_bpm = np.full(first.size, np.nan)
     np.divide(bpm_s, valid_s, out=mean_bpm, where=valid_s > 0)
-    first_valid, last_valid = _valid_times(t, ok, first, last)
+    first_valid, last_valid = _valid_times(t, ok, first, last, col.pop("bad"))
     table = MinuteTable(
         profile=profile,
         minute_start_s=start,
@@ -190,6 +198,16 @@ def _chunks(t: F64, size: int) -> list[tuple[int, int]]:
     return list(zip(cuts[:-1], cuts[1:], strict=True))
 
 
+@dataclass(frozen=True)
+class _Work:
+    """Buffers reused by every chunk: allocating fresh ones per chunk costs more than the arithmetic."""
+
+    minute: F64
+    cover: F32
+    bpm: F32
+    product: F32
+
+
 def _chunk_sums(
     t: F64,
     b: F32,
@@ -199,37 +217,41 @@ def _chunk_sums(
     hi: int,
     max_cover_s: float,
     edges: tuple[float, ...],
+    work: _Work,
 ) -> dict[str, NDArray[Any]]:
     """Raw per-minute sums of samples lo..hi-1 (each sample's whole coverage counted in its minute)."""
     tc = t[lo:hi]
-    cover = np.empty(tc.size, dtype=np.float32)
+    m = tc.size
+    cover, bq, product, minute = work.cover[:m], work.bpm[:m], work.product[:m], work.minute[:m]
     if hi < t.size:
         np.subtract(t[lo + 1 : hi + 1], tc, out=cover, casting="unsafe")
     else:
         np.subtract(tc[1:], tc[:-1], out=cover[:-1], casting="unsafe")
-        cover[-1] = cover[-2] if tc.size > 1 else min(1.0, max_cover_s)
+        cover[-1] = 0.0  # no next sample: nothing known after it (adding a hole never adds time)
     np.minimum(cover, np.float32(max_cover_s), out=cover)
-    minute = np.floor(tc / MINUTE_S)
+    np.divide(tc, MINUTE_S, out=minute)
+    np.floor(minute, out=minute)
     first = np.concatenate(([0], np.flatnonzero(minute[1:] != minute[:-1]) + 1))
     sums: dict[str, NDArray[Any]] = {
         "first": first + lo,
-        "last": np.append(first[1:] - 1, tc.size - 1) + lo,
+        "last": np.append(first[1:] - 1, m - 1) + lo,
         "start": minute[first] * MINUTE_S,
     }
     # Invalid and contact-lost samples are few: handle them by index, not with full-chunk masks.
     bad = np.flatnonzero(~ok[lo:hi])
+    sums["bad"] = bad + lo
     sums["lost"] = np.zeros(first.size)
     if lost is not None:
         gone = np.flatnonzero(~lost[lo:hi])
         owner = np.searchsorted(first, gone, side="right") - 1
         sums["lost"] = np.bincount(owner, weights=cover[gone], minlength=first.size)
-    bq = b[lo:hi].astype(np.float32, copy=True)
+    np.copyto(bq, b[lo:hi])
     bq[bad] = np.nan
     sums["min"], sums["max"] = np.fmin.reduceat(bq, first), np.fmax.reduceat(bq, first)
     bq[bad] = 0.0
     cover[bad] = 0.0  # from here on: seconds of VALID coverage
     sums["valid"] = np.add.reduceat(cover, first).astype(np.float64)
-    sums["bpm"] = np.add.reduceat(cover * bq, first).astype(np.float64)
+    sums["bpm"] = np.add.reduceat(np.multiply(cover, bq, out=product), first).astype(np.float64)
     for k, total in enumerate(_seconds_above(cover, bq, first, sums["max"], edges)):
         sums[f"above{k}"] = total
     return sums
@@ -255,13 +277,15 @@ def _seconds_above(
 
 
 def _valid_times(
-    t: F64, ok: NDArray[np.bool_], first: NDArray[np.intp], last: NDArray[np.intp]
+    t: F64, ok: NDArray[np.bool_], first: NDArray[np.intp], last: NDArray[np.intp], bad: NDArray[np.intp]
 ) -> tuple[F64, F64]:
-    """Time of the first and last valid sample of each minute (NaN for a minute without one)."""
-    flips = np.flatnonzero(ok[1:] != ok[:-1]) + 1
-    bounds = np.concatenate(([0], flips, [t.size]))
-    bad = ~ok[bounds[:-1]]
-    bad_first, bad_last = bounds[:-1][bad], bounds[1:][bad] - 1  # runs of invalid samples
+    """Time of the first and last valid sample of each minute (NaN for a minute without one).
+
+    ``bad`` holds the (sorted) indices of the invalid samples; their runs are found from it alone.
+    """
+    breaks = np.flatnonzero(np.diff(bad) != 1)
+    bad_first = bad[np.concatenate(([0], breaks + 1))] if bad.size else bad
+    bad_last = bad[np.concatenate((breaks, [bad.size - 1]))] if bad.size else bad
     first_ok = first.copy()
     hit = ~ok[first]
     run = np.searchsorted(bad_first, first[hit], side="right") - 1

@@ -50,7 +50,7 @@ def banister_trimp(
         return 0.0
     dt = np.empty(t.size)
     dt[:-1] = np.diff(t)
-    dt[-1] = dt[-2]  # the last sample covers as its predecessor did, as in the minute table
+    dt[-1] = 0.0  # the last sample has no next one and stands for nothing, as in the minute table
     hrr = np.clip(profile.intensity(b), 0.0, 1.0)
     load = np.minimum(dt, max_cover_s) / 60.0 * hrr * 0.64 * np.exp(k * hrr)
     if ok is not None:

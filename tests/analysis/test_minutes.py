@@ -79,19 +79,19 @@ def test_lost_contact_and_zeros_are_holes_and_counted_as_lost() -> None:
 
 
 def test_irregular_sampling_is_time_weighted_without_bridging_gaps() -> None:
-    # One sample every 4 s covers a minute fully; one every 20 s covers 3 x 5 s.
+    # One sample every 4 s covers a minute fully; one every 20 s covers 2 x 5 s (the last covers nothing).
     dense = T0 + np.arange(0, 60, 4.0)
     sparse = T0 + 60 + np.arange(0, 60, 20.0)
     t = np.concatenate((dense, sparse))
     table = minute_table(t, np.full(t.size, 150.0), np.ones(t.size, bool), profile=PROFILE)
-    assert table.valid_s.tolist() == [60.0, 15.0]
+    assert table.valid_s.tolist() == [60.0, 10.0]
     assert table.up.tolist() == [True, False]
 
 
 def test_coverage_running_past_a_minute_boundary_moves_to_the_next_minute() -> None:
     t = T0 + np.array([58.5, 59.5, 60.5, 61.5])
     table = minute_table(t, np.full(4, 150.0), np.ones(4, bool), profile=PROFILE)
-    assert table.valid_s.tolist() == [1.5, 2.5]  # the sample at 59.5 covers 0.5 s of each minute
+    assert table.valid_s.tolist() == [1.5, 1.5]  # the sample at 59.5 covers 0.5 s of each minute
     assert table.n_samples.tolist() == [2, 2]
 
 
@@ -103,7 +103,7 @@ def test_mean_min_max_use_only_valid_samples() -> None:
     valid[0] = False
     bpm[0] = 250.0
     table = minute_table(t, bpm, valid, profile=PROFILE)
-    assert table.mean_bpm[0] == pytest.approx((29 * 120 + 30 * 100) / 59)
+    assert table.mean_bpm[0] == pytest.approx((29 * 120 + 29 * 100) / 58)  # time-weighted; last covers 0
     assert (table.min_bpm[0], table.max_bpm[0]) == (100.0, 120.0)
     assert table.first_valid_s[0] == T0 + 1
 

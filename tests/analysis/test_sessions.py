@@ -150,12 +150,13 @@ def test_corrections_survive_recomputation() -> None:
 def test_trimp_follows_banister() -> None:
     t = T0 + np.arange(1800, dtype=float)
     bpm = np.full(t.size, PROFILE.bpm_at(0.7))
-    expected = 30 * 0.7 * 0.64 * np.exp(1.92 * 0.7)  # Banister 1991, 30 min at HRr 0.7
+    # Banister 1991: 30 min at HRr 0.7 (1800 samples cover 1799 s: the last one covers nothing)
+    expected = 30 * 0.7 * 0.64 * np.exp(1.92 * 0.7) * 1799 / 1800
     assert banister_trimp(t, bpm, profile=PROFILE) == pytest.approx(expected, rel=1e-6)
-    female = 30 * 0.7 * 0.64 * np.exp(1.67 * 0.7)
+    female = 30 * 0.7 * 0.64 * np.exp(1.67 * 0.7) * 1799 / 1800
     assert banister_trimp(t, bpm, profile=PROFILE, k=TRIMP_K_FEMALE) == pytest.approx(female, rel=1e-6)
     gappy = np.concatenate((t[:900], t[900:] + 3600))  # an hour-long gap adds only the 5 s a sample covers
-    assert banister_trimp(gappy, bpm, profile=PROFILE) == pytest.approx(expected * 1804 / 1800, rel=1e-6)
+    assert banister_trimp(gappy, bpm, profile=PROFILE) == pytest.approx(expected * 1803 / 1799, rel=1e-6)
 
 
 def test_inconsistent_profile_is_refused() -> None:

@@ -110,9 +110,13 @@ class Rollups:
 
     # -- fast path ---------------------------------------------------------------------------------
     def on_ingest(self, user_id: int, samples: Sequence[CleanSample]) -> None:
-        """New samples stored: bring minutes and day totals up to date, queue the slower day analysis."""
-        t_ms = [s.t_ms for s in samples]
-        self.update_range(user_id, min(t_ms) / 1000.0, max(t_ms) / 1000.0)
+        """New samples stored: bring minutes and day totals up to date, queue the slower day analysis.
+
+        A batch may hold far-apart times (a late upload beside live data): each cluster of nearby samples
+        is updated on its own, so the work is proportional to the samples, not to the span between them.
+        """
+        for lo_s, hi_s in time_clusters(np.array([s.t_ms for s in samples], dtype=np.int64) / 1000.0):
+            self.update_range(user_id, lo_s, hi_s)
 
     def update_range(self, user_id: int, t0_s: float, t1_s: float, *, publish: bool = True) -> list[dt.date]:
         lo = (np.floor((t0_s - MARGIN_S) / MINUTE_S)) * MINUTE_S
@@ -256,6 +260,17 @@ class Rollups:
             self.update_range(user_id, t, min(t + step_s, last / 1000.0), publish=False)
             t += step_s
         self.run_pending()
+
+
+def time_clusters(t_s: NDArray[np.float64], gap_s: float = 2 * MARGIN_S) -> list[tuple[float, float]]:
+    """Spans of times whose neighbours are less than `gap_s` apart (their recomputed windows overlap)."""
+    if t_s.size == 0:
+        return []
+    t = np.sort(t_s)
+    breaks = np.flatnonzero(np.diff(t) > gap_s)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [t.size - 1]))
+    return [(float(t[a]), float(t[b])) for a, b in zip(starts, ends, strict=True)]
 
 
 def _target_met_at(minutes: MinuteTable, target: int) -> dt.datetime | None:

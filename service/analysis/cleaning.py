@@ -26,6 +26,7 @@ MAX_EXCURSION_S = 60.0
 # A value repeated identically for minutes means a frozen sensor or a stuck relay, not a heart.
 FROZEN_S = 120.0
 FROZEN_MIN_SAMPLES = 30
+CHUNK_SAMPLES = 1 << 20  # per-sample passes run on cache-sized pieces with reused buffers
 
 
 class Reason(enum.IntFlag):
@@ -96,6 +97,7 @@ def clean_hr(
     max_excursion_s: float = MAX_EXCURSION_S,
     frozen_s: float = FROZEN_S,
     frozen_min_samples: int = FROZEN_MIN_SAMPLES,
+    chunk_samples: int = CHUNK_SAMPLES,
 ) -> CleanResult:
     """Flag samples that must not be counted: lost contact, 0 bpm, out of range, impossible jumps, frozen.
 
@@ -103,7 +105,7 @@ def clean_hr(
     ``jump_window_s`` apart. A jump away and an opposite jump back within ``max_excursion_s`` flag the whole
     excursion (a spike or a short lock-on to cadence); a lone jump flags the samples on both sides of it.
     A run of identical values lasting ``frozen_s`` over at least ``frozen_min_samples`` samples is frozen.
-    Work is a handful of vectorised passes; only the (rare) flagged events are handled individually.
+    Work is two chunked vectorised passes; only the (rare) flagged events are handled individually.
     Frozen runs and excursions that straddle the ends of the arrays are judged on the part given, so a
     caller cleaning in chunks should overlap them by a few minutes.
 
@@ -118,6 +120,7 @@ def clean_hr(
         max_excursion_s: longest artefact excursion flagged as a whole.
         frozen_s: shortest duration of an identical run that counts as frozen.
         frozen_min_samples: fewest samples in such a run (keeps sparse "smart" recordings safe).
+        chunk_samples: samples per piece of work (memory and cache use; the result does not depend on it).
 
     Returns:
         CleanResult with the valid mask and per-sample reason flags.
@@ -130,21 +133,57 @@ def clean_hr(
     b = as_bpm(bpm, n)
     lost = as_mask(contact, n, "contact")
     reasons = np.zeros(n, dtype=np.uint8)
-    in_range = b >= min_bpm  # False for NaN as well
-    in_range &= b <= max_bpm
-    bad = np.flatnonzero(~in_range)
+    block = max(1, (frozen_min_samples - 1) // 2)
+    chunk = block * max(1, chunk_samples // block)  # whole frozen-check blocks per chunk
+    bad = _out_of_range(b, min_bpm, max_bpm, chunk)
     if bad.size:
         reasons[bad] = np.where(b[bad] == 0, Reason.ZERO, Reason.OUT_OF_RANGE).astype(np.uint8)
     if lost is not None:
         reasons[np.flatnonzero(~lost)] |= np.uint8(Reason.NO_CONTACT)
     if n > 1:
-        step = np.subtract(b[1:], b[:-1])
-        if bad.size:  # never compare against an out-of-range neighbour
-            step[bad[bad < n - 1]] = np.nan
-            step[bad[bad > 0] - 1] = np.nan
-        _flag_jumps(t, step, reasons, max_jump_bpm, jump_window_s, max_excursion_s)
-        _flag_frozen(t, step, reasons, frozen_s, frozen_min_samples)
+        jumps, full_blocks = _scan_steps(b, bad, max_jump_bpm, block, chunk)
+        _flag_jumps(t, b, jumps, reasons, jump_window_s, max_excursion_s)
+        _flag_frozen(t, b, bad, full_blocks, block, reasons, frozen_s, frozen_min_samples)
     return CleanResult(valid=reasons == 0, reasons=reasons)
+
+
+def _out_of_range(b: NDArray[np.float32], lo_bpm: float, hi_bpm: float, chunk: int) -> NDArray[np.intp]:
+    """Indices of samples outside [lo_bpm, hi_bpm] or NaN, found chunk by chunk (small temporaries)."""
+    found = []
+    for lo in range(0, b.size, chunk):  # one iteration per chunk
+        piece = b[lo : lo + chunk]
+        inside = piece >= lo_bpm  # False for NaN as well
+        inside &= piece <= hi_bpm
+        found.append(np.flatnonzero(~inside) + lo)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+
+
+def _scan_steps(
+    b: NDArray[np.float32], bad: NDArray[np.intp], max_jump_bpm: float, block: int, chunk: int
+) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+    """One chunked pass over the steps b[i+1]-b[i]: indices of impossible jumps, and which aligned blocks
+    of ``block`` steps are all zero (candidates for frozen runs). Steps touching an out-of-range sample
+    count as neither."""
+    n_steps = b.size - 1
+    step = np.empty(min(chunk, n_steps), dtype=np.float32)
+    flag = np.empty(step.size, dtype=np.bool_)
+    jumps, blocks = [], []
+    for lo in range(0, n_steps, chunk):  # one iteration per chunk
+        hi = min(lo + chunk, n_steps)
+        s, f = step[: hi - lo], flag[: hi - lo]
+        np.subtract(b[lo + 1 : hi + 1], b[lo:hi], out=s)
+        near = bad[np.searchsorted(bad, lo) : np.searchsorted(bad, hi + 1)]
+        s[near[near < hi] - lo] = np.nan  # step leaving a bad sample
+        s[near[near > lo] - 1 - lo] = np.nan  # step arriving at one
+        whole = (s.size // block) * block
+        np.equal(s, 0.0, out=f)
+        if whole:
+            blocks.append(np.logical_and.reduceat(f[:whole], np.arange(0, whole, block)))
+        np.abs(s, out=s)
+        np.greater(s, max_jump_bpm, out=f)
+        jumps.append(np.flatnonzero(f) + lo)
+    full = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.bool_)
+    return np.concatenate(jumps), full
 
 
 def _fill_ranges(first: NDArray[np.intp], last: NDArray[np.intp]) -> NDArray[np.intp]:
@@ -158,18 +197,17 @@ def _fill_ranges(first: NDArray[np.intp], last: NDArray[np.intp]) -> NDArray[np.
 
 def _flag_jumps(
     t: NDArray[np.float64],
-    step: NDArray[np.float32],
+    b: NDArray[np.float32],
+    j: NDArray[np.intp],
     reasons: NDArray[np.uint8],
-    max_jump_bpm: float,
     window_s: float,
     max_excursion_s: float,
 ) -> None:
-    """Mark impossible jumps: whole short excursions, else both samples around a lone jump."""
-    j = np.flatnonzero(np.abs(step) > max_jump_bpm)
+    """Mark impossible jumps (step indices ``j``): whole short excursions, else both sides of a lone one."""
     j = j[t[j + 1] - t[j] <= window_s]
     if j.size == 0:
         return
-    sign = np.sign(step[j])
+    sign = np.sign(b[j + 1] - b[j])
     paired = (sign[:-1] != sign[1:]) & (t[j[1:] + 1] - t[j[:-1] + 1] <= max_excursion_s)
     marks = [_fill_ranges(j[:-1][paired] + 1, j[1:][paired])]
     in_pair = np.zeros(j.size, dtype=np.bool_)
@@ -182,23 +220,23 @@ def _flag_jumps(
 
 def _flag_frozen(
     t: NDArray[np.float64],
-    step: NDArray[np.float32],
+    b: NDArray[np.float32],
+    bad: NDArray[np.intp],
+    full: NDArray[np.bool_],
+    block: int,
     reasons: NDArray[np.uint8],
     frozen_s: float,
     min_samples: int,
 ) -> None:
-    """Mark runs of identical values lasting ``frozen_s`` over at least ``min_samples`` samples."""
-    block = max(1, (min_samples - 1) // 2)
-    same = step == 0
-    n_blocks = same.size // block
-    if n_blocks == 0:
-        return
-    # Any run of >= 2*block zero steps covers one whole aligned block: find those blocks cheaply first,
-    # then look at their neighbourhoods exactly.
-    full = np.logical_and.reduceat(same[: n_blocks * block], np.arange(0, n_blocks * block, block))
+    """Mark runs of identical values lasting ``frozen_s`` over at least ``min_samples`` samples.
+
+    Any run of >= 2*block equal steps covers one whole aligned block, so only the neighbourhoods of
+    all-zero blocks (``full``, from ``_scan_steps``) are examined exactly.
+    """
     hot = np.flatnonzero(full)
     if hot.size == 0:
         return
+    n_steps = b.size - 1
     region_breaks = np.flatnonzero(np.diff(hot) > 1)
     for first_blk, last_blk in zip(
         hot[np.concatenate(([0], region_breaks + 1))],
@@ -206,8 +244,12 @@ def _flag_frozen(
         strict=True,
     ):  # one iteration per suspect region, not per sample
         lo = max(0, (int(first_blk) - 1) * block)
-        hi = min(same.size, (int(last_blk) + 2) * block)
-        zero = np.concatenate(([False], same[lo:hi], [False]))
+        hi = min(n_steps, (int(last_blk) + 2) * block)
+        same = b[lo + 1 : hi + 1] == b[lo:hi]
+        near = bad[np.searchsorted(bad, lo) : np.searchsorted(bad, hi + 1)]
+        same[near[near < hi] - lo] = False
+        same[near[near > lo] - 1 - lo] = False
+        zero = np.concatenate(([False], same, [False]))
         edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
         run_first, run_last = lo + edges[0::2], lo + edges[1::2]  # samples run_first..run_last are equal
         long_enough = (run_last - run_first + 1 >= min_samples) & (t[run_last] - t[run_first] >= frozen_s)

@@ -94,6 +94,22 @@ def test_short_identical_runs_and_sparse_samples_are_not_frozen() -> None:
     assert clean_hr(sparse_t, np.full(sparse_t.size, 140.0)).valid.all()
 
 
+def test_chunked_cleaning_equals_one_piece() -> None:
+    t, bpm = _steady(n=5000, level=80.0, seed=4)
+    bpm[[999, 1000, 2001]] = 0.0  # zeros on and next to chunk edges
+    bpm[1500] += 70  # a spike
+    bpm[4500] = 300.0  # out of range
+    bpm[2990:3010] *= 2  # an excursion across an edge
+    bpm[3900:4100] = 81.0  # a frozen run across an edge
+    contact = np.ones(t.size, bool)
+    contact[100:120] = False
+    whole = clean_hr(t, bpm, contact=contact, chunk_samples=10**9)
+    for chunk in (1000, 997, 14):
+        pieces = clean_hr(t, bpm, contact=contact, chunk_samples=chunk)
+        np.testing.assert_array_equal(pieces.reasons, whole.reasons)
+    assert all(whole.count(r) for r in Reason)
+
+
 def test_bad_input_is_refused() -> None:
     with pytest.raises(InvalidSeries):
         clean_hr([0.0, 2.0, 1.0], [80, 80, 80])

@@ -161,6 +161,11 @@ def test_every_page_fits_a_phone_and_works_by_keyboard(phone: Dash) -> None:
         expect(page.locator("main")).to_be_focused()
         phone.no_sideways_scroll()
         phone.shot(f"phone{path.replace('/', '-') or '-today'}")
+    page.emulate_media(color_scheme="dark")
+    phone.goto("/mood")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(17, 22, 28)", background  # the dark palette follows the system setting
+    phone.shot("phone-mood-dark")
     for path in ("/login", "/signup"):
         phone.goto(path)
         phone.no_sideways_scroll()

@@ -33,9 +33,12 @@ function buildRows(dates, days, checkins, tz) {
   }));
 }
 
+/** A day worth showing: some exercise, or a rating (a day of zero minutes and no check-in is empty). */
+const hasData = (r) => (r.minutes ?? 0) > 0 || r.confidence != null || r.mood != null;
+
 function drawDaily(rows) {
   const container = $("#daily-chart");
-  if (!rows.some((r) => r.minutes != null || r.confidence != null)) {
+  if (!rows.some(hasData)) {
     emptyChart(container, "Nothing logged in these weeks yet. A check-in on the Today page starts the picture.");
     return;
   }
@@ -54,7 +57,7 @@ function drawDaily(rows) {
 
 function fillTable(rows) {
   const dash = (v) => (v == null ? "–" : String(v));
-  replaceChildren($("#daily-table tbody"), rows.filter((r) => r.minutes != null || r.confidence != null).reverse()
+  replaceChildren($("#daily-table tbody"), rows.filter(hasData).reverse()
     .map((r) => el("tr", { "data-date": r.date },
       el("th", { scope: "row" }, formatDay(r.date)), el("td", {}, dash(r.minutes)),
       el("td", {}, dash(r.confidence)), el("td", {}, dash(r.mood)))));

@@ -72,12 +72,81 @@ def bench_decode(*, quick: bool = False) -> float:
     return ratio
 
 
+# --- live path: virtual straps -> Bumble -> bleak -> decode -> spool ------------------------------
+
+LIVE_TARGET_STRAPS = 50
+
+
+async def _live_path(n_straps: int, speed: float, window_s: float) -> tuple[float, float, float, int]:
+    """(sent per s, spooled per s, CPU s per wall s, not yet spooled) for `n_straps` at `speed` Hz each."""
+    import asyncio
+    import contextlib
+    import tempfile
+
+    from devices.recorder import StrapPipeline
+    from devices.simulator import Tick, VirtualStrap
+    from devices.spool import Spool
+    from devices.strap import StrapLink
+
+    script = [Tick(float(i), 60 + i % 90, (1000.0 * 60 / (60 + i % 90),)) for i in range(1, 20_000)]
+    with tempfile.TemporaryDirectory() as tmp, Spool(Path(tmp) / "spool.sqlite3") as spool:
+        async with contextlib.AsyncExitStack() as stack:
+            straps = [
+                await stack.enter_async_context(VirtualStrap("virtual", script, name=f"S{i}", speed=speed))
+                for i in range(n_straps)
+            ]
+            pipes = [StrapPipeline(StrapLink("virtual", address=s.address, scan_timeout_s=60), spool) for s in straps]
+            stop, done = asyncio.Event(), asyncio.Event()
+            async with asyncio.TaskGroup() as tasks:
+                for pipe in pipes:
+                    tasks.create_task(pipe.link.run(stop))
+                    tasks.create_task(pipe.consume(done))
+                while sum(p.link.stats.connections > 0 for p in pipes) < n_straps:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(1.0)
+                sent_0 = sum(s.counters.notifications_sent for s in straps)
+                spooled_0, cpu_0, wall_0 = sum(p.samples_spooled for p in pipes), time.process_time(), time.perf_counter()
+                await asyncio.sleep(window_s)
+                spooled_1, cpu_1, wall_1 = sum(p.samples_spooled for p in pipes), time.process_time(), time.perf_counter()
+                sent_1 = sum(s.counters.notifications_sent for s in straps)
+                backlog = sum(p.link.queue.qsize() for p in pipes)  # received, not yet in the spool
+                stop.set()
+                done.set()
+    wall_s = wall_1 - wall_0
+    return (sent_1 - sent_0) / wall_s, (spooled_1 - spooled_0) / wall_s, (cpu_1 - cpu_0) / wall_s, backlog
+
+
+def bench_live_path(*, quick: bool = False) -> float:
+    """Straps at 1 notification/s one core keeps up with through the virtual link into the spool.
+
+    Baseline: one strap, same run. Loaded: N straps at a speed-up (each strap then stands for `speed`
+    straps at 1 Hz). Capacity = notifications spooled per CPU-second, all of it on this one process.
+    """
+    import asyncio
+
+    n_straps, speed, window_s = (20, 2.0, 3.0) if quick else (50, 4.0, 10.0)
+    _, base_rate, base_cpu, _ = asyncio.run(_live_path(1, speed, window_s))
+    sent, rate, cpu, backlog = asyncio.run(_live_path(n_straps, speed, window_s))
+    capacity = rate / max(cpu, 1e-9)
+    per_strap_cost = (cpu / rate) / (base_cpu / base_rate) if base_rate and base_cpu else float("nan")
+    ratio = capacity / LIVE_TARGET_STRAPS
+    kept_up = rate >= 0.97 * sent and backlog <= n_straps
+    verdict = "ok" if kept_up and ratio >= 1 else "BELOW TARGET"
+    print(
+        f"live    {n_straps} straps x {speed:g} Hz: sent {sent:6.1f}/s  spooled {rate:6.1f}/s  cpu {cpu:4.2f}  "
+        f"backlog {backlog}  cost/notification vs 1 strap {per_strap_cost:4.2f}x  "
+        f"capacity {capacity:6.0f} straps@1Hz/core = {ratio:4.1f}x target {LIVE_TARGET_STRAPS}  ({verdict})"
+    )
+    return ratio
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every benchmark; exit 1 when one misses its target ratio."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a CI smoke run")
     args = parser.parse_args(argv)
     met = [bench_decode(quick=args.quick) >= DECODE_TARGET_RATIO]
+    met.append(bench_live_path(quick=args.quick) >= 1.0)
     return 0 if all(met) else 1
 
 

@@ -6,18 +6,21 @@ changes nothing and the day rollups update incrementally.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from service.api.common import query_time_ms
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.devices import get_owned_device
 from service.importers import ImportCounts, TruncatedFile, count_entries, open_import, run_import
 from service.importers.account import read_archive
-from service.importers.restore import restore_account
+from service.importers.restore import RestoreCounts, restore_account
 from service.importers.store import DbSink
+from service.models import Sample
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
@@ -40,9 +43,13 @@ class ImportPublic(BaseModel):
 
 
 def _import(
-    fh: BinaryIO, name: str, *, strict: bool, start_ms: int | None, sink: DbSink
+    fh: BinaryIO, name: str, *, strict: bool, start_ms: int | None, sink: DbSink, restore: Callable[[], None]
 ) -> tuple[str, ImportCounts, str | None]:
-    """Read (twice when strict, so a truncated file is refused before anything is stored) and store."""
+    """Read (twice when strict, so a truncated file is refused before anything is stored) and store.
+
+    An account export restores profile and journal before its samples, so they are analysed with the
+    restored profile.
+    """
     opened = open_import(fh, name, start_ms=start_ms)
     if strict:
         count_entries(opened.entries())
@@ -50,6 +57,8 @@ def _import(
             raise TruncatedFile(
                 name, opened.report.truncated_at, "the file ends early; refused whole (strict)"
             )
+    if opened.format == "chinup-export":
+        restore()
     counts = run_import(opened.entries(), sink)
     return opened.format, counts, opened.report.truncated_at
 
@@ -78,13 +87,17 @@ def import_file(
         db, user_id=user.id, rollups=ctx.rollups, live=ctx.live,
         future_tolerance_ms=ctx.settings.future_tolerance_s * 1000, device_id=device_id, device_name=device_name,
     )  # fmt: skip
-    fmt, counts, truncated_at = _import(file.file, name, strict=strict, start_ms=start_ms, sink=sink)
-    restored = None
-    if fmt == "chinup-export":
-        result = restore_account(db, user, read_archive(file.file, name), name)
-        restored = result.added
-        if result.profile_changed:
-            ctx.rollups.recompute_history(user.id)
+    restored: list[RestoreCounts] = []
+    had_samples = db.scalar(select(Sample.t_ms).where(Sample.user_id == user.id).limit(1)) is not None
+
+    def restore() -> None:
+        restored.append(restore_account(db, user, read_archive(file.file, name), name))
+
+    fmt, counts, truncated_at = _import(
+        file.file, name, strict=strict, start_ms=start_ms, sink=sink, restore=restore
+    )
+    if restored and restored[0].profile_changed and had_samples:
+        ctx.rollups.recompute_history(user.id)  # the stored minutes were computed with the old profile
     return ImportPublic(
         file=name,
         format=fmt,
@@ -94,5 +107,5 @@ def import_file(
         rejections=[RejectionAt(sample=n, reason=r) for n, r in counts.rejections],
         truncated_at=truncated_at,
         device_ids=counts.device_ids,
-        restored=restored,
+        restored=restored[0].added if restored else None,
     )

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from service.importers.account import AccountArchive
+from service.importers.account import AccountArchive, device_source
 from service.importers.errors import CorruptFile
+from service.importers.store import find_or_add_device
 from service.models import (
     Application,
     CheckIn,
@@ -107,8 +108,11 @@ def restore_account(db: Session, user: User, archive: AccountArchive, file_name:
         "practice": (PracticeSession, ("at", "questions", "self_rating", "notes"), ("at",)),
         "applications": (Application, ("company", "role", "applied_at", "status"), ("applied_at",)),
     }
-    part = "profile"
+    part = "devices"
     try:
+        for device in archive.devices:  # devices without samples too
+            find_or_add_device(db, user.id, device_source(device))
+        part = "profile"
         for name in PROFILE_FIELDS:
             if name in archive.profile and getattr(user, name) != archive.profile[name]:
                 setattr(user, name, archive.profile[name])

@@ -71,6 +71,12 @@ class MinuteTable:
         zone[self.peak_s >= UP_MIN_S] = 3
         return zone
 
+    def highest_clean_bpm(self, min_valid_s: float = UP_MIN_S) -> float | None:
+        """Highest valid HR in minutes with at least ``min_valid_s`` of valid data (raises Tanaka's HRmax)."""
+        covered = self.max_bpm[self.valid_s >= min_valid_s]
+        covered = covered[np.isfinite(covered)]
+        return float(covered.max()) if covered.size else None
+
     def take(self, rows: NDArray[np.intp] | NDArray[np.bool_] | slice) -> MinuteTable:
         """The table restricted to some rows (index array, mask or slice)."""
         return MinuteTable(

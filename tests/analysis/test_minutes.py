@@ -108,6 +108,17 @@ def test_mean_min_max_use_only_valid_samples() -> None:
     assert table.first_valid_s[0] == T0 + 1
 
 
+def test_highest_clean_bpm_needs_a_well_covered_minute() -> None:
+    t = T0 + np.concatenate((np.arange(60.0), [120.0, 121.0]))  # a full minute, then 2 lone samples
+    bpm = np.concatenate((np.full(60, 150.0), [200.0, 201.0]))
+    bpm[10] = 230.0
+    valid = np.ones(t.size, bool)
+    valid[10] = False  # an artefact the cleaner caught
+    table = minute_table(t, bpm, valid, profile=PROFILE)
+    assert table.highest_clean_bpm() == 150.0
+    assert minute_table(t[-2:], bpm[-2:], valid[-2:], profile=PROFILE).highest_clean_bpm() is None
+
+
 def test_zone_of_a_minute_is_the_highest_zone_held_for_30_seconds() -> None:
     t = T0 + np.arange(4 * 60, dtype=float)
     bpm = np.concatenate(

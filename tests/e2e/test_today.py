@@ -17,7 +17,6 @@ from tests.support.server import LiveServer
 from tests.support.users import TestUser
 
 pytestmark = pytest.mark.e2e
-PENDING = pytest.mark.xfail(reason="endpoint pending", strict=False)
 
 
 def test_sign_up_log_out_and_log_in_again(dash: Dash) -> None:
@@ -114,7 +113,6 @@ def _stream(strap: Strap, bpms: list[int], stop: threading.Event, period_s: floa
         strap.send([{"t": now_ms(), "bpm": bpm, "contact": True}])
 
 
-@PENDING
 def test_live_heart_rate_follows_the_strap(signed_in: Dash, strap: Strap) -> None:
     page = signed_in.page
     signed_in.goto()
@@ -134,7 +132,6 @@ def test_live_heart_rate_follows_the_strap(signed_in: Dash, strap: Strap) -> Non
         feeder.join()
 
 
-@PENDING
 def test_ring_fills_live_and_reaches_the_target(
     signed_in: Dash, strap: Strap, user: TestUser, live_server: LiveServer
 ) -> None:

@@ -97,7 +97,7 @@ signedInPage(async (profile) => {
     return;
   }
   summarise(session, profile.timezone);
-  const samples = await api(`/sessions/${id}/samples`);
+  const samples = await api(`/sessions/${id}/samples?recovery=true`);
   drawHeartRate(samples, heartLimits(profile));
   drawRecovery(session, samples);
 });

@@ -67,8 +67,10 @@ def bench_decode(*, quick: bool = False) -> float:
         ours_rate = max(ours_rate, rate_per_s(decode_measurement, payloads))
     ratio = ours_rate / bumble_rate
     verdict = "ok" if ratio >= DECODE_TARGET_RATIO else f"BELOW TARGET {DECODE_TARGET_RATIO:.1f}x"
-    print(f"decode  {len(payloads):>6} payloads  bumble {bumble_rate:>12,.0f}/s  ours {ours_rate:>12,.0f}/s  "
-          f"ratio {ratio:5.2f}x  ({verdict})")
+    print(
+        f"decode  {len(payloads):>6} payloads  bumble {bumble_rate:>12,.0f}/s  ours {ours_rate:>12,.0f}/s  "
+        f"ratio {ratio:5.2f}x  ({verdict})"
+    )
     return ratio
 
 

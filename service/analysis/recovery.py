@@ -292,7 +292,15 @@ def fit_recovery(
             # Levenberg-Marquardt (unbounded) is ~10x faster than the bounded TRF here; the
             # plausibility of the result is checked below instead.
             params, _ = curve_fit(
-                _exp_model, dt, bw, p0=p0, jac=_exp_jacobian, maxfev=100, xtol=1e-5, ftol=1e-7
+                _exp_model,
+                dt,
+                bw,
+                p0=p0,
+                jac=_exp_jacobian,
+                check_finite=False,
+                maxfev=100,
+                xtol=1e-5,
+                ftol=1e-7,
             )
     except (RuntimeError, ValueError):
         return None

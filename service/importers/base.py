@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -54,4 +55,6 @@ def whole_number(text: str) -> Any:
         value = float(text)
     except ValueError:
         return text
+    if not math.isfinite(value):
+        return text  # "inf", "nan": not a reading
     return int(value) if value.is_integer() else value

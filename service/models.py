@@ -283,3 +283,31 @@ class WorkoutSession(Base):
     fit_hr_asymptote: Mapped[float | None]
     fit_t0_ms: Mapped[int | None] = mapped_column(BigInteger)
     fit_duration_s: Mapped[float | None]
+
+
+class PairedStrap(Base):
+    """A strap the service records by itself; its address is unique per service, so one owner only."""
+
+    __tablename__ = "paired_straps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = _user_fk()
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), unique=True)
+    address: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    recording: Mapped[bool] = mapped_column(default=True)
+    paired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NudgeSent(Base):
+    """A nudge said on a user's local day; the key makes each kind at most once a day."""
+
+    __tablename__ = "nudges_sent"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    message: Mapped[str] = mapped_column(Text)
+    minutes: Mapped[int] = mapped_column(default=0)
+    target_minutes: Mapped[int] = mapped_column(default=60)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:43:57.732036
+Create Date: 2026-11-26 00:13:34.485206
 """
 
 from __future__ import annotations
@@ -170,6 +170,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "minute_s", name=op.f("pk_minute_rollups")),
     )
     op.create_table(
+        "nudges_sent",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("sent_at", service.db.UTCDateTime(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("minutes", sa.Integer(), nullable=False),
+        sa.Column("target_minutes", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_nudges_sent_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "day", "kind", name=op.f("pk_nudges_sent")),
+    )
+    op.create_table(
         "practice_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -255,6 +269,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_feedback_interview_id"), ["interview_id"], unique=False)
 
     op.create_table(
+        "paired_straps",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("device_id", sa.Integer(), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("recording", sa.Boolean(), nullable=False),
+        sa.Column("paired_at", service.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["device_id"], ["devices.id"], name=op.f("fk_paired_straps_device_id_devices"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_paired_straps_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_paired_straps")),
+        sa.UniqueConstraint("address", name=op.f("uq_paired_straps_address")),
+        sa.UniqueConstraint("device_id", name=op.f("uq_paired_straps_device_id")),
+    )
+    with op.batch_alter_table("paired_straps", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_paired_straps_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
         "reflections",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("interview_id", sa.Integer(), nullable=False),
@@ -304,6 +340,10 @@ def downgrade() -> None:
 
     op.drop_table("samples")
     op.drop_table("reflections")
+    with op.batch_alter_table("paired_straps", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_paired_straps_user_id"))
+
+    op.drop_table("paired_straps")
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_feedback_interview_id"))
 
@@ -320,6 +360,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_practice_user_at")
 
     op.drop_table("practice_sessions")
+    op.drop_table("nudges_sent")
     op.drop_table("minute_rollups")
     with op.batch_alter_table("interviews", schema=None) as batch_op:
         batch_op.drop_index("ix_interviews_user_at")

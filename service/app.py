@@ -22,6 +22,8 @@ from service.config import Settings
 from service.db import make_engine, make_session_factory
 from service.errors import ChinUpError
 from service.live import LiveHub
+from service.nudges import Nudger
+from service.recording import StrapSupervisor
 from service.rollups import Rollups
 
 log = logging.getLogger("chinup")
@@ -45,8 +47,13 @@ def create_app(
         rollups = Rollups(sessions, live, debounce_s=settings.analysis_debounce_s)
         app.state.ctx = AppContext(settings=settings, sessions=sessions, live=live, rollups=rollups)
         stop = asyncio.Event()
+        app.state.recording = StrapSupervisor(
+            transport=settings.ble_transport, data_dir=settings.data_dir, sessions=sessions, live=live, asgi_app=app
+        )
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(rollups.run_forever(stop), name="rollups")
+            tasks.create_task(app.state.recording.run(stop), name="strap recordings")
+            tasks.create_task(Nudger(sessions, live).run_forever(stop), name="nudges")
             try:
                 yield
             finally:

@@ -296,6 +296,8 @@ class PairedStrap(Base):
     address: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     recording: Mapped[bool] = mapped_column(default=True)
+    # The upload token the service's own recorder uses (replaced at each start, so none pile up).
+    recorder_token_id: Mapped[int | None]
     paired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

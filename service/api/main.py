@@ -15,14 +15,16 @@ from service.api import (
     insights,
     interviews,
     live,
+    nudges,
     practice,
     recovery_plan,
     samples,
     sessions,
+    straps,
     stress,
     users,
 )
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (users, auth, devices, samples, days, sessions, live, checkins, interviews, practice, applications, insights, recovery_plan, stress, imports, export):
+for module in (users, auth, devices, samples, days, sessions, live, checkins, interviews, practice, applications, insights, recovery_plan, stress, imports, export, straps, nudges):
     api_router.include_router(module.router)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 00:13:34.485206
+Create Date: 2026-11-26 00:13:57.993837
 """
 
 from __future__ import annotations
@@ -276,6 +276,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
         sa.Column("recording", sa.Boolean(), nullable=False),
+        sa.Column("recorder_token_id", sa.Integer(), nullable=True),
         sa.Column("paired_at", service.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"], ["devices.id"], name=op.f("fk_paired_straps_device_id_devices"), ondelete="CASCADE"

@@ -1,0 +1,173 @@
+"""Straps the service records by itself: scan through its transport, pair, stop, resume, forget."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from bleak.exc import BleakError
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from devices.errors import DeviceError
+from devices.scan import scan_straps
+from service.api.deps import CurrentUser, SessionDep
+from service.errors import ChinUpError, Conflict, NotFound
+from service.models import Device, DeviceToken, PairedStrap
+from service.recording import PairedInfo, StrapState, StrapSupervisor
+
+router = APIRouter(prefix="/straps", tags=["straps"])
+
+Address = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Fa-f:\-]+$")]
+
+
+class BluetoothUnavailable(ChinUpError):
+    """The service's Bluetooth transport cannot be used now (no adapter, dongle gone)."""
+
+    status = 503
+
+
+def get_supervisor(request: Request) -> StrapSupervisor:
+    return request.app.state.recording  # type: ignore[no-any-return]
+
+
+SupervisorDep = Annotated[StrapSupervisor, Depends(get_supervisor)]
+
+
+class ScannedStrap(BaseModel):
+    address: str
+    name: str | None
+    rssi: int
+    paired: str | None = Field(description="`yours`, `another user` or null")
+    device_id: int | None = None
+
+
+class PairBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: Address
+    name: str | None = Field(default=None, max_length=120)
+
+
+class StrapPublic(BaseModel):
+    device_id: int
+    address: str
+    name: str
+    recording: bool
+    state: str
+    battery_pct: int | None
+    body_location: str | None
+    last_bpm: int | None
+    last_sample_ms: int | None
+    paired_at: dt.datetime
+
+
+def _public(row: PairedStrap, device: Device, supervisor: StrapSupervisor) -> StrapPublic:
+    """A pairing with the live status when it records, else what the database knows."""
+    live = supervisor.status(row.device_id)
+    last_ms = max(filter(None, (device.last_sample_ms, live.last_sample_ms if live else None)), default=None)
+    return StrapPublic(
+        device_id=row.device_id, address=row.address, name=live.name if live else row.name,
+        recording=row.recording, state=live.state if live else StrapState.STOPPED,
+        battery_pct=live.battery_pct if live else None, body_location=live.body_location if live else None,
+        last_bpm=live.last_bpm if live else None, last_sample_ms=last_ms, paired_at=row.paired_at,
+    )  # fmt: skip
+
+
+def _owned(db: Session, user_id: int, device_id: int) -> PairedStrap:
+    """The user's pairing of that device; another user's answers 404, as if it did not exist."""
+    row = db.scalar(select(PairedStrap).where(PairedStrap.device_id == device_id))
+    if row is None or row.user_id != user_id:
+        raise NotFound("no paired strap with this id")
+    return row
+
+
+@router.get("/scan", response_model=list[ScannedStrap])
+async def scan(
+    user: CurrentUser,
+    db: SessionDep,
+    supervisor: SupervisorDep,
+    seconds: Annotated[float, Query(ge=0.5, le=15)] = 3.0,
+) -> list[ScannedStrap]:
+    """Straps advertising heart rate near the service, strongest first, marked when already paired."""
+    try:
+        found = await scan_straps(supervisor.transport, seconds)
+    except (BleakError, DeviceError, OSError) as exc:
+        raise BluetoothUnavailable(f"cannot scan on {supervisor.transport}: {exc}") from exc
+    addresses = [advert.address.upper() for advert in found]
+    pairs = {p.address: p for p in db.scalars(select(PairedStrap).where(PairedStrap.address.in_(addresses)))}
+    out = []
+    for advert, address in zip(found, addresses, strict=True):
+        pair = pairs.get(address)
+        mine = pair is not None and pair.user_id == user.id
+        owner = None if pair is None else ("yours" if mine else "another user")
+        out.append(ScannedStrap(address=address, name=advert.name, rssi=advert.rssi, paired=owner,
+                                device_id=pair.device_id if mine and pair else None))  # fmt: skip
+    return out
+
+
+@router.get("", response_model=list[StrapPublic])
+def list_straps(user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) -> list[StrapPublic]:
+    rows = db.execute(
+        select(PairedStrap, Device).join(Device, Device.id == PairedStrap.device_id)
+        .where(PairedStrap.user_id == user.id).order_by(PairedStrap.id)
+    ).all()  # fmt: skip
+    return [_public(row, device, supervisor) for row, device in rows]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StrapPublic)
+async def pair(body: PairBody, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) -> StrapPublic:
+    """Make the strap the user's device and start recording it; a strap paired by another user is refused."""
+    address = body.address.upper()
+    row = db.scalar(select(PairedStrap).where(PairedStrap.address == address))
+    if row is not None and row.user_id != user.id:
+        raise Conflict("this strap is already paired with another account on this service")
+    if row is None:
+        device = db.scalar(select(Device).where(Device.user_id == user.id, Device.address == address))
+        if device is None:
+            device = Device(user_id=user.id, name=body.name or address, address=address, model="paired strap")
+            db.add(device)
+            db.flush()
+        row = PairedStrap(user_id=user.id, device_id=device.id, address=address, name=device.name)
+        db.add(row)
+    row.recording = True
+    db.commit()  # the unique address settles a race between two users: the loser gets 409
+    await supervisor.start(PairedInfo(user.id, row.device_id, row.address, row.name))
+    return _public(row, db.get_one(Device, row.device_id), supervisor)
+
+
+async def _set_recording(
+    device_id: int, on: bool, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep
+) -> StrapPublic:
+    row = _owned(db, user.id, device_id)
+    row.recording = on
+    db.commit()
+    if on:
+        await supervisor.start(PairedInfo(user.id, row.device_id, row.address, row.name))
+    else:
+        await supervisor.stop(device_id)
+    return _public(row, db.get_one(Device, device_id), supervisor)
+
+
+@router.post("/{device_id}/stop", response_model=StrapPublic)
+async def stop(device_id: int, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) -> StrapPublic:
+    """Stop recording; the strap stays paired (what was spooled uploads when it resumes)."""
+    return await _set_recording(device_id, False, user, db, supervisor)
+
+
+@router.post("/{device_id}/resume", response_model=StrapPublic)
+async def resume(device_id: int, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) -> StrapPublic:
+    return await _set_recording(device_id, True, user, db, supervisor)
+
+
+@router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def forget(device_id: int, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) -> None:
+    """Stop and unpair; the device and its recorded history stay (DELETE /devices/{id} removes those)."""
+    row = _owned(db, user.id, device_id)
+    await supervisor.stop(device_id)
+    if row.recorder_token_id is not None:  # the service's own upload token goes with the pairing
+        db.execute(delete(DeviceToken).where(DeviceToken.id == row.recorder_token_id))
+    db.delete(row)
+    db.commit()

@@ -1,0 +1,203 @@
+"""The service records paired straps itself: virtual straps on the Bumble link, the app's real lifespan.
+
+The app runs in the test's own event loop (its lifespan entered directly, requests through httpx's ASGI
+transport), so the supervisor's central and the simulated straps meet on the same per-loop virtual link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+
+from devices.simulator import StrapProfile, VirtualStrap, generate_workout
+from devices.strap import LinkState
+from service.app import create_app
+from service.config import Settings
+from service.db import make_session_factory
+from service.models import DeviceToken
+from service.recording import StrapState, strap_state
+from tests.support.users import TestUser
+
+pytestmark = pytest.mark.anyio
+
+KINDS = {
+    "Polar 8-bit RR": StrapProfile(uint16_bpm=False, sends_rr=True, contact_supported=True),
+    "Garmin 16-bit": StrapProfile(uint16_bpm=True, sends_rr=False, contact_supported=False, battery_pct=41),
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def app_settings(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(update={"ble_transport": "virtual", "data_dir": tmp_path})
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its real lifespan (supervisor included) in this loop, and a client to it."""
+    app = create_app(settings, engine=engine, migrate_db=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=30) as client:
+            yield client
+
+
+async def new_user(client: httpx.AsyncClient) -> TestUser:
+    """Sign up through the API (the async twin of tests.support.users.sign_up)."""
+    email, password = f"u-{uuid.uuid4().hex[:10]}@example.org", "correct horse battery"
+    created = await client.post("/api/v1/users", json={"email": email, "password": password})
+    assert created.status_code == 201, created.text
+    token = await client.post("/api/v1/auth/token", data={"username": email, "password": password})
+    return TestUser(
+        id=created.json()["id"], email=email, password=password, token=token.json()["access_token"]
+    )
+
+
+async def eventually(check: Callable[[], Any], timeout_s: float = 10.0) -> Any:
+    """Poll an async check until it returns something truthy."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            value = await check()
+            if value:
+                return value
+            await asyncio.sleep(0.1)
+
+
+async def strap_of(client: httpx.AsyncClient, user: TestUser, device_id: int) -> dict[str, Any]:
+    answer = await client.get("/api/v1/straps", headers=user.headers)
+    assert answer.status_code == 200, answer.text
+    return next(s for s in answer.json() if s["device_id"] == device_id)
+
+
+async def stored_count(client: httpx.AsyncClient, user: TestUser, device_id: int) -> int:
+    answer = await client.get(f"/api/v1/devices/{device_id}/samples", headers=user.headers)
+    assert answer.status_code == 200, answer.text
+    return len(answer.json())
+
+
+@contextlib.asynccontextmanager
+async def straps() -> AsyncIterator[dict[str, VirtualStrap]]:
+    async with contextlib.AsyncExitStack() as stack:
+        out = {}
+        for seed, (name, profile) in enumerate(KINDS.items()):
+            strap = VirtualStrap(
+                "virtual", generate_workout(seed=seed), name=name, profile=profile, loop=True
+            )
+            out[name] = await stack.enter_async_context(strap)
+        yield out
+
+
+def test_link_states_in_the_users_words() -> None:
+    assert strap_state(LinkState.SEARCHING, 0) == StrapState.CONNECTING
+    assert strap_state(LinkState.CONNECTING, 0) == StrapState.CONNECTING
+    assert strap_state(LinkState.STREAMING, 1) == StrapState.RECORDING
+    assert strap_state(LinkState.STALE, 1) == StrapState.STALE
+    assert strap_state(LinkState.SEARCHING, 1) == StrapState.RECONNECTING
+    assert strap_state(LinkState.WAITING, 0) == StrapState.RECONNECTING
+    assert strap_state(LinkState.STOPPED, 3) == StrapState.STOPPED
+
+
+async def test_scan_pair_stop_resume_restart_forget(app_settings: Settings, engine: Engine) -> None:
+    async with straps() as virtual:
+        polar, garmin = virtual["Polar 8-bit RR"], virtual["Garmin 16-bit"]
+        async with running(app_settings, engine) as client:
+            alice, bob = await new_user(client), await new_user(client)
+            scan = await client.get("/api/v1/straps/scan?seconds=1", headers=alice.headers)
+            assert scan.status_code == 200, scan.text
+            heard = {s["address"]: s for s in scan.json()}
+            assert {polar.address, garmin.address} <= heard.keys()
+            assert heard[polar.address]["name"] == "Polar 8-bit RR" and heard[polar.address]["paired"] is None
+            assert isinstance(heard[polar.address]["rssi"], int)
+
+            paired = await client.post(
+                "/api/v1/straps",
+                json={"address": garmin.address, "name": "Garmin 16-bit"},
+                headers=alice.headers,
+            )
+            assert paired.status_code == 201, paired.text
+            device_id = paired.json()["device_id"]
+
+            async def recording() -> dict[str, Any] | None:
+                s = await strap_of(client, alice, device_id)
+                return s if s["state"] == StrapState.RECORDING and s["last_bpm"] else None
+
+            status = await eventually(recording)
+            assert status["battery_pct"] == 41 and status["body_location"] == "chest"
+            await eventually(lambda: stored_count(client, alice, device_id))
+
+            refused = await client.post(
+                "/api/v1/straps", json={"address": garmin.address}, headers=bob.headers
+            )
+            assert refused.status_code == 409 and "another account" in refused.json()["detail"]
+            assert (
+                await client.post(f"/api/v1/straps/{device_id}/stop", headers=bob.headers)
+            ).status_code == 404
+
+            stopped = await client.post(f"/api/v1/straps/{device_id}/stop", headers=alice.headers)
+            assert stopped.json()["state"] == StrapState.STOPPED and stopped.json()["recording"] is False
+            before = await stored_count(client, alice, device_id)
+            # A connected strap stops advertising; once let go it is heard again, marked as taken.
+            scan_b = await client.get("/api/v1/straps/scan?seconds=1.5", headers=bob.headers)
+            assert {s["address"]: s["paired"] for s in scan_b.json()}[garmin.address] == "another user"
+            assert await stored_count(client, alice, device_id) <= before + 1  # at most one batch in flight
+
+            resumed = await client.post(f"/api/v1/straps/{device_id}/resume", headers=alice.headers)
+            assert resumed.json()["recording"] is True
+            await eventually(recording)
+
+        # The service stops and starts again: the strap records by itself, with no one asking.
+        async with running(app_settings, engine) as client:
+            await eventually(recording)
+            before = await stored_count(client, alice, device_id)
+            await eventually(lambda: _grew(client, alice, device_id, before))
+
+            forgot = await client.delete(f"/api/v1/straps/{device_id}", headers=alice.headers)
+            assert forgot.status_code == 204
+            assert (await client.get("/api/v1/straps", headers=alice.headers)).json() == []
+            await eventually(lambda: _no_subscriber(garmin))
+            kept = await stored_count(client, alice, device_id)
+            assert kept > 0  # forgetting unpairs; the history stays with the device
+
+            # Free again: another user may pair it now.
+            taken = await client.post("/api/v1/straps", json={"address": garmin.address}, headers=bob.headers)
+            assert taken.status_code == 201 and taken.json()["device_id"] != device_id
+
+
+async def _grew(client: httpx.AsyncClient, user: TestUser, device_id: int, before: int) -> bool:
+    return await stored_count(client, user, device_id) > before
+
+
+async def _no_subscriber(strap: VirtualStrap) -> bool:
+    return strap._subscriber_count() == 0
+
+
+async def test_restarts_reuse_one_recorder_token(app_settings: Settings, engine: Engine) -> None:
+    async with straps() as virtual:
+        polar = virtual["Polar 8-bit RR"]
+        for start in range(2):
+            async with running(app_settings, engine) as client:
+                if start == 0:
+                    user = await new_user(client)
+                    answer = await client.post(
+                        "/api/v1/straps", json={"address": polar.address}, headers=user.headers
+                    )
+                    assert answer.status_code == 201, answer.text
+                    device_id = answer.json()["device_id"]
+        sessions = make_session_factory(engine)
+        with sessions() as db:
+            tokens = db.scalar(
+                select(func.count()).select_from(DeviceToken).where(DeviceToken.device_id == device_id)
+            )
+        assert tokens == 1  # each start replaces the token the service minted before

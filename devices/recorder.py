@@ -34,6 +34,7 @@ RESOLVE_RETRY_MAX_S = 10.0
 SPOOL_POLL_S = 0.1
 STATUS_REFRESH_PER_S = 4
 HTTP_TIMEOUT_S = 10.0
+LEFTOVER_DRAIN_S = 30.0  # at start, how long to upload what an earlier run left before recording
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,10 +266,42 @@ async def record(
             await stack.enter_async_context(VirtualStrap(transport, script, name=name, speed=speed))
         spool = stack.enter_context(Spool(spool_path))
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT_S))
+        await drain_leftovers(spool, client, server_url, token)
         pipeline = StrapPipeline(StrapLink(transport, address=address, name=name, clock=clock), spool)
         async with _status_line(pipeline, progress):
             await run_pipeline(pipeline, client, server_url, token, seconds)
         return pipeline.result()
+
+
+async def drain_leftovers(
+    spool: Spool,
+    client: httpx.AsyncClient,
+    server_url: str,
+    token: str,
+    *,
+    timeout_s: float = LEFTOVER_DRAIN_S,
+) -> int:
+    """Upload what an earlier run left in the spool (it was killed, or the service was away); returns how many
+    straps' leftovers were fully uploaded. Whatever cannot go now stays safe for the next run.
+    """
+    drained = 0
+    for key in await asyncio.to_thread(spool.device_keys):
+        if not await asyncio.to_thread(spool.depth, key):
+            continue
+        try:
+            device_id = await device_of_token(client, server_url, token)
+            upload_token = token
+            if device_id is None:
+                device_id, upload_token = await register_strap(
+                    client, server_url, token, address=key, name=key
+                )
+            uploader = Uploader(spool, client=client, server_url=server_url, device_key=key, device_id=device_id,
+                                token=upload_token)  # fmt: skip
+            drained += await uploader.drain(timeout_s)
+        except UploadUnavailable as exc:
+            _LOGGER.warning("%s: leftovers stay in the spool for now (%s)", key, exc)
+            break
+    return drained
 
 
 async def run_pipeline(

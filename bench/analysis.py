@@ -17,6 +17,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._incremental import bench_incremental  # noqa: E402
 from service.analysis.cleaning import clean_hr  # noqa: E402
 from service.analysis.hrv import time_domain  # noqa: E402
 from service.analysis.minutes import day_totals, minute_table  # noqa: E402
@@ -171,6 +172,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_minutes(quick=args.quick)
     bench_hrv(quick=args.quick)
+    bench_incremental(quick=args.quick)
 
 
 if __name__ == "__main__":

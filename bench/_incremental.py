@@ -20,10 +20,10 @@ from sqlalchemy import insert, text
 from service import localtime, migrate
 from service.analysis.cleaning import clean_hr
 from service.analysis.minutes import day_totals, minute_table
+from service.analysis.sessions import find_sessions
 from service.db import make_engine, make_session_factory
 from service.ingest import CleanSample, store_samples
 from service.live import LiveHub
-from service.analysis.sessions import find_sessions
 from service.models import CheckIn, DayRollup, MinuteRollup, User, WorkoutSession
 from service.rollup_days import session_columns
 from service.rollups import Rollups, _minute_rows, profile_for

@@ -1,7 +1,7 @@
 """Stress around interviews: HR and HRV in 5-minute windows against the user's baseline for the hour.
 
 Only what is needed is loaded: the samples from 3 h before to 6 h after the interview, and for the
-baseline the same hours of the local day (with an hour's margin) on each of the 14 days before.
+baseline the same whole hours of the local day on each of the 14 days before.
 Without strap data around the interview every value is null; without a baseline the series is shown
 but nothing is judged.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from fastapi import APIRouter, Query
@@ -44,7 +45,6 @@ WINDOW_S = 300
 BEFORE_S = 3 * 3600
 AFTER_S = 6 * 3600
 BASELINE_DAYS = 14
-BASELINE_MARGIN_S = 3600
 MIN_BEATS = 60  # fewer beats than a minute's worth: nothing to show
 MAX_EPISODE_RANGE_S = 7 * 86_400
 
@@ -60,11 +60,16 @@ def _load_beats(db: Session, user: User, spans: list[tuple[float, float]]) -> Be
     """Beats of the user's samples within the spans (UTC epoch seconds), in time order, in one query."""
     tz = localtime.zone(user.timezone)
     ranges = [and_(Sample.t_ms >= int(lo * 1000), Sample.t_ms < int(hi * 1000)) for lo, hi in spans]
-    rows = db.execute(
-        select(Sample.t_ms, Sample.rr_ms)
-        .where(Sample.user_id == user.id, Sample.rr_ms.is_not(None), or_(*ranges))
-        .order_by(Sample.t_ms)
-    ).all()
+    # Plain Core rows: building ORM rows for a fortnight of 1 Hz samples would cost more than the analysis.
+    rows = (
+        db.connection()
+        .execute(
+            select(Sample.t_ms, Sample.rr_ms)
+            .where(Sample.user_id == user.id, Sample.rr_ms.is_not(None), or_(*ranges))
+            .order_by(Sample.t_ms)
+        )
+        .all()
+    )
     t_ms = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     t_s, rr = beats_from_samples(t_ms, [r[1] for r in rows])
     order = np.argsort(t_s, kind="stable")  # samples of two devices may interleave
@@ -75,15 +80,15 @@ def _load_beats(db: Session, user: User, spans: list[tuple[float, float]]) -> Be
     return Beats(t_s, rr, offsets[idx] if len(spans) else np.zeros(0))
 
 
-def _baseline_spans(user: User, lo_s: float, hi_s: float) -> list[tuple[float, float]]:
-    """The same local hours on each of the days before, so daylight saving does not shift them."""
-    tz = localtime.zone(user.timezone)
-    lo = dt.datetime.fromtimestamp(lo_s - BASELINE_MARGIN_S, tz)
-    hi = dt.datetime.fromtimestamp(hi_s + BASELINE_MARGIN_S, tz)
+def baseline_spans(tz: ZoneInfo, lo_s: float, hi_s: float) -> list[tuple[float, float]]:
+    """The same whole local hours on each of the 14 days before, across daylight saving too."""
+    lo = dt.datetime.fromtimestamp(lo_s, tz).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    hi = dt.datetime.fromtimestamp(hi_s - 1, tz).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    hi += dt.timedelta(hours=1)
     spans = []
     for k in range(BASELINE_DAYS, 0, -1):
-        a = (lo.replace(tzinfo=None) - dt.timedelta(days=k)).replace(tzinfo=tz).timestamp()
-        b = (hi.replace(tzinfo=None) - dt.timedelta(days=k)).replace(tzinfo=tz).timestamp()
+        a = (lo - dt.timedelta(days=k)).replace(tzinfo=tz).timestamp()
+        b = (hi - dt.timedelta(days=k)).replace(tzinfo=tz).timestamp()
         spans.append((a, min(b, lo_s)))  # never overlaps the window judged
     return [(a, b) for a, b in spans if b > a]
 
@@ -166,7 +171,11 @@ def read_interview_stress(interview_id: int, user: CurrentUser, db: SessionDep) 
     beats = _load_beats(db, user, [(lo_s, hi_s + 60)])  # a sample's RR may end a little after its window
     has_data = beats.t_s.size >= MIN_BEATS
     rules = _rules(user)
-    baseline = _baseline(db, user, _baseline_spans(user, lo_s, hi_s), rules) if has_data else None
+    baseline = (
+        _baseline(db, user, baseline_spans(localtime.zone(user.timezone), lo_s, hi_s), rules)
+        if has_data
+        else None
+    )
     result = None
     if baseline is not None:
         result = interview_stress(

@@ -1,0 +1,203 @@
+"""Stress around an interview from uploaded RR data: raised HR and lowered HRV for a known hour, then calm."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api.stress import BASELINE_DAYS, baseline_spans
+from tests.support.users import TestUser, register_device, sign_up
+
+TZ = "Europe/Berlin"
+BERLIN = ZoneInfo(TZ)
+CALM = (65.0, 30.0)  # bpm, breathing swing of RR in ms: healthy vagal tone
+STRESSED = (82.0, 6.0)  # 17 bpm up, RMSSD well down
+STRESS_S = 3600  # the known time back to baseline
+
+
+def _local(day: dt.date, hh: int, mm: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hh, mm), tzinfo=BERLIN)
+
+
+def _beats(
+    segments: list[tuple[float, tuple[float, float]]], start: dt.datetime, seed: int
+) -> tuple[np.ndarray, ...]:
+    """Beat times (epoch s) and RR (ms) through (duration_s, (bpm, swing_ms)) segments, back to back."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for duration_s, (bpm, swing_ms) in segments:
+        k = np.arange(int(duration_s * bpm / 60.0))
+        parts.append(60_000.0 / bpm + swing_ms * np.sin(2 * np.pi * k / 5.0) + rng.normal(0.0, 2.0, k.size))
+    rr = np.concatenate(parts)
+    return start.timestamp() + np.cumsum(rr) / 1000.0, rr
+
+
+def _samples(t_s: np.ndarray, rr_ms: np.ndarray) -> list[dict[str, Any]]:
+    """What a strap notifies about once a second: the beats since the last notification, stamped at the last."""
+    second = np.floor(t_s).astype(np.int64)
+    cuts = np.flatnonzero(np.diff(second)) + 1
+    out = []
+    for t_part, rr_part in zip(np.split(t_s, cuts), np.split(rr_ms, cuts), strict=True):
+        out.append({
+            "t": int(round(t_part[-1] * 1000)),
+            "bpm": int(round(60_000.0 / rr_part.mean())),
+            "rr_ms": [round(float(x), 1) for x in rr_part],
+            "contact": True,
+        })  # fmt: skip
+    return out
+
+
+def _upload(client: TestClient, user: TestUser, device_id: int, t_s: np.ndarray, rr_ms: np.ndarray) -> None:
+    samples = _samples(t_s, rr_ms)
+    for i in range(0, len(samples), 10_000):
+        answer = client.post(
+            f"/api/v1/devices/{device_id}/samples",
+            json={"samples": samples[i : i + 10_000]},
+            headers=user.headers,
+        )
+        assert answer.status_code == 200 and not answer.json()["rejected"], answer.text
+
+
+def _interview(client: TestClient, user: TestUser, at: dt.datetime) -> int:
+    body = {"company": "Initech", "role": "Analyst", "at": at.isoformat()}
+    answer = client.post("/api/v1/interviews", json=body, headers=user.headers)
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["id"])
+
+
+def _stress(client: TestClient, user: TestUser, interview_id: int) -> dict[str, Any]:
+    answer = client.get(f"/api/v1/interviews/{interview_id}/stress", headers=user.headers)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+@dataclass(frozen=True)
+class World:
+    user: TestUser
+    day: dt.date  # the interview's local day
+    interview_id: int  # at 11:00 local, with an hour of stress after it
+    early_interview_id: int  # on the first day of data: nothing before it to learn a baseline from
+
+
+@pytest.fixture(scope="module")
+def world(client: TestClient) -> World:
+    """Two calm mornings (09:00-11:00) before the interview day; then calm, an hour of stress, calm again."""
+    user = sign_up(client, timezone=TZ, resting_hr=60, max_hr=190)
+    device = register_device(client, user)["id"]
+    day = dt.datetime.now(BERLIN).date() - dt.timedelta(days=3)
+    for back in (2, 1):
+        t, rr = _beats([(2 * 3600, CALM)], _local(day - dt.timedelta(days=back), 9), seed=back)
+        _upload(client, user, device, t, rr)
+    t, rr = _beats([(3600, CALM), (STRESS_S, STRESSED), (3600, CALM)], _local(day, 10), seed=7)
+    _upload(client, user, device, t, rr)
+    return World(
+        user,
+        day,
+        _interview(client, user, _local(day, 11)),
+        _interview(client, user, _local(day - dt.timedelta(days=2), 10, 30)),
+    )
+
+
+def _window(out: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
+    key = at.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+    return next(w for w in out["windows"] if w["start"] == key)
+
+
+def test_an_hour_of_stress_returns_to_baseline_after_an_hour(client: TestClient, world: World) -> None:
+    out = _stress(client, world.user, world.interview_id)
+    at = _local(world.day, 11)
+    assert out["has_data"] and out["window_s"] == 300 and len(out["windows"]) == 9 * 12
+    assert out["windows"][0]["start"] == (at - dt.timedelta(hours=3)).astimezone(dt.UTC).isoformat(
+        timespec="milliseconds"
+    )
+    assert out["baseline"]["days"] == BASELINE_DAYS and out["baseline"]["rest_windows"] >= 40
+    assert _window(out, _local(world.day, 9))["hr_bpm"] is None  # no strap data yet: null, not zero
+    calm = _window(out, _local(world.day, 10, 30))
+    assert calm["hr_bpm"] == pytest.approx(65, abs=1) and not calm["stressed"]
+    assert calm["baseline_hr_bpm"] == pytest.approx(65, abs=1)
+    tense = _window(out, _local(world.day, 11, 30))
+    assert tense["hr_bpm"] == pytest.approx(82, abs=1) and tense["stressed"]
+    assert tense["rmssd_ms"] < 0.5 * tense["baseline_rmssd_ms"]
+    [episode] = out["episodes"]
+    assert dt.datetime.fromisoformat(episode["start"]) == pytest.approx(at, abs=dt.timedelta(minutes=5))
+    assert episode["duration_s"] == pytest.approx(STRESS_S, abs=600)
+    assert episode["hr_excess_bpm"] == pytest.approx(17, abs=2)
+    assert out["recovery_s"] == pytest.approx(STRESS_S, abs=300)
+    back = dt.datetime.fromisoformat(out["back_to_baseline_at"])
+    assert back == pytest.approx(at + dt.timedelta(seconds=STRESS_S), abs=dt.timedelta(minutes=5))
+    assert "60 minutes" in out["statement"]
+
+
+def test_without_earlier_days_the_series_shows_but_nothing_is_judged(
+    client: TestClient, world: World
+) -> None:
+    out = _stress(client, world.user, world.early_interview_id)
+    assert out["has_data"] and out["baseline"] is None
+    early = world.day - dt.timedelta(days=2)
+    assert _window(out, _local(early, 10))["hr_bpm"] == pytest.approx(65, abs=1)
+    assert all(w["baseline_hr_bpm"] is None and not w["stressed"] for w in out["windows"])
+    assert (out["episodes"], out["recovery_s"]) == ([], None)
+    assert "usual level" in out["statement"]
+
+
+def test_without_strap_data_every_value_is_null(client: TestClient, world: World) -> None:
+    iid = _interview(client, world.user, _local(world.day - dt.timedelta(days=10), 15))
+    out = _stress(client, world.user, iid)
+    assert not out["has_data"] and out["baseline"] is None
+    assert all(w["hr_bpm"] is None and w["rmssd_ms"] is None for w in out["windows"])
+    assert (out["episodes"], out["recovery_s"], out["back_to_baseline_at"]) == ([], None, None)
+
+
+def test_episodes_of_a_day_against_the_days_before(client: TestClient, world: World) -> None:
+    params = {
+        "from": _local(world.day, 0).isoformat(),
+        "to": _local(world.day + dt.timedelta(days=1), 0).isoformat(),
+    }
+    answer = client.get("/api/v1/stress/episodes", params=params, headers=world.user.headers)
+    assert answer.status_code == 200, answer.text
+    [episode] = answer.json()
+    assert dt.datetime.fromisoformat(episode["start"]) == pytest.approx(
+        _local(world.day, 11), abs=dt.timedelta(minutes=5)
+    )
+    bad = [
+        {**params, "to": params["from"]},
+        {**params, "to": _local(world.day + dt.timedelta(days=9), 0).isoformat()},
+    ]
+    for query in bad:
+        assert (
+            client.get("/api/v1/stress/episodes", params=query, headers=world.user.headers).status_code == 422
+        )
+
+
+def test_another_users_interview_is_404(client: TestClient, world: World) -> None:
+    stranger = sign_up(client, timezone=TZ)
+    answer = client.get(f"/api/v1/interviews/{world.interview_id}/stress", headers=stranger.headers)
+    assert answer.status_code == 404 and "Initech" not in answer.text
+    assert client.get("/api/v1/interviews/987654321/stress", headers=world.user.headers).status_code == 404
+    episodes = client.get(
+        "/api/v1/stress/episodes",
+        params={"from": _local(world.day, 0).isoformat(), "to": _local(world.day, 23).isoformat()},
+        headers=stranger.headers,
+    )
+    assert episodes.status_code == 200 and episodes.json() == []
+
+
+def test_baseline_spans_keep_the_local_hours_across_daylight_saving() -> None:
+    # Berlin moved its clocks on 2026-03-29; the window is 08:25-17:25 local on 2026-04-02.
+    lo = _local(dt.date(2026, 4, 2), 8, 25).timestamp()
+    hi = _local(dt.date(2026, 4, 2), 17, 25).timestamp()
+    spans = baseline_spans(BERLIN, lo, hi)
+    assert len(spans) == BASELINE_DAYS
+    starts = [dt.datetime.fromtimestamp(a, BERLIN) for a, _ in spans]
+    ends = [dt.datetime.fromtimestamp(b, BERLIN) for _, b in spans]
+    assert {s.time() for s in starts} == {dt.time(8)} and {e.time() for e in ends} == {dt.time(18)}
+    assert [s.date() for s in starts] == [
+        dt.date(2026, 4, 2) - dt.timedelta(days=k) for k in range(14, 0, -1)
+    ]
+    assert {b - a for a, b in spans} == {10 * 3600.0}  # whole hours, before and after the change

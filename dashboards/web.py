@@ -13,11 +13,8 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 
-# Everything a page needs comes from this origin: no inline script or style, no CDN, no outside fonts.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
+# Pages hold no inline script or style; the Content-Security-Policy that enforces it is set on every
+# answer by service/security_headers.py, the one owner of security headers.
 
 # path segment -> (template, title, nav label or None when the page is not in the main navigation)
 PAGES: dict[str, tuple[str, str, str | None]] = {
@@ -42,11 +39,7 @@ def _render(
 ) -> HTMLResponse:
     """One page shell; its script fetches the data, so the HTML itself holds nothing private."""
     context = {"title": title, "current": current, "nav": NAV, "item_id": item_id, "page": template[:-5]}
-    response = TEMPLATES.TemplateResponse(request, template, context)
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
+    return TEMPLATES.TemplateResponse(request, template, context)
 
 
 def _router() -> APIRouter:
@@ -75,7 +68,7 @@ def _router() -> APIRouter:
 
 def _not_found() -> HTMLResponse:
     body = TEMPLATES.get_template("not_found.html").render(nav=NAV, current="", title="Not found", page="")
-    return HTMLResponse(body, status_code=404, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
+    return HTMLResponse(body, status_code=404)
 
 
 def mount_dashboards(app: FastAPI) -> None:

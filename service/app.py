@@ -25,6 +25,8 @@ from service.live import LiveHub
 from service.nudges import Nudger
 from service.recording import StrapSupervisor
 from service.rollups import Rollups
+from service.security_headers import SecurityHeaders
+from service.throttle import LoginThrottle, LoginThrottled
 
 log = logging.getLogger("chinup")
 
@@ -48,7 +50,11 @@ def create_app(
         app.state.ctx = AppContext(settings=settings, sessions=sessions, live=live, rollups=rollups)
         stop = asyncio.Event()
         app.state.recording = StrapSupervisor(
-            transport=settings.ble_transport, data_dir=settings.data_dir, sessions=sessions, live=live, asgi_app=app
+            transport=settings.ble_transport,
+            data_dir=settings.data_dir,
+            sessions=sessions,
+            live=live,
+            asgi_app=app,
         )
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(rollups.run_forever(stop), name="rollups")
@@ -70,6 +76,8 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders)
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
     _install_error_handlers(app)
     app.include_router(api_router)
     mount_dashboards(app)  # the browser dashboard at /dashboard, and / redirects there
@@ -87,6 +95,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChinUpError)
     async def _domain_error(_request: Request, exc: ChinUpError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, LoginThrottled):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(IntegrityError)

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     analysis_debounce_s: float = 10.0
     ble_transport: str = "os"
     cors_origins: list[str] = Field(default_factory=list)
+    # Failed log-ins allowed per account and per client address within the window; then 429 with Retry-After.
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_failure_window_s: float = Field(default=900.0, gt=0)
     demo: bool = False
 
     @field_validator("access_token_ttl_s")

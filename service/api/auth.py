@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from sqlalchemy import select, update
@@ -14,6 +14,7 @@ from service.api.deps import ContextDep, CurrentUser, SessionDep, TokenDep
 from service.errors import Unauthorized
 from service.models import AccessToken, User
 from service.security import USER_TOKEN_PREFIX, new_token, token_digest, verify_password
+from service.throttle import LoginThrottle
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -24,13 +25,33 @@ class TokenPublic(BaseModel):
     expires_at: dt.datetime
 
 
-@router.post("/token", response_model=TokenPublic)
+def _throttle(request: Request) -> LoginThrottle:
+    return request.app.state.login_throttle  # type: ignore[no-any-return]
+
+
+@router.post(
+    "/token",
+    response_model=TokenPublic,
+    responses={
+        401: {"description": "Wrong email or password"},
+        429: {"description": "Too many failed log-ins"},
+    },
+)
 def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep, ctx: ContextDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    db: SessionDep,
+    ctx: ContextDep,
+    request: Request,
+    throttle: Annotated[LoginThrottle, Depends(_throttle)],
 ) -> TokenPublic:
-    user = db.scalar(select(User).where(User.email == form.username.strip().lower()))
+    account = form.username.strip().lower()
+    address = request.client.host if request.client else "unknown"
+    throttle.check(account, address)  # before any Argon2 work: a refused guess costs the service nothing
+    user = db.scalar(select(User).where(User.email == account))
     if not verify_password(form.password, user.password_hash if user else None) or user is None:
+        throttle.failed(account, address)
         raise Unauthorized("incorrect email or password")
+    throttle.succeeded(account)
     token = new_token(USER_TOKEN_PREFIX)
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ctx.settings.access_token_ttl_s)
     db.add(AccessToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at))

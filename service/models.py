@@ -218,6 +218,7 @@ class MinuteRollup(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     minute_s: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     n_samples: Mapped[int]
+    zone: Mapped[int] = mapped_column(SmallInteger, default=0)  # 0 none, 1 moderate, 2 vigorous, 3 peak
     valid_s: Mapped[float]
     lost_contact_s: Mapped[float]
     up_s: Mapped[float]

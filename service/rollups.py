@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service import localtime
 from service.analysis.cleaning import clean_hr
-from service.analysis.minutes import MinuteTable, day_totals, minute_table
+from service.analysis.minutes import UP_MIN_S, MinuteTable, minute_table, zone_points
 from service.analysis.profile import HeartProfile, build_profile
 from service.ingest import CleanSample
 from service.live import LiveHub
@@ -56,11 +56,13 @@ def _minute_rows(user_id: int, table: MinuteTable) -> list[dict[str, object]]:
     def opt(x: float) -> float | None:
         return None if not np.isfinite(x) else float(x)
 
+    zone = table.zone
     return [
         {
             "user_id": user_id,
             "minute_s": int(round(table.minute_start_s[i])),
             "n_samples": int(table.n_samples[i]),
+            "zone": int(zone[i]),
             "valid_s": float(table.valid_s[i]),
             "lost_contact_s": float(table.lost_contact_s[i]),
             "up_s": float(table.up_s[i]),
@@ -73,24 +75,6 @@ def _minute_rows(user_id: int, table: MinuteTable) -> list[dict[str, object]]:
         }
         for i in range(len(table))
     ]
-
-
-def stored_minutes(db: Session, user_id: int, lo_s: float, hi_s: float, profile: HeartProfile) -> MinuteTable:
-    """Stored minute rows as a MinuteTable (valid-sample times are not stored: NaN)."""
-    cols = (
-        MinuteRollup.minute_s, MinuteRollup.n_samples, MinuteRollup.valid_s, MinuteRollup.lost_contact_s,
-        MinuteRollup.up_s, MinuteRollup.moderate_s, MinuteRollup.vigorous_s, MinuteRollup.peak_s,
-        MinuteRollup.mean_bpm, MinuteRollup.min_bpm, MinuteRollup.max_bpm,
-    )  # fmt: skip
-    rows = db.execute(
-        select(*cols)
-        .where(MinuteRollup.user_id == user_id, MinuteRollup.minute_s >= lo_s, MinuteRollup.minute_s < hi_s)
-        .order_by(MinuteRollup.minute_s)
-    ).all()
-    arr = np.array([tuple(r) for r in rows], dtype=np.float64).reshape(len(rows), len(cols))
-    f32 = [arr[:, i].astype(np.float32) for i in range(2, 11)]
-    nan = np.full(len(rows), np.nan)
-    return MinuteTable(profile, arr[:, 0], arr[:, 1].astype(np.int32), *f32, nan, nan)
 
 
 class Rollups:
@@ -130,7 +114,7 @@ class Rollups:
             self._recompute_minutes(db, user_id, float(lo), float(hi), profile)
             tz = localtime.zone(user.timezone)
             days = localtime.days_between(float(lo), float(hi) - 1, tz)
-            met = self._retotal_days(db, user, days, profile)
+            met = self._retotal_days(db, user, days)
             db.commit()
         if publish:
             self._publish_days(user_id, days, met)
@@ -154,27 +138,36 @@ class Rollups:
         if rows:
             db.execute(insert(MinuteRollup), rows)
 
-    def _retotal_days(
-        self, db: Session, user: User, days: Iterable[dt.date], profile: HeartProfile
-    ) -> dict[dt.date, DayRollup]:
-        """Day totals from stored minutes; returns the days whose target was met by this update."""
+    def _retotal_days(self, db: Session, user: User, days: Iterable[dt.date]) -> dict[dt.date, DayRollup]:
+        """Day totals counted in the database from the stored minutes (each stored with its zone);
+        returns the days whose target was met by this update."""
         tz = localtime.zone(user.timezone)
         newly_met: dict[dt.date, DayRollup] = {}
+        m = MinuteRollup
         for day in days:
-            edges = localtime.day_edges_s(day, day, tz)
-            minutes = stored_minutes(db, user.id, edges[0], edges[1], profile)
-            totals = day_totals(minutes, edges)
+            lo, hi = localtime.day_edges_s(day, day, tz)
+            in_day = (m.user_id == user.id, m.minute_s >= lo, m.minute_s < hi)
+            up, moderate, vigorous, peak, valid, lost, top = db.execute(
+                select(
+                    func.count().filter(m.zone > 0), func.count().filter(m.zone == 1),
+                    func.count().filter(m.zone == 2), func.count().filter(m.zone == 3),
+                    func.count().filter(m.valid_s >= UP_MIN_S), func.count().filter(m.lost_contact_s >= UP_MIN_S),
+                    func.max(m.max_bpm).filter(m.valid_s >= UP_MIN_S),
+                ).where(*in_day)
+            ).one()  # fmt: skip
             rollup = db.get(DayRollup, (user.id, day)) or DayRollup(user_id=user.id, day=day)
-            rollup.heartbeat_up_minutes = int(totals.heartbeat_up_minutes[0])
-            rollup.moderate_minutes = int(totals.moderate_minutes[0])
-            rollup.vigorous_minutes = int(totals.vigorous_minutes[0])
-            rollup.peak_minutes = int(totals.peak_minutes[0])
-            rollup.active_zone_points = int(totals.active_zone_points[0])
-            rollup.valid_minutes = int(totals.valid_minutes[0])
-            rollup.lost_contact_minutes = int(totals.lost_contact_minutes[0])
-            finite = minutes.max_bpm[minutes.valid_s >= 30]
-            rollup.max_bpm = float(finite.max()) if finite.size else None
-            met_at = _target_met_at(minutes, user.daily_target_minutes)
+            rollup.heartbeat_up_minutes, rollup.moderate_minutes = up, moderate
+            rollup.vigorous_minutes, rollup.peak_minutes = vigorous, peak
+            rollup.active_zone_points = int(zone_points(moderate, vigorous, peak))
+            rollup.valid_minutes, rollup.lost_contact_minutes, rollup.max_bpm = valid, lost, top
+            met_at = None
+            if user.daily_target_minutes <= up:
+                # the end of the minute in which the day's count reached the target
+                reached = db.scalar(
+                    select(m.minute_s).where(*in_day, m.zone > 0).order_by(m.minute_s)
+                    .offset(user.daily_target_minutes - 1).limit(1)
+                )  # fmt: skip
+                met_at = dt.datetime.fromtimestamp(reached + MINUTE_S, dt.UTC)
             if met_at is not None and rollup.target_met_at is None:
                 newly_met[day] = rollup
             rollup.target_met_at = met_at
@@ -272,14 +265,6 @@ def time_clusters(t_s: NDArray[np.float64], gap_s: float = 2 * MARGIN_S) -> list
     starts = np.concatenate(([0], breaks + 1))
     ends = np.concatenate((breaks, [t.size - 1]))
     return [(float(t[a]), float(t[b])) for a, b in zip(starts, ends, strict=True)]
-
-
-def _target_met_at(minutes: MinuteTable, target: int) -> dt.datetime | None:
-    """End of the minute in which the day's count of heartbeat-up minutes reached the target."""
-    up = np.flatnonzero(minutes.up)
-    if up.size < target or target <= 0:
-        return None
-    return dt.datetime.fromtimestamp(float(minutes.minute_start_s[up[target - 1]]) + MINUTE_S, dt.UTC)
 
 
 def _refresh_estimates(db: Session, user: User) -> bool:

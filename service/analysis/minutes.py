@@ -350,6 +350,13 @@ class DayTotals:
         return self.heartbeat_up_minutes >= target_minutes
 
 
+def zone_points(moderate: ArrayLike, vigorous: ArrayLike, peak: ArrayLike) -> NDArray[np.int64]:
+    """Active Zone Minutes as Fitbit counts them: a moderate minute is 1 point, a vigorous or peak minute 2."""
+    return np.asarray(moderate, dtype=np.int64) + 2 * (
+        np.asarray(vigorous, dtype=np.int64) + np.asarray(peak)
+    )
+
+
 def day_totals(minutes: MinuteTable, day_edges_s: ArrayLike) -> DayTotals:
     """Count each local day's heartbeat-up, zone, valid and lost-contact minutes.
 
@@ -386,7 +393,7 @@ def day_totals(minutes: MinuteTable, day_edges_s: ArrayLike) -> DayTotals:
         moderate_minutes=moderate,
         vigorous_minutes=vigorous,
         peak_minutes=peak,
-        active_zone_points=(moderate + 2 * (vigorous + peak)).astype(np.int32),
+        active_zone_points=zone_points(moderate, vigorous, peak).astype(np.int32),
         valid_minutes=count(minutes.valid_s[inside] >= UP_MIN_S),
         lost_contact_minutes=count(minutes.lost_contact_s[inside] >= UP_MIN_S),
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 00:13:57.993837
+Create Date: 2026-11-26 00:17:23.572689
 """
 
 from __future__ import annotations
@@ -155,6 +155,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("minute_s", sa.BigInteger(), nullable=False),
         sa.Column("n_samples", sa.Integer(), nullable=False),
+        sa.Column("zone", sa.SmallInteger(), nullable=False),
         sa.Column("valid_s", sa.Double(), nullable=False),
         sa.Column("lost_contact_s", sa.Double(), nullable=False),
         sa.Column("up_s", sa.Double(), nullable=False),

@@ -63,5 +63,11 @@ def publish_heart_rate(hub: LiveHub, user_id: int, device_id: int, samples: Sequ
     newest = max(samples, key=lambda s: s.t_ms)
     hub.publish(
         user_id,
-        {"type": "heart_rate", "device_id": device_id, "t_ms": newest.t_ms, "bpm": newest.bpm, "contact": newest.contact},
+        {
+            "type": "heart_rate",
+            "device_id": device_id,
+            "t_ms": newest.t_ms,
+            "bpm": newest.bpm,
+            "contact": newest.contact,
+        },
     )

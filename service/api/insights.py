@@ -61,7 +61,8 @@ def _ratings_by_day(
     ).all()
     sums: dict[dt.date, list[float]] = {}
     for at, value in rows:
-        sums.setdefault(at.astimezone(tz).date(), []).append(float(value))
+        if value is not None:
+            sums.setdefault(at.astimezone(tz).date(), []).append(float(value))
     return {day: float(np.mean(values)) for day, values in sums.items()}
 
 

@@ -203,8 +203,7 @@ def export_session_tcx(session_id: int, user: CurrentUser, db: SessionDep) -> Re
         )
         .order_by(Sample.t_ms)
     ).all()
-    seen: set[int] = set()
-    samples = [(t, b) for t, b in rows if not (t in seen or seen.add(t))]  # two devices: one point per time
+    samples = sorted(dict(reversed([(t, b) for t, b in rows])).items())  # one point per time: the first
     return Response(
         session_tcx(session.start_ms, samples), media_type="application/vnd.garmin.tcx+xml",
         headers={"Content-Disposition": f'attachment; filename="session-{session_id}.tcx"'},

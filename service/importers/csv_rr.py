@@ -70,7 +70,9 @@ def read_csv(fh: BinaryIO, report: ReadReport, start_ms: int | None = None) -> I
     if first is None or not is_csv_header(first[1]):
         raise CorruptFile(report.file_name, "line 1", "the first line is not a header naming t and bpm")
     columns = header_columns(first[1])
-    index = {name: columns.index(name) for name in ("t", "bpm", "rr_ms", "contact") if name in columns}
+    index: dict[str, int] = {
+        name: columns.index(name) for name in ("t", "bpm", "rr_ms", "contact") if name in columns
+    }
     n_columns = max(index["t"], index["bpm"]) + 1
     taken = 0
     for number, line, ended in lines:

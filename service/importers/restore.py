@@ -64,7 +64,7 @@ def _add_unique(
     db: Session, model: type, user_id: int, values: dict[str, Any], key: tuple[str, ...]
 ) -> Any | None:
     """A new row unless the user has one equal on `key`; returns the existing or new row, or None if skipped."""
-    query = select(model).where(model.user_id == user_id)  # type: ignore[attr-defined]
+    query: Any = select(model).where(model.user_id == user_id)  # type: ignore[attr-defined]
     for name in key:
         column = getattr(model, name)
         query = query.where(column.is_(None) if values[name] is None else column == values[name])

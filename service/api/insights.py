@@ -8,10 +8,11 @@ of the day's check-ins, grouped by the user's local day.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,36 @@ MAX_RANGE_DAYS = 400
 BOOTSTRAP_SEED = 20_240_305
 
 Metric = Literal["confidence", "mood"]
+
+
+class InsightPoint(BaseModel):
+    """One paired day of the scatter: the minutes of `date` against the rating of `rating_date`."""
+
+    date: dt.date
+    rating_date: dt.date
+    minutes: int
+    rating: float
+
+
+class ExerciseInsightPublic(BaseModel):
+    """The contract's answer, with what the dashboard draws and explains it with."""
+
+    n_days: int
+    rho: float | None
+    ci95: tuple[float, float] | None
+    p_value: float | None
+    mean_when_target_met: float | None
+    mean_when_target_missed: float | None
+    statement: str
+    lag_days: int
+    metric: Metric
+    from_: dt.date = Field(serialization_alias="from")
+    to: dt.date
+    target_minutes: int
+    min_days: int
+    days_with_strap: int
+    days_with_rating: int
+    points: list[InsightPoint]
 
 
 def _minutes_by_day(db: Session, user_id: int, first: dt.date, last: dt.date) -> dict[dt.date, int]:
@@ -76,7 +107,7 @@ def _range(user: User, from_: dt.date | None, to: dt.date | None) -> tuple[dt.da
     return first, last
 
 
-@router.get("/exercise-vs-confidence")
+@router.get("/exercise-vs-confidence", response_model=ExerciseInsightPublic)
 def exercise_vs_confidence(
     user: CurrentUser,
     db: SessionDep,
@@ -86,7 +117,7 @@ def exercise_vs_confidence(
         dt.date | None, Query(alias="from", description="first local day of the minutes")
     ] = None,
     to: Annotated[dt.date | None, Query(description="last local day (default: today)")] = None,
-) -> dict[str, Any]:
+) -> ExerciseInsightPublic:
     """Spearman's rho of a day's heartbeat-up minutes against that day's (or the next day's) rating."""
     first, last = _range(user, from_, to)
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
@@ -104,30 +135,25 @@ def exercise_vs_confidence(
     )
     lag = dt.timedelta(days=lag_days)
     points = [
-        {
-            "date": d.isoformat(),
-            "rating_date": (d + lag).isoformat(),
-            "minutes": minutes[d],
-            "rating": ratings[d + lag],
-        }
+        InsightPoint(date=d, rating_date=d + lag, minutes=minutes[d], rating=ratings[d + lag])
         for d in days
         if d in minutes and d + lag in ratings and d + lag <= last
     ]
-    return {
-        "n_days": insight.n_days,
-        "rho": insight.rho,
-        "ci95": list(insight.ci95) if insight.rho is not None and insight.ci95 is not None else None,
-        "p_value": insight.p_value,
-        "mean_when_target_met": insight.mean_when_target_met,
-        "mean_when_target_missed": insight.mean_when_target_missed,
-        "statement": insight.statement,
-        "lag_days": lag_days,
-        "metric": metric,
-        "from": first.isoformat(),
-        "to": last.isoformat(),
-        "target_minutes": user.daily_target_minutes,
-        "min_days": MIN_PAIRED_DAYS,
-        "days_with_strap": len(minutes),
-        "days_with_rating": len(ratings),
-        "points": points,
-    }
+    return ExerciseInsightPublic(
+        n_days=insight.n_days,
+        rho=insight.rho,
+        ci95=insight.ci95 if insight.rho is not None else None,
+        p_value=insight.p_value,
+        mean_when_target_met=insight.mean_when_target_met,
+        mean_when_target_missed=insight.mean_when_target_missed,
+        statement=insight.statement,
+        lag_days=lag_days,
+        metric=metric,
+        from_=first,
+        to=last,
+        target_minutes=user.daily_target_minutes,
+        min_days=MIN_PAIRED_DAYS,
+        days_with_strap=len(minutes),
+        days_with_rating=len(ratings),
+        points=points,
+    )

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from fastapi import APIRouter, Query
 from numpy.typing import NDArray
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,46 @@ from service.rollup_days import beats_from_samples
 from service.rollups import profile_for
 
 router = APIRouter(tags=["stress"])
+
+
+class StressWindow(BaseModel):
+    """One 5-minute window: null where it holds no rest-time data (or, for the baseline, none is known)."""
+
+    start: str
+    hr_bpm: float | None
+    rmssd_ms: float | None
+    baseline_hr_bpm: float | None
+    baseline_rmssd_ms: float | None
+    stressed: bool
+
+
+class StressEpisodePublic(BaseModel):
+    start: str
+    end: str
+    duration_s: int
+    hr_excess_bpm: float | None
+    ln_rmssd_drop: float | None
+
+
+class StressBaseline(BaseModel):
+    days: int
+    rest_windows: int
+
+
+class InterviewStressPublic(BaseModel):
+    interview_id: int
+    at: str
+    from_: str = Field(serialization_alias="from")
+    to: str
+    window_s: int
+    has_data: bool
+    baseline: StressBaseline | None
+    windows: list[StressWindow]
+    episodes: list[StressEpisodePublic]
+    recovery_s: float | None
+    back_to_baseline_at: str | None
+    statement: str
+
 
 WINDOW_S = 300
 BEFORE_S = 3 * 3600
@@ -116,14 +157,14 @@ def _opt(x: float) -> float | None:
     return round(float(x), 2) if np.isfinite(x) else None
 
 
-def _episode(e: StressEpisode) -> dict[str, Any]:
-    return {
-        "start": iso_ms(int(e.start_s * 1000)),
-        "end": iso_ms(int(e.end_s * 1000)),
-        "duration_s": round(e.end_s - e.start_s),
-        "hr_excess_bpm": _opt(e.hr_excess_bpm),
-        "ln_rmssd_drop": _opt(e.ln_rmssd_drop),
-    }
+def _episode(e: StressEpisode) -> StressEpisodePublic:
+    return StressEpisodePublic(
+        start=iso_ms(int(e.start_s * 1000)),
+        end=iso_ms(int(e.end_s * 1000)),
+        duration_s=round(e.end_s - e.start_s),
+        hr_excess_bpm=_opt(e.hr_excess_bpm),
+        ln_rmssd_drop=_opt(e.ln_rmssd_drop),
+    )
 
 
 def _unjudged_series(grid: NDArray[np.float64], beats: Beats) -> tuple[NDArray[np.float64], ...]:
@@ -160,69 +201,70 @@ def _statement(result: InterviewStress | None, has_data: bool, has_baseline: boo
     return f"{stressed}; {back}."
 
 
-@router.get("/interviews/{interview_id}/stress")
-def read_interview_stress(interview_id: int, user: CurrentUser, db: SessionDep) -> dict[str, Any]:
+def _windows(grid: NDArray[np.float64], beats: Beats, result: InterviewStress | None) -> list[StressWindow]:
+    """The 5-minute series; without a judged result, the plain series and no baseline."""
+    hr, rmssd = (result.hr_bpm, result.rmssd_ms) if result else _unjudged_series(grid, beats)
+    nan = np.full(grid.size, np.nan)
+    base_hr = result.baseline_hr_bpm if result else nan
+    base_rmssd = result.baseline_rmssd_ms if result else nan
+    stressed = result.stressed if result else np.zeros(grid.size, dtype=bool)
+    return [
+        StressWindow(
+            start=iso_ms(int(t * 1000)),
+            hr_bpm=_opt(hr[i]),
+            rmssd_ms=_opt(rmssd[i]),
+            baseline_hr_bpm=_opt(base_hr[i]),
+            baseline_rmssd_ms=_opt(base_rmssd[i]),
+            stressed=bool(stressed[i]),
+        )
+        for i, t in enumerate(grid)
+    ]
+
+
+@router.get("/interviews/{interview_id}/stress", response_model=InterviewStressPublic)
+def read_interview_stress(interview_id: int, user: CurrentUser, db: SessionDep) -> InterviewStressPublic:
     """HR and HRV from 3 h before to 6 h after the interview, against the user's usual for the hour."""
     interview = get_owned_interview(db, user.id, interview_id)
     at_s = interview.at.timestamp()
-    first = np.floor((at_s - BEFORE_S) / WINDOW_S) * WINDOW_S
-    grid = np.arange(first, at_s + AFTER_S, WINDOW_S, dtype=np.float64)
+    grid = np.arange(np.floor((at_s - BEFORE_S) / WINDOW_S) * WINDOW_S, at_s + AFTER_S, WINDOW_S)
     lo_s, hi_s = float(grid[0]), float(grid[-1] + WINDOW_S)
     beats = _load_beats(db, user, [(lo_s, hi_s + 60)])  # a sample's RR may end a little after its window
     has_data = beats.t_s.size >= MIN_BEATS
     rules = _rules(user)
-    baseline = (
-        _baseline(db, user, baseline_spans(localtime.zone(user.timezone), lo_s, hi_s), rules)
-        if has_data
-        else None
-    )
+    tz = localtime.zone(user.timezone)
+    baseline = _baseline(db, user, baseline_spans(tz, lo_s, hi_s), rules) if has_data else None
     result = None
     if baseline is not None:
         result = interview_stress(
             beats.t_s, beats.rr_ms, interview_t_s=at_s, utc_offset_s=beats.offset_s, baseline=baseline,
             before_s=BEFORE_S, after_s=AFTER_S, window_s=WINDOW_S, rules=rules,
         )  # fmt: skip
-    hr, rmssd = (result.hr_bpm, result.rmssd_ms) if result else _unjudged_series(grid, beats)
-    nan = np.full(grid.size, np.nan)
-    base_hr = result.baseline_hr_bpm if result else nan
-    base_rmssd = result.baseline_rmssd_ms if result else nan
-    stressed = result.stressed if result else np.zeros(grid.size, dtype=bool)
     recovery_s = result.recovery_s if result else None
-    return {
-        "interview_id": interview.id,
-        "at": interview.at.isoformat(),
-        "from": iso_ms(int(lo_s * 1000)),
-        "to": iso_ms(int(hi_s * 1000)),
-        "window_s": WINDOW_S,
-        "has_data": has_data,
-        "baseline": None
+    return InterviewStressPublic(
+        interview_id=interview.id,
+        at=interview.at.isoformat(),
+        from_=iso_ms(int(lo_s * 1000)),
+        to=iso_ms(int(hi_s * 1000)),
+        window_s=WINDOW_S,
+        has_data=has_data,
+        baseline=None
         if baseline is None
-        else {"days": BASELINE_DAYS, "rest_windows": int(baseline.n_windows.sum())},
-        "windows": [
-            {
-                "start": iso_ms(int(t * 1000)),
-                "hr_bpm": _opt(hr[i]),
-                "rmssd_ms": _opt(rmssd[i]),
-                "baseline_hr_bpm": _opt(base_hr[i]),
-                "baseline_rmssd_ms": _opt(base_rmssd[i]),
-                "stressed": bool(stressed[i]),
-            }
-            for i, t in enumerate(grid)
-        ],
-        "episodes": [_episode(e) for e in result.episodes] if result else [],
-        "recovery_s": recovery_s,
-        "back_to_baseline_at": None if recovery_s is None else iso_ms(int((at_s + recovery_s) * 1000)),
-        "statement": _statement(result, has_data, baseline is not None),
-    }
+        else StressBaseline(days=BASELINE_DAYS, rest_windows=int(baseline.n_windows.sum())),
+        windows=_windows(grid, beats, result),
+        episodes=[_episode(e) for e in result.episodes] if result else [],
+        recovery_s=recovery_s,
+        back_to_baseline_at=None if recovery_s is None else iso_ms(int((at_s + recovery_s) * 1000)),
+        statement=_statement(result, has_data, baseline is not None),
+    )
 
 
-@router.get("/stress/episodes")
+@router.get("/stress/episodes", response_model=list[StressEpisodePublic])
 def list_stress_episodes(
     user: CurrentUser,
     db: SessionDep,
     from_: Annotated[str, Query(alias="from", description="ISO 8601 with an offset, or epoch ms")],
     to: Annotated[str, Query(description="ISO 8601 with an offset, or epoch ms; at most 7 days after from")],
-) -> list[dict[str, Any]]:
+) -> list[StressEpisodePublic]:
     """Rest-time stress episodes in a range, each against the baseline of the days before the range."""
     lo_s, hi_s = query_time_ms(from_, "from") / 1000, query_time_ms(to, "to") / 1000
     if hi_s <= lo_s:

@@ -23,6 +23,7 @@ PAGES: dict[str, tuple[str, str, str | None]] = {
     "sessions": ("sessions.html", "Sessions", "Sessions"),
     "recovery": ("recovery.html", "Recovery", "Recovery"),
     "interviews": ("interviews.html", "Interviews", "Interviews"),
+    "devices": ("devices.html", "Devices", "Devices"),
     "profile": ("profile.html", "Profile", "Profile"),
     "login": ("login.html", "Log in", None),
     "signup": ("signup.html", "Create your account", None),

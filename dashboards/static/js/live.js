@@ -2,7 +2,7 @@
 // in the query string; on an error we close and reconnect with a growing delay.
 import { getToken } from "./api.js";
 
-const EVENTS = ["heart_rate", "minutes", "target_met", "strap"];
+const EVENTS = ["heart_rate", "minutes", "target_met", "strap", "nudge"];
 const MAX_DELAY_MS = 15000;
 
 /** Subscribe; `handlers` maps event names to callbacks, `onState` hears "open" / "retrying". Returns stop(). */

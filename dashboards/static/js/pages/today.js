@@ -3,7 +3,7 @@ import { connectLive } from "../live.js";
 import { renderRing } from "../ring.js";
 import { signedInPage } from "../shell.js";
 import { formatDuration, formatTime, localDate } from "../time.js";
-import { $, el, replaceChildren } from "../dom.js";
+import { $, el, replaceChildren, showNotice } from "../dom.js";
 import { heartLimits, ZONE_NAMES, zoneOf } from "../zones.js";
 
 const STALE_MS = 15000;
@@ -113,6 +113,7 @@ function startLive() {
       renderRing(state.minutes, state.target);
       refreshDaySoon();
     },
+    nudge: notifyNudge,
     target_met: async (e) => {
       if (e.date && e.date !== state.today) return;
       renderRing(Math.max(state.minutes, state.target), state.target);
@@ -121,6 +122,44 @@ function startLive() {
   }, (link) => {
     $("#live-link").textContent = link === "open" ? "live" : "retrying";
   });
+}
+
+// Nudges toward the hour: said once a day by the service; the browser's permission is asked only when
+// the user turns them on (never on page load).
+function showNudge(nudge) {
+  if (nudge.date && nudge.date !== state.today) return;
+  const box = $("#nudge");
+  box.textContent = nudge.message;
+  box.dataset.kind = nudge.kind;
+  box.hidden = false;
+}
+
+function notifyNudge(nudge) {
+  showNudge(nudge);
+  if (state.profile.nudges_enabled && "Notification" in window && Notification.permission === "granted") {
+    new Notification("Chin Up", { body: nudge.message, tag: `nudge-${nudge.date}-${nudge.kind}` });
+  }
+}
+
+async function wireNudges() {
+  $("#greeting").after(el("p", { class: "notice nudge", id: "nudge", role: "status", "aria-live": "polite", hidden: true }));
+  const toggle = el("input", { type: "checkbox", id: "nudges-on" });
+  toggle.checked = Boolean(state.profile.nudges_enabled);
+  $("#streak").after(el("p", { class: "field checkbox nudge-toggle" }, toggle,
+    el("label", { for: "nudges-on" }, `Nudge me toward my target by ${state.profile.nudge_time || "18:00"}`)));
+  toggle.addEventListener("change", async () => {
+    if (toggle.checked && "Notification" in window && Notification.permission === "default") {
+      Notification.requestPermission().catch(() => {}); // the page works the same without it
+    }
+    try {
+      state.profile = { ...state.profile, ...(await api("/me", { method: "PATCH", json: { nudges_enabled: toggle.checked } })) };
+    } catch (error) {
+      toggle.checked = !toggle.checked;
+      showNotice(describeError(error));
+    }
+  });
+  const said = await api("/nudges/today");
+  if (said.length) showNudge(said[said.length - 1]);
 }
 
 function wireCheckinForm() {
@@ -155,5 +194,5 @@ signedInPage(async (profile) => {
   wireCheckinForm();
   startLive();
   watchStaleness();
-  await Promise.all([refreshDay(), loadCheckins(), showDevice()]);
+  await Promise.all([refreshDay(), loadCheckins(), showDevice(), wireNudges()]);
 });

@@ -8,6 +8,7 @@ whose ingest updates the rollups and the live stream the dashboard listens to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import secrets
 import tempfile
@@ -19,8 +20,9 @@ from rich.progress import Progress
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from devices import hrs
 from devices.recorder import record
-from devices.simulator import VirtualStrap, generate_workout
+from devices.simulator import StrapProfile, VirtualStrap, generate_workout
 from service import localtime, migrate
 from service.app import create_app
 from service.config import Settings
@@ -46,6 +48,16 @@ DEMO_EMAIL = "demo@chinup.example"
 DEMO_PASSWORD = "chin-up-demo"
 DEMO_TIMEZONE = "Europe/London"
 LIVE_STRAP_NAME = "Demo Polar H10"
+# Straps left for the Devices page to find and pair, one of each kind the decoder must handle.
+NEARBY_STRAPS = {
+    "Demo Garmin HRM-Dual": StrapProfile(uint16_bpm=True, sends_rr=False, contact_supported=True, battery_pct=64,
+                                         manufacturer="Demo", model="16-bit, no RR"),
+    "Demo Wahoo TICKR": StrapProfile(uint16_bpm=False, sends_rr=True, contact_supported=True, battery_pct=92,
+                                     manufacturer="Demo", model="8-bit with RR and contact"),
+    "Demo Budget Band": StrapProfile(uint16_bpm=False, sends_rr=True, contact_supported=False, battery_pct=23,
+                                     body_location=hrs.BodySensorLocation.WRIST, manufacturer="Demo",
+                                     model="8-bit, no contact detection"),
+}  # fmt: skip
 
 
 def _journal(db: Session, user: User, interview_at: dt.datetime) -> None:
@@ -151,8 +163,11 @@ async def run_demo(*, host: str, port: int, weeks: int, console: Console) -> Non
             console.print(f"Log in as [bold]{DEMO_EMAIL}[/] with password [bold]{DEMO_PASSWORD}[/]")
             console.print(f"The demo database is in {workdir}. Ctrl-C stops.\n")
             strap = tasks.create_task(live_strap(base, token, workdir), name="live strap")
+            nearby = tasks.create_task(nearby_straps(), name="nearby straps")
+            console.print(f"{len(NEARBY_STRAPS)} more virtual straps wait on the Devices page to be paired.")
             await serving
             strap.cancel()
+            nearby.cancel()
     finally:
         engine.dispose()
 
@@ -164,3 +179,14 @@ async def live_strap(base: str, token: str, workdir: Path) -> None:
     ):
         await record(server_url=base, token=token, transport="virtual", name=LIVE_STRAP_NAME,
                      spool_path=workdir / "spool.sqlite3", progress=False)  # fmt: skip
+
+
+async def nearby_straps() -> None:
+    """Virtual straps of different kinds advertising on the service's own virtual link until cancelled."""
+    async with contextlib.AsyncExitStack() as stack:
+        for seed, (name, profile) in enumerate(NEARBY_STRAPS.items(), start=1):
+            workout = generate_workout(seed=seed, rest_bpm=58.0 + 4 * seed)
+            await stack.enter_async_context(
+                VirtualStrap("virtual", workout, name=name, profile=profile, loop=True)
+            )
+        await asyncio.Event().wait()

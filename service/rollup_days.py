@@ -75,10 +75,12 @@ def update_day_details(db: Session, user: User, day: dt.date, profile: HeartProf
         )
         rollup.resting_hr = resting.resting_hr
         in_day = (t_s >= edges[0]) & (t_s < edges[1])
+        device = _beat_source(rows, in_day)
+        keep = in_day & np.array([r[4] == device for r in rows], dtype=bool)
         _update_hrv(
             rollup,
-            t_ms[in_day],
-            [r[3] for r, keep in zip(rows, in_day, strict=True) if keep],
+            t_ms[keep],
+            [r[3] for r, k in zip(rows, keep, strict=True) if k],
             localtime.utc_offset_s(day, tz),
             day,
             profile,
@@ -87,6 +89,19 @@ def update_day_details(db: Session, user: User, day: dt.date, profile: HeartProf
         _replace_detected_sessions(db, user.id, edges[0], edges[1], [])
     rollup.updated_at = dt.datetime.now(dt.UTC)
     db.add(rollup)
+
+
+def _beat_source(rows: list[tuple], in_day: NDArray[np.bool_]) -> int | None:  # type: ignore[type-arg]
+    """The device whose RR intervals the day's HRV is read from: the one with the most beats that day.
+
+    Two straps worn at once (or a live strap and an imported file of the same ride) send the same beats;
+    mixing them would count each beat twice and scramble the beat times.
+    """
+    beats: dict[int, int] = {}
+    for row, keep in zip(rows, in_day, strict=True):
+        if keep and row[3]:
+            beats[row[4]] = beats.get(row[4], 0) + row[3].count(" ") + 1
+    return max(beats, key=beats.__getitem__) if beats else None
 
 
 def _update_hrv(

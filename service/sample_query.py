@@ -27,9 +27,9 @@ _SELECT_SAMPLES = {
 def fetch_samples(
     db: Session, user_id: int, lo_s: float, hi_s: float, *, with_rr: bool = False
 ) -> list[tuple]:  # type: ignore[type-arg]
-    """Raw rows (t_ms, bpm, contact[, rr_ms]) from the DB-API cursor: a day is ~100k rows, and every layer
+    """Raw rows (t_ms, bpm, contact[, rr_ms, device_id]) from the DB-API cursor: a day is ~100k rows, and every layer
     above the driver would cost more than the query (bench/analysis.py)."""
-    sql = _SELECT_SAMPLES[db.get_bind().dialect.name].format(rr=", rr_ms" if with_rr else "")
+    sql = _SELECT_SAMPLES[db.get_bind().dialect.name].format(rr=", rr_ms, device_id" if with_rr else "")
     cursor = db.connection().connection.cursor()
     try:
         cursor.execute(sql, (user_id, int(lo_s * 1000), int(hi_s * 1000)))

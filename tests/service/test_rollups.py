@@ -190,3 +190,20 @@ def test_bad_dates_are_422(client: TestClient, bad: str) -> None:
     user, _ = _user(client)
     assert client.get(f"/api/v1/days/{bad}", headers=user.headers).status_code == 422
     assert client.get(f"/api/v1/days?from={bad}&to=2026-01-01", headers=user.headers).status_code == 422
+
+
+def test_two_straps_on_the_same_heart_do_not_double_the_beats(client: TestClient) -> None:
+    from service.demo_history import _rest, _segment
+
+    user, first = _user(client, "UTC")
+    second = register_device(client, user, name="second strap")["id"]
+    rest = _segment(_at("2026-06-20", "06:30:00", "UTC"), _rest(40, 58.0), np.random.default_rng(3), 40.0)
+    batch = [{"t": s.t_ms, "bpm": s.bpm, "rr_ms": list(s.rr_ms), "contact": True} for s in rest]
+    client.post(f"/api/v1/devices/{first}/samples", json={"samples": batch}, headers=user.headers)
+    alone = client.get("/api/v1/days/2026-06-20", headers=user.headers).json()
+    assert alone["hrv"] is not None and alone["hrv"]["rmssd_ms"] is not None
+    shifted = [{**item, "t": item["t"] + 300} for item in batch]  # the same beats, heard by another strap
+    client.post(f"/api/v1/devices/{second}/samples", json={"samples": shifted}, headers=user.headers)
+    both = client.get("/api/v1/days/2026-06-20", headers=user.headers).json()
+    assert both["hrv"]["rmssd_ms"] == pytest.approx(alone["hrv"]["rmssd_ms"], rel=0.02)
+    assert both["heartbeat_up_minutes"] == alone["heartbeat_up_minutes"] == 0

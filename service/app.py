@@ -6,8 +6,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -18,6 +19,7 @@ from dashboards import mount_dashboards
 from service import migrate
 from service.api.deps import AppContext
 from service.api.main import api_router
+from service.api_errors import document_errors, ids_in_range
 from service.config import Settings
 from service.db import make_engine, make_session_factory
 from service.errors import ChinUpError
@@ -64,6 +66,7 @@ def create_app(
                 yield
             finally:
                 stop.set()
+        await asyncio.to_thread(rollups.run_dirty)
         await asyncio.to_thread(rollups.run_pending)
         if own_engine:
             db_engine.dispose()
@@ -79,14 +82,35 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.state.login_throttle = LoginThrottle.from_settings(settings)
     _install_error_handlers(app)
-    app.include_router(api_router)
+    app.include_router(api_router, dependencies=[Depends(ids_in_range)])
     mount_dashboards(app)  # the browser dashboard at /dashboard, and / redirects there
+    _document_errors(app)
 
     @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health(request: Request) -> dict[str, str | int]:
+        """Liveness, and how much ingested data still awaits analysis (0 once everything is counted)."""
+        ctx = getattr(request.app.state, "ctx", None)
+        if ctx is None:
+            return {"status": "starting"}
+        return {
+            "status": "ok",
+            "analysis_backlog": ctx.rollups.backlog,
+            "days_awaiting_analysis": ctx.rollups.days_awaiting_analysis,
+        }
 
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The OpenAPI document declares the answers _install_error_handlers gives (service/api_errors.py)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
@@ -60,6 +62,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (answers are built after it)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> AbstractContextManager[object]:
+    """One writer at a time on SQLite, queued in the process instead of in SQLite's busy handler.
+
+    SQLite admits a single writer; concurrent ones sleep in its busy handler in steps of up to 100 ms,
+    which caps concurrent ingest far below what one writer does alone (bench/ingest.py). PostgreSQL
+    needs no such lock.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(engine, threading.Lock())
 
 
 @contextmanager

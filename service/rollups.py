@@ -23,6 +23,7 @@ from service import localtime
 from service.analysis.cleaning import clean_hr
 from service.analysis.minutes import UP_MIN_S, MinuteTable, minute_table, zone_points
 from service.analysis.profile import HeartProfile, build_profile
+from service.db import writer_lock
 from service.ingest import CleanSample
 from service.live import LiveHub
 from service.models import DayRollup, MinuteRollup, Sample, User
@@ -36,6 +37,9 @@ MINUTE_S = 60
 # are recomputed, with as much context again on each side.
 MARGIN_S = 600
 PROFILE_TOLERANCE_BPM = 3.0
+# Minutes and day totals (the ring on the Today page) follow ingest within this; sessions and HRV
+# within the configured debounce.
+FAST_INTERVAL_S = 0.5
 
 
 def profile_for(user: User, *, today: dt.date | None = None) -> HeartProfile:
@@ -86,6 +90,8 @@ class Rollups:
         self.debounce_s = debounce_s
         self._pending: set[tuple[int, dt.date]] = set()
         self._pending_lock = threading.Lock()
+        self._dirty: dict[int, list[float]] = {}  # user -> times of samples stored since the last update
+        self._dirty_lock = threading.Lock()
         self._user_locks: dict[int, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -95,13 +101,43 @@ class Rollups:
 
     # -- fast path ---------------------------------------------------------------------------------
     def on_ingest(self, user_id: int, samples: Sequence[CleanSample]) -> None:
-        """New samples stored: bring minutes and day totals up to date, queue the slower day analysis.
+        """New samples stored: minutes and day totals follow within FAST_INTERVAL_S (at once when inline).
 
-        A batch may hold far-apart times (a late upload beside live data): each cluster of nearby samples
-        is updated on its own, so the work is proportional to the samples, not to the span between them.
+        Batches arriving together are coalesced: a strap uploading every second, or a client sending
+        many batches, costs one update per interval rather than one per batch.
         """
-        for lo_s, hi_s in time_clusters(np.array([s.t_ms for s in samples], dtype=np.int64) / 1000.0):
+        times = [s.t_ms / 1000.0 for s in samples]
+        if self.debounce_s <= 0:
+            self._update_times(user_id, np.array(times))
+            return
+        with self._dirty_lock:
+            self._dirty.setdefault(user_id, []).extend((min(times), max(times)))
+
+    def _update_times(self, user_id: int, t_s: NDArray[np.float64]) -> None:
+        """Each cluster of nearby times on its own: the work follows the samples, not the span between them."""
+        for lo_s, hi_s in time_clusters(t_s):
             self.update_range(user_id, lo_s, hi_s)
+
+    def run_dirty(self) -> int:
+        """Bring minutes and days up to date for everything ingested since the last call; returns users done."""
+        with self._dirty_lock:
+            dirty, self._dirty = self._dirty, {}
+        for user_id, times in dirty.items():
+            try:
+                self._update_times(user_id, np.array(times))
+            except Exception:  # one user's failure must not stop the others'; their next upload retries
+                log.exception("minute rollups of user %s failed", user_id)
+        return len(dirty)
+
+    @property
+    def backlog(self) -> int:
+        """Users with stored samples not yet counted in their minutes and days."""
+        return len(self._dirty)
+
+    @property
+    def days_awaiting_analysis(self) -> int:
+        """User-days whose sessions and HRV will be recomputed at the next debounce."""
+        return len(self._pending)
 
     def update_range(self, user_id: int, t0_s: float, t1_s: float, *, publish: bool = True) -> list[dt.date]:
         lo = (np.floor((t0_s - MARGIN_S) / MINUTE_S)) * MINUTE_S
@@ -111,11 +147,12 @@ class Rollups:
             if user is None:
                 return []
             profile = profile_for(user)
-            self._recompute_minutes(db, user_id, float(lo), float(hi), profile)
             tz = localtime.zone(user.timezone)
             days = localtime.days_between(float(lo), float(hi) - 1, tz)
-            met = self._retotal_days(db, user, days)
-            db.commit()
+            with writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                self._recompute_minutes(db, user_id, float(lo), float(hi), profile)
+                met = self._retotal_days(db, user, days)
+                db.commit()
         if publish:
             self._publish_days(user_id, days, met)
         self._queue(user_id, days)
@@ -215,10 +252,11 @@ class Rollups:
                     user = db.get(User, user_id)
                     if user is None:
                         continue
-                    update_day_details(db, user, day, profile_for(user))
-                    if _refresh_estimates(db, user):
-                        changed_users.add(user_id)
-                    db.commit()
+                    with writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                        update_day_details(db, user, day, profile_for(user))
+                        if _refresh_estimates(db, user):
+                            changed_users.add(user_id)
+                        db.commit()
             except Exception:  # one bad day must not stop the others; it is retried on the next ingest
                 log.exception("analysis of user %s day %s failed", user_id, day)
         for user_id in changed_users:
@@ -229,13 +267,18 @@ class Rollups:
         """The app lifespan's background task: drain the queue every debounce interval (none when inline)."""
         if self.debounce_s <= 0:
             return
+        loop = asyncio.get_running_loop()
+        next_slow = loop.time() + self.debounce_s
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=max(self.debounce_s, 0.05))
+                await asyncio.wait_for(stop.wait(), timeout=FAST_INTERVAL_S)
             except TimeoutError:
                 pass
-            if self._pending:
+            if self._dirty:
+                await asyncio.to_thread(self.run_dirty)
+            if self._pending and loop.time() >= next_slow:
                 await asyncio.to_thread(self.run_pending)
+                next_slow = loop.time() + self.debounce_s
 
     def recompute_history(self, user_id: int) -> None:
         """Everything of a user again (after a change of profile or time zone), a day at a time."""

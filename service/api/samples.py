@@ -12,6 +12,7 @@ from sqlalchemy import select
 from service.api.common import FastJSON, iso_ms, query_time_ms
 from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
 from service.api.devices import get_owned_device
+from service.db import writer_lock
 from service.errors import Forbidden, InvalidInput, PayloadTooLarge
 from service.ingest import BatchTooLarge, MalformedBatch, parse_batch, parse_rr, store_samples
 from service.live import publish_heart_rate
@@ -90,12 +91,13 @@ def ingest_samples(
         raise PayloadTooLarge(str(exc)) from exc
     except MalformedBatch as exc:
         raise InvalidInput(str(exc)) from exc
-    accepted = store_samples(db, user_id=device.user_id, device_id=device.id, samples=clean)
-    if accepted:
-        newest = max(s.t_ms for s in clean)
-        if device.last_sample_ms is None or newest > device.last_sample_ms:
-            device.last_sample_ms = newest
-    db.commit()
+    with writer_lock(db.get_bind()):  # type: ignore[arg-type]
+        accepted = store_samples(db, user_id=device.user_id, device_id=device.id, samples=clean)
+        if accepted:
+            newest = max(s.t_ms for s in clean)
+            if device.last_sample_ms is None or newest > device.last_sample_ms:
+                device.last_sample_ms = newest
+        db.commit()
     if accepted:
         publish_heart_rate(ctx.live, device.user_id, device.id, clean)
         ctx.rollups.on_ingest(device.user_id, clean)

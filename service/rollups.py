@@ -90,8 +90,10 @@ class Rollups:
         self.debounce_s = debounce_s
         self._pending: set[tuple[int, dt.date]] = set()
         self._pending_lock = threading.Lock()
+        self._analysing = 0
         self._dirty: dict[int, list[float]] = {}  # user -> times of samples stored since the last update
         self._dirty_lock = threading.Lock()
+        self._updating = 0  # users whose dirty times are being counted right now
         self._user_locks: dict[int, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -122,22 +124,28 @@ class Rollups:
         """Bring minutes and days up to date for everything ingested since the last call; returns users done."""
         with self._dirty_lock:
             dirty, self._dirty = self._dirty, {}
+            self._updating += len(dirty)
         for user_id, times in dirty.items():
             try:
                 self._update_times(user_id, np.array(times))
             except Exception:  # one user's failure must not stop the others'; their next upload retries
                 log.exception("minute rollups of user %s failed", user_id)
+            finally:
+                with self._dirty_lock:
+                    self._updating -= 1
         return len(dirty)
 
     @property
     def backlog(self) -> int:
         """Users with stored samples not yet counted in their minutes and days."""
-        return len(self._dirty)
+        with self._dirty_lock:
+            return len(self._dirty) + self._updating
 
     @property
     def days_awaiting_analysis(self) -> int:
-        """User-days whose sessions and HRV will be recomputed at the next debounce."""
-        return len(self._pending)
+        """User-days whose sessions and HRV will be recomputed at the next debounce, or are being."""
+        with self._pending_lock:
+            return len(self._pending) + self._analysing
 
     def update_range(self, user_id: int, t0_s: float, t1_s: float, *, publish: bool = True) -> list[dt.date]:
         lo = (np.floor((t0_s - MARGIN_S) / MINUTE_S)) * MINUTE_S
@@ -245,6 +253,7 @@ class Rollups:
         """Analyse every queued user-day (sessions, recovery, resting HR, HRV); returns how many."""
         with self._pending_lock:
             todo, self._pending = sorted(self._pending), set()
+            self._analysing += len(todo)
         changed_users: set[int] = set()
         for user_id, day in todo:
             try:
@@ -259,6 +268,9 @@ class Rollups:
                         db.commit()
             except Exception:  # one bad day must not stop the others; it is retried on the next ingest
                 log.exception("analysis of user %s day %s failed", user_id, day)
+            finally:
+                with self._pending_lock:
+                    self._analysing -= 1
         for user_id in changed_users:
             self.recompute_history(user_id)
         return len(todo)

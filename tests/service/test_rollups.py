@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -207,3 +208,24 @@ def test_two_straps_on_the_same_heart_do_not_double_the_beats(client: TestClient
     both = client.get("/api/v1/days/2026-06-20", headers=user.headers).json()
     assert both["hrv"]["rmssd_ms"] == pytest.approx(alone["hrv"]["rmssd_ms"], rel=0.02)
     assert both["heartbeat_up_minutes"] == alone["heartbeat_up_minutes"] == 0
+
+
+def test_coalesced_updates_follow_ingest_within_a_second(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from service.app import create_app
+    from service.config import Settings
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'c.sqlite3'}", data_dir=tmp_path, analysis_debounce_s=0.3
+    )
+    with TestClient(create_app(settings)) as app_client:
+        user, device = _user(app_client)
+        t, hr = workout(_at("2026-06-21", "07:00:00", "Europe/London"), 25, 151)
+        upload(app_client, user, device, t, hr, chunk=200)  # 15 batches, counted together
+        deadline = time.monotonic() + 10
+        while app_client.get("/health").json()["analysis_backlog"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        day = app_client.get("/api/v1/days/2026-06-21", headers=user.headers).json()
+        assert day["heartbeat_up_minutes"] == 25
+        while app_client.get("/health").json()["days_awaiting_analysis"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(app_client.get("/api/v1/days/2026-06-21", headers=user.headers).json()["sessions"]) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 
 from service.config import Settings
+from service.logs import setup_logging
 
 app = typer.Typer(
     help="Chin Up: get your heartbeat up, recover, and rebuild confidence after a hard interview.",
@@ -29,13 +29,6 @@ def _group() -> None:
     """Chin Up's commands."""
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
 @app.command()
 def serve(
     db: Annotated[
@@ -50,7 +43,7 @@ def serve(
 
     from service.app import create_app
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     overrides = {k: v for k, v in {"database_url": db, "host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)
     console.print(f"Chin Up on [bold]http://{settings.host}:{settings.port}/dashboard[/]")
@@ -59,6 +52,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="info" if verbose else "warning",
+        log_config=None,  # keep the handlers and secret filters set up above
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.analysis.baseline import SECONDS_PER_DAY
+from service.analysis.errors import InvalidSeries
 from service.analysis.hrv import WindowStats, window_stats
 
 HOURS = 24
@@ -69,6 +70,28 @@ class InterviewStress:
     recovery_s: float | None
 
 
+def _window_offsets(
+    start_s: npt.NDArray[np.float64],
+    window_s: int,
+    beat_t_s: npt.NDArray[np.float64],
+    utc_offset_s: float | npt.ArrayLike,
+) -> npt.NDArray[np.float64]:
+    """The UTC offset at each window's midpoint, from one value or one per beat."""
+    offset = np.asarray(utc_offset_s, dtype=np.float64)
+    if offset.ndim:
+        mid = start_s + window_s / 2.0
+        return np.interp(mid, beat_t_s, offset) if beat_t_s.size else np.zeros_like(mid)
+    return np.full(start_s.shape, float(offset))
+
+
+def _hour_of_day(
+    start_s: npt.NDArray[np.float64], window_s: int, offset_s: npt.NDArray[np.float64]
+) -> npt.NDArray[np.intp]:
+    """Local hour of day (0-23) of each window's midpoint, given the UTC offset of each window."""
+    mid = start_s + window_s / 2.0
+    return (np.floor(((mid + offset_s) % SECONDS_PER_DAY) / 3600.0).astype(np.intp)) % HOURS
+
+
 def _local_hour(
     start_s: npt.NDArray[np.float64],
     window_s: int,
@@ -76,11 +99,7 @@ def _local_hour(
     utc_offset_s: float | npt.ArrayLike,
 ) -> npt.NDArray[np.intp]:
     """Local hour of day (0-23) of each window's midpoint."""
-    mid = start_s + window_s / 2.0
-    offset = np.asarray(utc_offset_s, dtype=np.float64)
-    if offset.ndim:
-        offset = np.interp(mid, beat_t_s, offset) if beat_t_s.size else np.zeros_like(mid)
-    return (np.floor(((mid + offset) % SECONDS_PER_DAY) / 3600.0).astype(np.intp)) % HOURS
+    return _hour_of_day(start_s, window_s, _window_offsets(start_s, window_s, beat_t_s, utc_offset_s))
 
 
 def _rest(stats: WindowStats, window_s: int, rules: StressRules) -> npt.NDArray[np.bool_]:
@@ -130,10 +149,47 @@ def time_of_day_baseline(
     Raises:
         InvalidSeries: mismatched or invalid arrays.
     """
-    r = rules or StressRules()
     stats = window_stats(beat_t_s, rr_ms, window_s=window_s)
+    offset = _window_offsets(stats.start_s, window_s, np.asarray(beat_t_s, dtype=np.float64), utc_offset_s)
+    return baseline_from_windows(
+        stats, utc_offset_s=offset, window_s=window_s, min_windows=min_windows, rules=rules
+    )
+
+
+def baseline_from_windows(
+    stats: WindowStats,
+    *,
+    utc_offset_s: float | npt.ArrayLike,
+    window_s: int = 300,
+    min_windows: int = 6,
+    rules: StressRules | None = None,
+) -> TimeOfDayBaseline:
+    """The time-of-day baseline from window statistics already computed (stored rollups, not raw beats).
+
+    Same rules as :func:`time_of_day_baseline`, which is this applied to ``window_stats`` of the beats.
+
+    Args:
+        stats: per-window statistics of the history (prior days), e.g. read back from storage.
+        utc_offset_s: UTC offset in seconds, one value or one per window.
+        window_s: the windows' length in seconds.
+        min_windows: rest windows an hour needs to have its own values.
+        rules: which windows count as rest; defaults when None.
+
+    Returns:
+        24 hourly values of each kind.
+
+    Raises:
+        InvalidSeries: one offset per window was expected but the lengths differ.
+    """
+    r = rules or StressRules()
+    offset = np.asarray(utc_offset_s, dtype=np.float64)
+    if offset.ndim and offset.shape != stats.start_s.shape:
+        raise InvalidSeries(
+            "utc_offset_s", f"shape {offset.shape} does not match {stats.start_s.shape} windows"
+        )
+    offset = offset if offset.ndim else np.full(stats.start_s.shape, float(offset))
     rest = _rest(stats, window_s, r)
-    hour = _local_hour(stats.start_s, window_s, np.asarray(beat_t_s, dtype=np.float64), utc_offset_s)[rest]
+    hour = _hour_of_day(stats.start_s, window_s, offset)[rest]
     hr, ln = stats.mean_hr_bpm[rest], stats.ln_rmssd[rest]
     counts = np.bincount(hour, minlength=HOURS).astype(np.int64)
     out = np.full((4, HOURS), np.nan)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from service.analysis.errors import InvalidSeries
+from service.analysis.hrv import WindowStats, window_stats
 from service.analysis.stress import (
     StressRules,
     TimeOfDayBaseline,
+    baseline_from_windows,
     interview_stress,
     stress_episodes,
     time_of_day_baseline,
@@ -113,3 +116,43 @@ def test_exercise_is_not_stress() -> None:
     )
     assert out.episodes == ()
     assert out.recovery_s == pytest.approx(3600.0, abs=300)  # no judged rest until it ends
+
+
+def _concat(parts: list[WindowStats]) -> WindowStats:
+    """Windows of several days one after the other, as read back from storage."""
+    return WindowStats(*(np.concatenate(col) for col in zip(*(vars(p).values() for p in parts), strict=True)))
+
+
+def test_baseline_from_stored_windows_equals_baseline_from_the_beats() -> None:
+    # Six days across a clock change (UTC+1, then UTC+2), an hour of stress each afternoon at 15:00 local,
+    # and the windows computed a day at a time, as the ingest stores them.
+    offsets = [3600.0] * 3 + [7200.0] * 3
+    days = []
+    for i, off in enumerate(offsets):
+        start = (DAY0 + i) * DAY_S + 6 * 3600 - off
+        days.append(_beats([(9 * 3600, 65.0, 30.0), (3600, 82.0, 6.0), (2 * 3600, 62.0, 35.0)], start, i))
+    t, rr = (np.concatenate(x) for x in zip(*days, strict=True))
+    per_beat = np.concatenate([np.full(d[0].size, off) for d, off in zip(days, offsets, strict=True)])
+    stored = [window_stats(bt, brr) for bt, brr in days]
+    per_window = np.concatenate(
+        [np.full(w.start_s.size, off) for w, off in zip(stored, offsets, strict=True)]
+    )
+    for rules in (None, StressRules(exercise_bpm=80.0)):
+        want = time_of_day_baseline(t, rr, utc_offset_s=per_beat, rules=rules)
+        got = baseline_from_windows(_concat(stored), utc_offset_s=per_window, rules=rules)
+        for name in ("hr_bpm", "ln_rmssd", "hr_spread_bpm", "ln_rmssd_spread", "n_windows"):
+            np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-12, err_msg=name)
+    assert want.n_windows[15] == 0 and want.n_windows[14] >= 30  # the stress hour is activity by the rules
+    plain = baseline_from_windows(_concat(stored), utc_offset_s=per_window)
+    assert plain.hr_bpm[15] > plain.hr_bpm[10] + 10.0  # the hour is local: 15:00 on both sides of the change
+
+
+def test_one_offset_per_window_must_match_the_windows() -> None:
+    t, rr = _calm_day(DAY0, 1)
+    stats = window_stats(t, rr)
+    with pytest.raises(InvalidSeries):
+        baseline_from_windows(stats, utc_offset_s=np.zeros(stats.start_s.size - 1))
+    scalar = baseline_from_windows(stats, utc_offset_s=OFFSET_S)
+    np.testing.assert_array_equal(
+        scalar.n_windows, time_of_day_baseline(t, rr, utc_offset_s=OFFSET_S).n_windows
+    )

@@ -254,6 +254,21 @@ class DayRollup(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class HrvWindow(Base):
+    """One 5-minute clock window of a user's beats (one strap per day), so baselines never rescan samples."""
+
+    __tablename__ = "hrv_windows"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    start_s: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    n_beats: Mapped[int]
+    covered_s: Mapped[float]
+    mean_hr_bpm: Mapped[float]
+    rmssd_ms: Mapped[float | None]  # null where no two successive beats fall in the window
+    hr_sd_bpm: Mapped[float]
+    artifact_fraction: Mapped[float]
+
+
 class WorkoutSession(Base):
     """A workout found in the heart rate, or added or corrected by the user; corrections survive recomputing."""
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from service import localtime
@@ -14,16 +14,19 @@ from service.analysis.artifacts import correct
 from service.analysis.baseline import daily_rest_hrv
 from service.analysis.cleaning import clean_hr
 from service.analysis.errors import AnalysisError
+from service.analysis.hrv import window_stats
 from service.analysis.minutes import minute_table
 from service.analysis.profile import HeartProfile, estimate_resting_hr
 from service.analysis.sessions import Session as DetectedSession
 from service.analysis.sessions import find_sessions
-from service.models import DayRollup, User, WorkoutSession
+from service.models import DayRollup, HrvWindow, User, WorkoutSession
 from service.sample_query import fetch_samples, sample_arrays
 
 # Sessions are found in the day plus this much on each side, so one that crosses midnight is whole.
 SESSION_CONTEXT_S = 4 * 3600
 MIN_HRV_BEATS = 300
+HRV_WINDOW_S = 300  # the stored windows' length: the stress baseline reads them back
+MIN_WINDOW_BEATS = 2  # one successive difference
 
 
 MAX_SAMPLE_GAP_S = 2.5  # a longer silence between notifications breaks the beat sequence
@@ -77,16 +80,12 @@ def update_day_details(db: Session, user: User, day: dt.date, profile: HeartProf
         in_day = (t_s >= edges[0]) & (t_s < edges[1])
         device = _beat_source(rows, in_day)
         keep = in_day & np.array([r[4] == device for r in rows], dtype=bool)
-        _update_hrv(
-            rollup,
-            t_ms[keep],
-            [r[3] for r, k in zip(rows, keep, strict=True) if k],
-            localtime.utc_offset_s(day, tz),
-            day,
-            profile,
-        )
+        beat_t, rr = beats_from_samples(t_ms[keep], [r[3] for r, k in zip(rows, keep, strict=True) if k])
+        _update_hrv(rollup, beat_t, rr, localtime.utc_offset_s(day, tz), day, profile)
+        _replace_hrv_windows(db, user.id, edges[0], edges[1], beat_t, rr)
     else:
         _replace_detected_sessions(db, user.id, edges[0], edges[1], [])
+        _replace_hrv_windows(db, user.id, edges[0], edges[1], np.zeros(0), np.zeros(0))
     rollup.updated_at = dt.datetime.now(dt.UTC)
     db.add(rollup)
 
@@ -106,13 +105,12 @@ def _beat_source(rows: list[tuple], in_day: NDArray[np.bool_]) -> int | None:  #
 
 def _update_hrv(
     rollup: DayRollup,
-    t_ms: NDArray[np.int64],
-    rr_text: list[str | None],
+    beat_t: NDArray[np.float64],
+    rr: NDArray[np.float64],
     offset_s: float,
     day: dt.date,
     profile: HeartProfile,
 ) -> None:
-    beat_t, rr = beats_from_samples(t_ms, rr_text)
     rollup.n_beats = int(rr.size)
     rollup.rmssd_ms = rollup.ln_rmssd = rollup.corrected_beat_pct = None
     if rr.size < MIN_HRV_BEATS:
@@ -128,6 +126,40 @@ def _update_hrv(
     if hit.size:
         rollup.ln_rmssd = float(daily.ln_rmssd[hit[0]])
         rollup.rmssd_ms = float(np.exp(rollup.ln_rmssd))
+
+
+def _replace_hrv_windows(
+    db: Session, user_id: int, lo_s: float, hi_s: float, beat_t: NDArray[np.float64], rr: NDArray[np.float64]
+) -> None:
+    """The day's 5-minute HRV windows (those with beats) replace the stored ones, for baselines to read."""
+    db.execute(
+        delete(HrvWindow).where(
+            HrvWindow.user_id == user_id, HrvWindow.start_s >= int(lo_s), HrvWindow.start_s < int(hi_s)
+        )
+    )
+    if rr.size < MIN_WINDOW_BEATS:
+        return
+    try:
+        stats = window_stats(beat_t, rr, window_s=HRV_WINDOW_S)
+    except AnalysisError:
+        return
+    # A beat stamped just before midnight by a notification just after belongs to the day before's windows.
+    keep = np.flatnonzero((stats.start_s >= lo_s) & (stats.start_s < hi_s))
+    rows = [
+        {
+            "user_id": user_id,
+            "start_s": int(stats.start_s[i]),
+            "n_beats": int(stats.n_beats[i]),
+            "covered_s": float(stats.covered_s[i]),
+            "mean_hr_bpm": float(stats.mean_hr_bpm[i]),
+            "rmssd_ms": _finite(float(stats.rmssd_ms[i])),
+            "hr_sd_bpm": float(stats.hr_sd_bpm[i]),
+            "artifact_fraction": float(stats.artifact_fraction[i]),
+        }
+        for i in keep
+    ]
+    if rows:
+        db.execute(insert(HrvWindow), rows)
 
 
 def _replace_detected_sessions(

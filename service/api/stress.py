@@ -1,7 +1,8 @@
 """Stress around interviews: HR and HRV in 5-minute windows against the user's baseline for the hour.
 
 Only what is needed is loaded: the samples from 3 h before to 6 h after the interview, and for the
-baseline the same whole hours of the local day on each of the 14 days before.
+baseline the stored 5-minute HRV windows (``hrv_windows``, written by the day's analysis) of the same
+whole hours of the local day on each of the 14 days before: a few thousand rows, not a fortnight of samples.
 Without strap data around the interview every value is null; without a baseline the series is shown
 but nothing is judged.
 """
@@ -9,6 +10,7 @@ but nothing is judged.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -22,22 +24,22 @@ from sqlalchemy.orm import Session
 
 from service import localtime
 from service.analysis.errors import AnalysisError
-from service.analysis.hrv import window_stats
+from service.analysis.hrv import WindowStats, window_stats
 from service.analysis.stress import (
     InterviewStress,
     StressEpisode,
     StressRules,
     TimeOfDayBaseline,
+    baseline_from_windows,
     interview_stress,
     stress_episodes,
-    time_of_day_baseline,
 )
 from service.api.common import iso_ms, query_time_ms
 from service.api.deps import CurrentUser, SessionDep
 from service.api.interviews import get_owned_interview
 from service.errors import InvalidInput
-from service.models import Sample, User
-from service.rollup_days import beats_from_samples
+from service.models import HrvWindow, Sample, User
+from service.rollup_days import HRV_WINDOW_S, beats_from_samples
 from service.rollups import profile_for
 
 router = APIRouter(tags=["stress"])
@@ -82,7 +84,7 @@ class InterviewStressPublic(BaseModel):
     statement: str
 
 
-WINDOW_S = 300
+WINDOW_S = HRV_WINDOW_S  # the stored windows are the ones judged and shown
 BEFORE_S = 3 * 3600
 AFTER_S = 6 * 3600
 BASELINE_DAYS = 14
@@ -99,7 +101,6 @@ class Beats:
 
 def _load_beats(db: Session, user: User, spans: list[tuple[float, float]]) -> Beats:
     """Beats of the user's samples within the spans (UTC epoch seconds), in time order, in one query."""
-    tz = localtime.zone(user.timezone)
     ranges = [and_(Sample.t_ms >= int(lo * 1000), Sample.t_ms < int(hi * 1000)) for lo, hi in spans]
     # Plain Core rows: building ORM rows for a fortnight of 1 Hz samples would cost more than the analysis.
     rows = (
@@ -115,10 +116,42 @@ def _load_beats(db: Session, user: User, spans: list[tuple[float, float]]) -> Be
     t_s, rr = beats_from_samples(t_ms, [r[1] for r in rows])
     order = np.argsort(t_s, kind="stable")  # samples of two devices may interleave
     t_s, rr = t_s[order], rr[order]
+    return Beats(t_s, rr, _span_offsets(user, spans, t_s))
+
+
+def _load_windows(
+    db: Session, user: User, spans: list[tuple[float, float]]
+) -> tuple[WindowStats, NDArray[np.float64]]:
+    """The user's stored HRV windows starting within the spans, in one query, and each one's UTC offset."""
+    columns = (
+        HrvWindow.start_s, HrvWindow.n_beats, HrvWindow.covered_s, HrvWindow.mean_hr_bpm,
+        HrvWindow.rmssd_ms, HrvWindow.hr_sd_bpm, HrvWindow.artifact_fraction,
+    )  # fmt: skip
+    rows: list[tuple[float, ...]] = []
+    if spans:
+        # Integer starts: t >= lo iff t >= ceil(lo), and t < hi iff t < ceil(hi).
+        ranges = [and_(HrvWindow.start_s >= math.ceil(a), HrvWindow.start_s < math.ceil(b)) for a, b in spans]
+        query = select(*columns).where(HrvWindow.user_id == user.id, or_(*ranges)).order_by(HrvWindow.start_s)
+        rows = [tuple(r) for r in db.connection().execute(query)]
+    # A null RMSSD (no successive beats in the window) reads back as NaN, as window_stats gives it.
+    cols = [np.array(c, dtype=np.float64) for c in zip(*rows, strict=True)] or [np.zeros(0)] * len(columns)
+    stats = WindowStats(
+        start_s=cols[0], n_beats=cols[1].astype(np.int64), covered_s=cols[2], mean_hr_bpm=cols[3],
+        rmssd_ms=cols[4], hr_sd_bpm=cols[5], artifact_fraction=cols[6],
+    )  # fmt: skip
+    return stats, _span_offsets(user, spans, stats.start_s)
+
+
+def _span_offsets(
+    user: User, spans: list[tuple[float, float]], t_s: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """The UTC offset of the local day of the span that each time falls in."""
+    if not spans:
+        return np.zeros(t_s.size)
+    tz = localtime.zone(user.timezone)
     edges = np.array([lo for lo, _ in spans])
     offsets = np.array([localtime.utc_offset_s(localtime.local_day(lo, tz), tz) for lo, _ in spans])
-    idx = np.clip(np.searchsorted(edges, t_s, side="right") - 1, 0, max(len(spans) - 1, 0))
-    return Beats(t_s, rr, offsets[idx] if len(spans) else np.zeros(0))
+    return offsets[np.clip(np.searchsorted(edges, t_s, side="right") - 1, 0, len(spans) - 1)]
 
 
 def baseline_spans(tz: ZoneInfo, lo_s: float, hi_s: float) -> list[tuple[float, float]]:
@@ -142,12 +175,12 @@ def _rules(user: User) -> StressRules:
 def _baseline(
     db: Session, user: User, spans: list[tuple[float, float]], rules: StressRules
 ) -> TimeOfDayBaseline | None:
-    """The user's usual rest-time HR and HRV per hour of the day from the spans; None without any."""
-    beats = _load_beats(db, user, spans)
-    if beats.t_s.size < MIN_BEATS:
+    """The user's usual rest-time HR and HRV per hour of the day from the spans' stored windows; None without."""
+    stats, offset_s = _load_windows(db, user, spans)
+    if stats.n_beats.sum() < MIN_BEATS:
         return None
     try:
-        base = time_of_day_baseline(beats.t_s, beats.rr_ms, utc_offset_s=beats.offset_s, rules=rules)
+        base = baseline_from_windows(stats, utc_offset_s=offset_s, window_s=WINDOW_S, rules=rules)
     except AnalysisError:
         return None
     return base if np.isfinite(base.hr_bpm).any() else None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 00:17:23.572689
+Create Date: 2026-11-26 00:36:08.986545
 """
 
 from __future__ import annotations
@@ -132,6 +132,21 @@ def upgrade() -> None:
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_devices_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "hrv_windows",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("start_s", sa.BigInteger(), nullable=False),
+        sa.Column("n_beats", sa.Integer(), nullable=False),
+        sa.Column("covered_s", sa.Double(), nullable=False),
+        sa.Column("mean_hr_bpm", sa.Double(), nullable=False),
+        sa.Column("rmssd_ms", sa.Double(), nullable=True),
+        sa.Column("hr_sd_bpm", sa.Double(), nullable=False),
+        sa.Column("artifact_fraction", sa.Double(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_hrv_windows_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "start_s", name=op.f("pk_hrv_windows")),
+    )
     op.create_table(
         "interviews",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -368,6 +383,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_interviews_user_at")
 
     op.drop_table("interviews")
+    op.drop_table("hrv_windows")
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_devices_user_id"))
 

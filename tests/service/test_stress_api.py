@@ -10,8 +10,20 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
 
-from service.api.stress import BASELINE_DAYS, baseline_spans
+from service.analysis.stress import time_of_day_baseline
+from service.api.stress import (
+    AFTER_S,
+    BASELINE_DAYS,
+    BEFORE_S,
+    _baseline,
+    _load_beats,
+    _rules,
+    baseline_spans,
+)
+from service.models import HrvWindow, User
 from tests.support.users import TestUser, register_device, sign_up
 
 TZ = "Europe/Berlin"
@@ -201,3 +213,41 @@ def test_baseline_spans_keep_the_local_hours_across_daylight_saving() -> None:
         dt.date(2026, 4, 2) - dt.timedelta(days=k) for k in range(14, 0, -1)
     ]
     assert {b - a for a, b in spans} == {10 * 3600.0}  # whole hours, before and after the change
+
+
+def test_the_stored_windows_give_the_baseline_that_the_raw_beats_give(engine: Engine, world: World) -> None:
+    at_s = _local(world.day, 11).timestamp()
+    spans = baseline_spans(BERLIN, at_s - BEFORE_S, at_s + AFTER_S)
+    with Session(engine) as db:
+        user = db.get(User, world.user.id)
+        assert user is not None
+        stored = _baseline(db, user, spans, _rules(user))
+        beats = _load_beats(db, user, spans)  # what the endpoint used to rescan
+        raw = time_of_day_baseline(beats.t_s, beats.rr_ms, utc_offset_s=beats.offset_s, rules=_rules(user))
+    assert stored is not None and stored.n_windows.sum() >= 40
+    for name in ("hr_bpm", "ln_rmssd", "hr_spread_bpm", "ln_rmssd_spread", "n_windows"):
+        np.testing.assert_allclose(getattr(stored, name), getattr(raw, name), rtol=1e-9, err_msg=name)
+
+
+def test_the_baseline_comes_from_the_stored_windows_not_the_samples(
+    client: TestClient, engine: Engine
+) -> None:
+    user = sign_up(client, timezone=TZ, resting_hr=60, max_hr=190)
+    device = register_device(client, user)["id"]
+    day = dt.datetime.now(BERLIN).date() - dt.timedelta(days=5)
+    before = _local(day - dt.timedelta(days=1), 9)
+    _upload(client, user, device, *_beats([(2 * 3600, CALM)], before, seed=11))
+    _upload(client, user, device, *_beats([(2 * 3600, CALM)], _local(day, 9), seed=12))
+    iid = _interview(client, user, _local(day, 10))
+    assert _stress(client, user, iid)["baseline"] is not None
+    midnight_s = int(_local(day, 0).timestamp())
+    with Session(engine) as db:
+        prior = (HrvWindow.user_id == user.id) & (HrvWindow.start_s < midnight_s)
+        starts = db.scalars(select(HrvWindow.start_s).where(prior)).all()
+        # The day's analysis stored its two hours as 5-minute windows, each with beats.
+        assert len(starts) in (24, 25) and min(starts) == before.timestamp()
+        assert db.scalar(select(func.min(HrvWindow.n_beats)).where(prior)) > 0
+        db.execute(delete(HrvWindow).where(prior))
+        db.commit()
+    out = _stress(client, user, iid)  # the samples are still there, but no longer read for the baseline
+    assert out["has_data"] and out["baseline"] is None and not any(w["stressed"] for w in out["windows"])

@@ -186,7 +186,9 @@ class _Fleet:
         device_id, token = await register_strap(
             self.client, self.base, user_token, address=pipe.device_key, name=strap.name
         )
-        self.straps.append(strap), self.pipes.append(pipe), self.tokens.append(token)
+        self.straps.append(strap)
+        self.pipes.append(pipe)
+        self.tokens.append(token)
         self.device_ids.append(device_id)
 
     def counts(self) -> tuple[int, int, int, float]:

@@ -38,6 +38,29 @@ RESTART_FIRST_S = 1.0
 RESTART_MAX_S = 30.0
 
 
+class _WholeRequestTransport(httpx.AsyncBaseTransport):
+    """The app's own ASGI transport, but a cancelled caller no longer cancels the app half-way through.
+
+    Over a socket, a recorder that stops just hangs up and the server finishes the request (closing its
+    database session); in-process, cancellation would reach into the handler. Each request therefore
+    runs as its own task, shielded from the caller, and shutdown waits for those still running.
+    """
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+        self._running: set[asyncio.Task[httpx.Response]] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        task = asyncio.ensure_future(self._inner.handle_async_request(request))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return await asyncio.shield(task)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*self._running, return_exceptions=True)
+        await self._inner.aclose()
+
+
 class StrapState:
     """What the Devices page shows for a paired strap (the link's state in the user's words)."""
 
@@ -187,7 +210,7 @@ class StrapSupervisor:
     async def run(self, stop: asyncio.Event) -> None:
         """Open the spool and the in-process client, start every paired strap set to record, until `stop`."""
         self._spool_path.parent.mkdir(parents=True, exist_ok=True)
-        transport = httpx.ASGITransport(app=self._asgi_app)
+        transport = _WholeRequestTransport(self._asgi_app)
         with Spool(self._spool_path) as spool:
             async with httpx.AsyncClient(transport=transport, base_url=INTERNAL_URL,
                                          timeout=HTTP_TIMEOUT_S) as client:  # fmt: skip

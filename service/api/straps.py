@@ -20,7 +20,7 @@ from service.recording import PairedInfo, StrapState, StrapSupervisor
 
 router = APIRouter(prefix="/straps", tags=["straps"])
 
-Address = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Fa-f:\-]+$")]
+Address = Annotated[str, Field(min_length=1, max_length=64, description="as the scan lists it")]
 
 
 class BluetoothUnavailable(ChinUpError):

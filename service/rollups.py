@@ -26,7 +26,7 @@ from service.analysis.profile import HeartProfile, build_profile
 from service.db import writer_lock
 from service.ingest import CleanSample
 from service.live import LiveHub
-from service.models import DayRollup, MinuteRollup, Sample, User
+from service.models import DayRollup, HrvWindow, MinuteRollup, Sample, User
 from service.rollup_days import update_day_details
 from service.sample_query import load_samples
 
@@ -302,6 +302,7 @@ class Rollups:
                 return
             db.execute(delete(MinuteRollup).where(MinuteRollup.user_id == user_id))
             db.execute(delete(DayRollup).where(DayRollup.user_id == user_id))
+            db.execute(delete(HrvWindow).where(HrvWindow.user_id == user_id))
             db.commit()
         step_s = 86_400.0
         t = first / 1000.0

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from dashboards import mount_dashboards
 from service import migrate
@@ -23,6 +23,7 @@ from service.api_errors import document_errors, ids_in_range
 from service.config import Settings
 from service.db import make_engine, make_session_factory
 from service.errors import ChinUpError
+from service.input_guard import RefuseUnstorableText
 from service.live import LiveHub
 from service.nudges import Nudger
 from service.recording import StrapSupervisor
@@ -79,6 +80,7 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(RefuseUnstorableText)
     app.add_middleware(SecurityHeaders)
     app.state.login_throttle = LoginThrottle.from_settings(settings)
     _install_error_handlers(app)
@@ -127,6 +129,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
         log.info("integrity error answered 409: %s", type(exc.orig).__name__)
         return JSONResponse({"detail": "conflicts with data already stored"}, status_code=409)
+
+    @app.exception_handler(DataError)
+    async def _unstorable_value(_request: Request, exc: DataError) -> JSONResponse:
+        log.info("data error answered 422: %s", type(exc.orig).__name__)
+        return JSONResponse({"detail": "a value is out of the range the database can store"}, status_code=422)
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:

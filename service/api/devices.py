@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from service.api.deps import CurrentUser, PrincipalDep, SessionDep
+from service.api_errors import error_responses
 from service.errors import NotFound
 from service.models import Device, DeviceToken
 from service.security import DEVICE_TOKEN_PREFIX, new_token, token_digest
@@ -74,7 +75,7 @@ def list_devices(user: CurrentUser, db: SessionDep) -> list[Device]:
     return list(db.scalars(select(Device).where(Device.user_id == user.id).order_by(Device.id)))
 
 
-@router.get("/current", response_model=DevicePublic)
+@router.get("/current", response_model=DevicePublic, responses=error_responses(404))
 def current_device(principal: PrincipalDep, db: SessionDep) -> Device:
     """The device an upload token belongs to, so a recorder given only that token knows where to upload."""
     if principal.device_id is None:

@@ -16,6 +16,8 @@ from sqlalchemy import select
 from service.api.common import query_time_ms
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.devices import get_owned_device
+from service.api.types import DbId
+from service.api_errors import error_responses
 from service.importers import ImportCounts, TruncatedFile, count_entries, open_import, run_import
 from service.importers.account import read_archive
 from service.importers.restore import RestoreCounts, restore_account
@@ -63,7 +65,7 @@ def _import(
     return opened.format, counts, opened.report.truncated_at
 
 
-@router.post("", response_model=ImportPublic)
+@router.post("", response_model=ImportPublic, responses=error_responses(404, 413, 415))
 def import_file(
     file: Annotated[
         UploadFile, File(description="FIT, TCX, GPX, CSV, RR text, Apple Health or Chin Up export")
@@ -71,7 +73,7 @@ def import_file(
     user: CurrentUser,
     db: SessionDep,
     ctx: ContextDep,
-    device_id: Annotated[int | None, Form()] = None,
+    device_id: Annotated[DbId | None, Form()] = None,
     device_name: Annotated[str | None, Form(max_length=120)] = None,
     start: Annotated[
         str | None, Form(description="start time for relative times (ISO 8601 with offset)")

@@ -16,7 +16,8 @@ from service.analysis.cleaning import clean_hr
 from service.analysis.sessions import summarise_session
 from service.api.common import FastJSON, iso_ms, query_time_ms
 from service.api.deps import CurrentUser, SessionDep
-from service.api.types import UtcTime
+from service.api.types import DbId, UtcTime
+from service.api_errors import error_responses
 from service.errors import InvalidInput, NotFound
 from service.models import Sample, User, WorkoutSession
 from service.rollup_days import session_columns
@@ -123,7 +124,7 @@ class SessionSpan(BaseModel):
 class SessionMerge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] = Field(min_length=2, max_length=20)
+    ids: list[DbId] = Field(min_length=2, max_length=20)
 
 
 def _summarise(db: Session, user: User, start_ms: int, end_ms: int) -> dict[str, Any]:
@@ -167,7 +168,7 @@ def add_session(body: SessionSpan, user: CurrentUser, db: SessionDep) -> Session
     return session_public(added, localtime.zone(user.timezone))
 
 
-@router.post("/merge", response_model=SessionPublic)
+@router.post("/merge", response_model=SessionPublic, responses=error_responses(404))
 def merge_sessions(body: SessionMerge, user: CurrentUser, db: SessionDep) -> SessionPublic:
     """Several sessions become one spanning them all (the others are kept as deletions)."""
     found = [_owned(db, user, i) for i in sorted(set(body.ids))]

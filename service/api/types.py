@@ -29,3 +29,5 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]
 Bpm = Annotated[int, Field(ge=25, le=240)]
 IsoTime = Annotated[dt.datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
+# Row ids are Integer columns, 32-bit on PostgreSQL: a larger number names nothing and cannot be bound.
+DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]

@@ -89,9 +89,10 @@ def update_me(
     body: UserUpdate, user: CurrentUser, db: SessionDep, ctx: ContextDep, background: BackgroundTasks
 ) -> User:
     changes = body.model_dump(exclude_unset=True)
-    if "password" in changes:
-        user.password_hash = hash_password(changes.pop("password"))
-    for field in ("timezone", "daily_target_minutes"):
+    password = changes.pop("password", None)
+    if password is not None:  # an explicit null changes nothing (it used to reach Argon2 and answer 500)
+        user.password_hash = hash_password(password)
+    for field in ("timezone", "daily_target_minutes", "nudge_time", "nudges_enabled"):  # not nullable
         if changes.get(field, ...) is None:
             changes.pop(field)
     profile_changed = any(

@@ -60,7 +60,8 @@ def _rr_ms(values: Any) -> list[float]:
 def _record(frame: fitdecode.FitDataMessage) -> Item | None:
     t = frame.get_value("timestamp", fallback=None)
     bpm = frame.get_value("heart_rate", fallback=None)
-    if t is None or bpm is None:
+    # A timestamp fitdecode could not convert arrives as a raw int (found by fuzz/fuzz_fit.py): no time, no sample.
+    if not isinstance(t, dt.datetime) or not isinstance(bpm, int | float):
         return None
     item: Item = {"t": round(t.timestamp() * 1000), "bpm": int(bpm)}
     if item["bpm"] == 0:  # a FIT device writes 0 when it has no heart rate: lost contact, stored and flagged
@@ -118,6 +119,12 @@ def _parse(fh: BinaryIO, report: ReadReport) -> tuple[list[Item], Source]:
         report.truncated_at = f"byte {exc.offset} of {size}, after the record at {_iso(items[-1]['t'])}"
     except fitdecode.FitError as exc:
         raise CorruptFile(report.file_name, "byte 0", f"not a readable FIT file: {exc}") from exc
+    # Beyond its own errors, fitdecode meets damage with ValueError, struct.error, TypeError or a failed assert
+    # (found by fuzz/fuzz_fit.py): from outside bytes, each means a damaged file, never a server error.
+    except Exception as exc:
+        raise CorruptFile(
+            report.file_name, f"byte {fh.tell()} of {size}", f"damaged FIT data: {exc!r}"
+        ) from exc
     return items, _source(file_id, creator)
 
 

@@ -57,3 +57,7 @@ def iter_ends(fh: BinaryIO, report: ReadReport, names: frozenset[str], state: Xm
         if not state.started:
             raise CorruptFile(report.file_name, place, f"not well-formed XML: {exc.msg}") from exc
         report.truncated_at = place
+    except ValueError as exc:  # defusedxml's refusals (DTD entities), or an encoding expat cannot read
+        raise CorruptFile(report.file_name, "the XML prolog", f"refused XML: {exc}") from exc
+    except LookupError as exc:  # an XML declaration naming an unknown encoding (found by fuzz/fuzz_tcx.py)
+        raise CorruptFile(report.file_name, "the XML declaration", f"unknown encoding: {exc}") from exc

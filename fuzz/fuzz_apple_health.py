@@ -1,0 +1,14 @@
+"""atheris: the Apple Health export.xml importer on any bytes, then ingest validation; only ImportFailed may come out.
+Run: .venv/bin/python fuzz/fuzz_apple_health.py -max_total_time=600 (see fuzz/README.md)."""
+
+from __future__ import annotations
+
+import _harness
+
+
+def target(data: bytes) -> None:
+    _harness.read_import("export.xml", data)
+
+
+if __name__ == "__main__":
+    _harness.run(target, "apple_health")

@@ -1,0 +1,14 @@
+"""atheris: the CSV (and RR text) importer on any bytes, then ingest validation; only ImportFailed may come out.
+Run: .venv/bin/python fuzz/fuzz_csv.py -max_total_time=600 (see fuzz/README.md)."""
+
+from __future__ import annotations
+
+import _harness
+
+
+def target(data: bytes) -> None:
+    _harness.read_import("ride.csv", data)
+
+
+if __name__ == "__main__":
+    _harness.run(target, "csv")

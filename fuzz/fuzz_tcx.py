@@ -1,0 +1,14 @@
+"""atheris: the TCX importer on any bytes, then ingest validation; only ImportFailed may come out.
+Run: .venv/bin/python fuzz/fuzz_tcx.py -max_total_time=600 (see fuzz/README.md)."""
+
+from __future__ import annotations
+
+import _harness
+
+
+def target(data: bytes) -> None:
+    _harness.read_import("run.tcx", data)
+
+
+if __name__ == "__main__":
+    _harness.run(target, "tcx")

@@ -101,9 +101,17 @@ class StrapServer:
     def close(self) -> None:
         self.run(self._stop())
         self.run(self._straps.aclose())
+        self.run(_cancel_leftovers())  # e.g. the live stream's shutdown watchers
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+async def _cancel_leftovers() -> None:
+    leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import httpx
 from rich.console import Console
 from rich.live import Live
 
-from devices.errors import DeviceError, UploadRefused, UploadUnavailable
+from devices.errors import DeviceError, SpoolFull, UploadRefused, UploadUnavailable
 from devices.simulator import VirtualStrap, load_recording
 from devices.spool import Spool
 from devices.strap import Clock, SampleDecoder, StrapLink
@@ -54,6 +54,7 @@ class RecordResult:
     disconnections: int
     stale_reconnects: int
     spool_depth: int
+    samples_dropped: int = 0  # the spool was full: they were decoded but could not be kept
 
 
 class ScaledClock:
@@ -133,6 +134,8 @@ class StrapPipeline:
         self.spool = spool
         self.decoder = SampleDecoder()
         self.samples_spooled = 0
+        self.samples_dropped = 0  # decoded, but the spool was full (its bound or the disk)
+        self.spool_full: str | None = None  # the SpoolFull message while the spool refuses samples
         self.device_key = device_key or (link.address.upper() if link.address else None)
         self.uploader: Uploader | None = None
         self.device_id: int | None = None
@@ -151,8 +154,20 @@ class StrapPipeline:
             assert self.device_key is not None
             samples = [s for s in map(self.decoder.decode, batch) if s is not None]
             if samples:
-                await asyncio.to_thread(self.spool.append, self.device_key, samples)
+                try:
+                    await asyncio.to_thread(self.spool.append, self.device_key, samples)
+                except SpoolFull as exc:  # the recording goes on; what cannot be kept is counted and said
+                    self._dropped(exc, len(samples))
+                    continue
                 self.samples_spooled += len(samples)
+                self.spool_full = None
+
+    def _dropped(self, exc: SpoolFull, n: int) -> None:
+        """Samples the full spool could not take: counted, and one warning per episode of fullness."""
+        if self.spool_full is None:
+            _LOGGER.warning("%s: %s; new samples are dropped until it drains", self.device_key, exc)
+        self.spool_full = str(exc)
+        self.samples_dropped += n
 
     async def upload(
         self, client: httpx.AsyncClient, server_url: str, token: str, stop: asyncio.Event
@@ -214,9 +229,10 @@ class StrapPipeline:
         uploaded = self.uploader.counters.uploaded if self.uploader is not None else 0
         depth = self.spool.depth(key) if key else 0
         malformed = sum(self.decoder.malformed.values())
+        full = f"  SPOOL FULL, {self.samples_dropped} dropped" if self.spool_full else ""
         return (
             f"{stats.name or key or 'strap'} [{stats.state}] {bpm}  battery {battery}  "
-            f"spool {depth}  uploaded {uploaded}  malformed {malformed}"
+            f"spool {depth}  uploaded {uploaded}  malformed {malformed}{full}"
         )
 
     def result(self) -> RecordResult:
@@ -236,6 +252,7 @@ class StrapPipeline:
             disconnections=self.link.stats.disconnections,
             stale_reconnects=self.link.stats.stale_reconnects,
             spool_depth=self.spool.depth(self.device_key) if self.device_key else 0,
+            samples_dropped=self.samples_dropped,
         )
 
 

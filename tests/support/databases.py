@@ -48,7 +48,7 @@ def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
             pytest.fail(f"PostgreSQL does not answer at {admin_url}")
         pytest.skip("no PostgreSQL server answers")
     name = f"chinup_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # survives a restart
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -20,8 +20,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import localtime
-from service.analysis.cleaning import clean_hr
-from service.analysis.minutes import UP_MIN_S, MinuteTable, minute_table, zone_points
+from service.analysis.cleaning import FROZEN_S, MAX_EXCURSION_S, clean_hr
+from service.analysis.minutes import MAX_COVER_S, UP_MIN_S, MinuteTable, minute_table, zone_points
 from service.analysis.profile import HeartProfile, build_profile
 from service.db import writer_lock
 from service.ingest import CleanSample
@@ -33,9 +33,10 @@ from service.sample_query import load_samples
 log = logging.getLogger(__name__)
 
 MINUTE_S = 60
-# Cleaning decisions (frozen runs, excursions) look at most this far; minutes within it of new samples
-# are recomputed, with as much context again on each side.
-MARGIN_S = 600
+# New samples can change the cleaning's verdict on samples at most this far away (a frozen run reaching
+# FROZEN_S, an excursion closing within MAX_EXCURSION_S); minutes within it are recomputed, with as much
+# context again on each side. tests/service/test_rollups.py checks the result equals a full recomputation.
+MARGIN_S = int(FROZEN_S + MAX_EXCURSION_S + 2 * MAX_COVER_S)
 PROFILE_TOLERANCE_BPM = 3.0
 # Minutes and day totals (the ring on the Today page) follow ingest within this; sessions and HRV
 # within the configured debounce.

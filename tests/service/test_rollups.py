@@ -117,7 +117,9 @@ def test_incremental_days_equal_a_recomputation_from_scratch(client: TestClient)
     user, device = _user(client)
     for hhmm, minutes, bpm in (("06:30:00", 20, 125), ("12:00:00", 35, 160), ("19:00:00", 50, 140)):
         t, hr = workout(_at("2026-06-15", hhmm, "Europe/London"), minutes, bpm)
-        upload(client, user, device, t, hr, chunk=300)
+        if hhmm == "12:00:00":  # a strap stuck at one value for 200 s, across three upload batches
+            hr[1000:1200] = 158
+        upload(client, user, device, t, hr, chunk=90)
     incremental = client.get("/api/v1/days/2026-06-15", headers=user.headers).json()
     client.app.state.ctx.rollups.recompute_history(user.id)  # type: ignore[attr-defined]
     scratch = client.get("/api/v1/days/2026-06-15", headers=user.headers).json()
@@ -125,7 +127,8 @@ def test_incremental_days_equal_a_recomputation_from_scratch(client: TestClient)
         for s in summary["sessions"]:
             s.pop("id")
     assert incremental == scratch
-    assert incremental["heartbeat_up_minutes"] == 105 and incremental["target_met"] is True
+    # 105 minutes of effort, less the 3 that the stuck strap leaves with under 30 s of valid data
+    assert incremental["heartbeat_up_minutes"] == 102 and incremental["target_met"] is True
     assert incremental["target_met_at"].startswith("2026-06-15T19:")
 
 

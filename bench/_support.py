@@ -60,20 +60,25 @@ def postgres_available() -> bool:
 def running_server(db_url: str) -> Iterator[str]:
     """`chinup serve` as its own process, the way users run it."""
     port = free_port()
-    env = {**os.environ, "CHINUP_DATA_DIR": tempfile.mkdtemp()}
+    data_dir = tempfile.mkdtemp()
+    env = {**os.environ, "CHINUP_DATA_DIR": data_dir}
+    # The server's log goes to a file: a pipe nobody reads fills at 64 KiB and then blocks the server's
+    # logging, and with it every request (found by bench/load.py). CHINUP_BENCH_LOG names the file.
+    log_path = os.environ.get("CHINUP_BENCH_LOG") or os.path.join(data_dir, "serve.log")
+    log = open(log_path, "ab")  # closed with the process below
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--db", db_url, "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+                raise RuntimeError(f"server exited: {Path(log_path).read_text(errors='replace')[-2000:]}")
             try:
                 if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                     break
@@ -83,6 +88,7 @@ def running_server(db_url: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        log.close()
 
 
 def sign_up(base: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ DESKTOP = {"width": 1200, "height": 900}
 TOKEN_KEY = "chinup.token"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
@@ -42,9 +42,11 @@ def playwright() -> Iterator[Playwright]:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    """One headless Chromium for the whole run; each test gets its own context (own storage)."""
+    """One headless Chromium for the e2e tests (closed after them: Playwright's sync API keeps an event
+    loop running in the main thread, which later asyncio tests could not start beside); each test gets its
+    own context (own storage)."""
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
     yield chromium
     chromium.close()
@@ -141,7 +143,7 @@ def open_dash(
     return Dash(page=page, server=server, log=log)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One uvicorn with a fresh SQLite database for the e2e run (starting one per test costs seconds);
     tests stay independent because each signs up its own user."""

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dashboards import mount_dashboards
 from service import migrate
@@ -134,6 +135,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _unstorable_value(_request: Request, exc: DataError) -> JSONResponse:
         log.info("data error answered 422: %s", type(exc.orig).__name__)
         return JSONResponse({"detail": "a value is out of the range the database can store"}, status_code=422)
+
+    @app.exception_handler(PoolTimeout)
+    async def _overloaded(_request: Request, exc: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection free within the pool timeout: overloaded")
+        return JSONResponse(
+            {"detail": "overloaded, retry later"}, status_code=503, headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -44,17 +44,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Routes run in anyio's thread pool (40 workers) and close their session in a worker too. A pool smaller than
+# that deadlocks under load: every worker waits for a connection that only a worker can give back, until the
+# pool's 30 s timeout (found by bench/load.py: 200 recorders). So the pool can serve every worker, plus the
+# background analysis and the live recorders.
+ROUTE_WORKERS = 40
+POOL_CAPACITY = ROUTE_WORKERS + 8
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the per-dialect settings the service relies on."""
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 30}
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs.setdefault("poolclass", StaticPool)
+        else:
+            kwargs.setdefault("pool_size", POOL_CAPACITY)  # a SQLite connection is a file handle
+            kwargs.setdefault("max_overflow", 0)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("max_overflow", POOL_CAPACITY - 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 

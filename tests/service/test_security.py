@@ -8,6 +8,9 @@ tests/service/test_isolation.py's `test_every_private_route_needs_a_token`.)
 
 from __future__ import annotations
 
+import io
+import json
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,12 +26,15 @@ from starlette.routing import Mount, Route
 from dashboards.web import DETAIL_PAGES, PAGES
 from service.app import create_app
 from service.config import Settings
+from service.importers import ImportFailed, open_import
 from service.security_headers import CONTENT_SECURITY_POLICY
 from service.throttle import LoginThrottle, LoginThrottled
+from tests.service.test_importers_support import build_fit
 from tests.support.users import TestUser, sign_up
 
 API = "/api/v1"
 PASSWORD = "correct horse battery"
+T0_MS = 1_700_000_000_000
 
 MakeClient = Callable[..., TestClient]
 
@@ -296,3 +302,90 @@ def test_no_secret_setting_has_a_default() -> None:
     for name, field in Settings.model_fields.items():
         if any(word in name for word in secret_like):
             assert field.is_required() or field.default is None, name
+
+
+# -- hostile input: what schemathesis and the fuzz harnesses found, kept fixed ------------------------------------
+
+
+def test_text_no_database_can_store_is_422_not_500(make_client: MakeClient) -> None:
+    client = make_client()
+    user = sign_up(client)
+    for text in ("nul \x00 inside", "lone \ud83d surrogate"):
+        body = json.dumps({"company": text, "role": "r", "at": "2024-03-05T12:00:00+00:00"})
+        answer = client.post(
+            f"{API}/interviews", content=body, headers={**user.headers, "Content-Type": "application/json"}
+        )
+        assert answer.status_code == 422, answer.text
+    paired = json.dumps({"company": "emoji \ud83d\ude00", "role": "r", "at": "2024-03-05T12:00:00+00:00"})
+    ok = client.post(
+        f"{API}/interviews", content=paired, headers={**user.headers, "Content-Type": "application/json"}
+    )
+    assert ok.status_code == 201 and ok.json()["company"] == "emoji 😀"
+
+
+def test_ids_beyond_the_database_range_are_404_not_500(make_client: MakeClient) -> None:
+    client = make_client()
+    user = sign_up(client)
+    for path in (
+        "/practice/4028071230554660484570677248",
+        "/devices/-155217176385",
+        "/sessions/36028797018963969",
+    ):
+        assert client.get(f"{API}{path}", headers=user.headers).status_code == 404, path
+    merge = client.post(
+        f"{API}/sessions/merge", json={"ids": [1, -4024312494780911714304]}, headers=user.headers
+    )
+    assert merge.status_code == 422
+    assert client.get(f"{API}/checkins?from=99999999999999999999", headers=user.headers).status_code == 422
+
+
+def test_a_null_password_in_a_profile_update_changes_nothing(make_client: MakeClient) -> None:
+    client = make_client()
+    user = sign_up(client)
+    answer = client.patch(f"{API}/me", json={"password": None, "nudges_enabled": None}, headers=user.headers)
+    assert answer.status_code == 200, answer.text
+    assert log_in(client, user.email, user.password)[0] == 200
+
+
+def test_the_error_answers_are_in_the_openapi_document(make_client: MakeClient) -> None:
+    document = make_client().get("/openapi.json").json()
+    validation = document["components"]["schemas"]["HTTPValidationError"]
+    assert validation["properties"]["detail"]["type"] == "string"  # what the app's 422 handler answers
+    me = document["paths"][f"{API}/me"]["get"]["responses"]
+    assert {"200", "401", "503"} <= set(me)
+    days = document["paths"][f"{API}/days"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
+    assert days != {"type": "string"}  # FastJSON routes show their model, not a string
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("run.tcx", b'<?xml version="1.0" encoding="utN-8"?><TrainingCenterDatabase/>'),
+        ("run.gpx", b'<?xml version="1.0" encoding="utfk8"?><gpx/>'),
+        (
+            "run.tcx",
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><TrainingCenterDatabase>&a;</TrainingCenterDatabase>',
+        ),
+    ],
+)
+def test_hostile_xml_is_a_corrupt_file(name: str, data: bytes) -> None:
+    with pytest.raises(ImportFailed):
+        with open_import(io.BytesIO(data), name, start_ms=T0_MS) as opened:
+            list(opened.entries())
+
+
+def test_damaged_fit_files_are_only_import_errors() -> None:
+    """The mutations fuzz/fuzz_fit.py --smoke found ValueError, AssertionError and TypeError with."""
+    seed = build_fit([(T0_MS + i * 1000, 60 + i) for i in range(20)], [[0.8, 0.81]] * 20)
+    rng = random.Random(0)
+    for _ in range(1500):
+        data = bytearray(seed)
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        try:
+            with open_import(io.BytesIO(bytes(data)), "ride.fit", start_ms=T0_MS) as opened:
+                list(opened.entries())
+        except ImportFailed:
+            pass

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import _harness
 
+with _harness.instrumented():
+    import service.importers  # noqa: F401 - imported here to be instrumented
+
 
 def target(data: bytes) -> None:
     _harness.read_import("export.xml", data)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import _harness
 
-from devices.hrs import MalformedMeasurement, decode_measurement, encode_measurement
+with _harness.instrumented():
+    from devices.hrs import MalformedMeasurement, decode_measurement, encode_measurement
 
 
 def target(data: bytes) -> None:

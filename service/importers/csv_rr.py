@@ -23,7 +23,8 @@ def _lines(fh: BinaryIO) -> Iterator[tuple[int, str, bool]]:
             stripped = line.rstrip("\r\n")
             yield number, stripped, stripped != line
     finally:
-        text.detach()  # the caller owns fh
+        if not fh.closed:  # a reader abandoned after its file was closed has nothing left to hand back
+            text.detach()  # the caller owns fh
 
 
 def header_columns(line: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
@@ -18,6 +20,8 @@ from service.live import LiveHub
 from service.models import AccessToken, Device, DeviceToken, User
 from service.rollups import Rollups
 from service.security import DEVICE_TOKEN_PREFIX, token_digest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,8 +42,17 @@ ContextDep = Annotated[AppContext, Depends(get_ctx)]
 
 
 def get_db(ctx: ContextDep) -> Iterator[Session]:
-    with ctx.sessions() as session:
+    """A session per request; a connection the database dropped (a restart) is discarded, not raised
+    at close after the answer was decided (the request's own error already became a 503)."""
+    session = ctx.sessions()
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except DBAPIError:
+            log.warning("database connection lost while closing a session; discarded")
+            session.invalidate()
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

@@ -26,5 +26,24 @@ from service.api import (
 )
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (users, auth, devices, samples, days, sessions, live, checkins, interviews, practice, applications, insights, recovery_plan, stress, imports, export, straps, nudges):
+for module in (
+    users,
+    auth,
+    devices,
+    samples,
+    days,
+    sessions,
+    live,
+    checkins,
+    interviews,
+    practice,
+    applications,
+    insights,
+    recovery_plan,
+    stress,
+    imports,
+    export,
+    straps,
+    nudges,
+):
     api_router.include_router(module.router)

@@ -58,8 +58,9 @@ def test_backoff_is_capped_and_never_overflows() -> None:
 
 
 def test_backoff_is_a_pure_function_of_attempt_and_rng() -> None:
-    assert [backoff_delay(a, rng=random.Random(5)) for a in range(8)] == \
-        [backoff_delay(a, rng=random.Random(5)) for a in range(8)]
+    assert [backoff_delay(a, rng=random.Random(5)) for a in range(8)] == [
+        backoff_delay(a, rng=random.Random(5)) for a in range(8)
+    ]
 
 
 def test_backoff_refuses_a_negative_attempt() -> None:
@@ -67,18 +68,41 @@ def test_backoff_refuses_a_negative_attempt() -> None:
         backoff_delay(-1, rng=random.Random())
 
 
-@pytest.mark.parametrize(("status", "retry"), [
-    (408, True), (425, True), (429, True), (500, True), (502, True), (503, True), (504, True),
-    (400, False), (401, False), (403, False), (404, False), (409, False), (413, False), (422, False),
-])
+@pytest.mark.parametrize(
+    ("status", "retry"),
+    [
+        (408, True),
+        (425, True),
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+        (400, False),
+        (401, False),
+        (403, False),
+        (404, False),
+        (409, False),
+        (413, False),
+        (422, False),
+    ],
+)
 def test_which_answers_are_worth_retrying(status: int, retry: bool) -> None:
     assert is_retryable_status(status) is retry
 
 
-@pytest.mark.parametrize(("header", "seconds"), [
-    (None, None), ("3", 3.0), ("1.5", 1.5), ("-4", 0.0), ("99999", RETRY_AFTER_MAX_S), ("nan", None),
-    ("Wed, 21 Oct 2015 07:28:00 GMT", None),
-])
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        (None, None),
+        ("3", 3.0),
+        ("1.5", 1.5),
+        ("-4", 0.0),
+        ("99999", RETRY_AFTER_MAX_S),
+        ("nan", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+    ],
+)
 def test_retry_after_header(header: str | None, seconds: float | None) -> None:
     assert parse_retry_after(header) == seconds
 
@@ -130,19 +154,36 @@ def stored(base_url: str, who: Registered) -> list[dict[str, object]]:
 
 def recent(start: int, n: int) -> list[SpooledSample]:
     """Samples one second apart from T0_MS, with RR lists and every contact value."""
-    return [SpooledSample(T0_MS + 1000 * i, 60 + i % 90, (1000 * (800 + i % 50) / 1024,) * (i % 3),
-                          (None, True, False)[i % 3]) for i in range(start, start + n)]
+    return [
+        SpooledSample(
+            T0_MS + 1000 * i,
+            60 + i % 90,
+            (1000 * (800 + i % 50) / 1024,) * (i % 3),
+            (None, True, False)[i % 3],
+        )
+        for i in range(start, start + n)
+    ]
 
 
-def uploader(spool: Spool, client: httpx.AsyncClient, url: str, who: Registered,
-             **kwargs: object) -> Uploader:
-    return Uploader(spool, client=client, server_url=url, device_key=KEY, device_id=who.device_id,
-                    token=who.token, rng=random.Random(0), **{**FAST, **kwargs})  # type: ignore[arg-type]
+def uploader(
+    spool: Spool, client: httpx.AsyncClient, url: str, who: Registered, **kwargs: object
+) -> Uploader:
+    return Uploader(
+        spool,
+        client=client,
+        server_url=url,
+        device_key=KEY,
+        device_id=who.device_id,
+        token=who.token,
+        rng=random.Random(0),
+        **{**FAST, **kwargs},
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.anyio
-async def test_a_batch_uploaded_once_is_stored_once_and_exactly(strap: tuple[str, Registered],
-                                                                 tmp_path: Path) -> None:
+async def test_a_batch_uploaded_once_is_stored_once_and_exactly(
+    strap: tuple[str, Registered], tmp_path: Path
+) -> None:
     url, who = strap
     samples = recent(0, 250)
     with Spool(tmp_path / "s.db") as spool:
@@ -154,8 +195,9 @@ async def test_a_batch_uploaded_once_is_stored_once_and_exactly(strap: tuple[str
             assert (await up.upload_once()).sent == 0  # nothing left to send
     assert (up.counters.uploaded, up.counters.duplicates, up.counters.batches) == (250, 0, 3)
     rows = await asyncio.to_thread(stored, url, who)
-    assert [(r["t_ms"], r["bpm"], r["contact"]) for r in rows] == [(s.t_ms, s.bpm, s.contact)
-                                                                   for s in samples]
+    assert [(r["t_ms"], r["bpm"], r["contact"]) for r in rows] == [
+        (s.t_ms, s.bpm, s.contact) for s in samples
+    ]
     assert [r["rr_ms"] for r in rows] == [pytest.approx(list(s.rr_ms), abs=1e-6) for s in samples]
 
 
@@ -168,30 +210,44 @@ class ResponseDroppingProxy:
     def __init__(self, upstream_port: int, drop: int) -> None:
         self.upstream_port, self.drop, self.dropped = upstream_port, drop, 0
         self.port = 0
+        self._handlers: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[ResponseDroppingProxy]:
         server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = server.sockets[0].getsockname()[1]
         async with server:
-            yield self
+            try:
+                yield self
+            finally:  # a kept-alive connection's handler would otherwise be collected with its sockets open
+                for task in self._handlers:
+                    task.cancel()
+                await asyncio.gather(*self._handlers, return_exceptions=True)
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        drop = self.dropped < self.drop
-        forward = asyncio.create_task(self._pump(client_r, up_w))
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+        writers = [client_w]
         try:
-            if drop:
-                await up_r.read(1)  # the service answered: it has stored the batch
-                self.dropped += 1
-            else:
-                await self._pump(up_r, client_w)
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            writers.append(up_w)
+            drop = self.dropped < self.drop
+            forward = asyncio.create_task(self._pump(client_r, up_w))
+            try:
+                if drop:
+                    await up_r.read(1)  # the service answered: it has stored the batch
+                    self.dropped += 1
+                else:
+                    await self._pump(up_r, client_w)
+            finally:
+                forward.cancel()
+                await asyncio.gather(forward, return_exceptions=True)
         finally:
-            forward.cancel()
-            await asyncio.gather(forward, return_exceptions=True)
-            for writer in (client_w, up_w):
+            for writer in writers:
                 writer.close()
-                with contextlib.suppress(ConnectionError):
+                with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                     await writer.wait_closed()
 
     @staticmethod
@@ -202,8 +258,9 @@ class ResponseDroppingProxy:
 
 
 @pytest.mark.anyio
-async def test_a_resend_after_a_lost_ack_gives_duplicates_not_doubles(strap: tuple[str, Registered],
-                                                                      tmp_path: Path) -> None:
+async def test_a_resend_after_a_lost_ack_gives_duplicates_not_doubles(
+    strap: tuple[str, Registered], tmp_path: Path
+) -> None:
     url, who = strap
     samples = recent(0, 120)
     async with ResponseDroppingProxy(int(url.rsplit(":", 1)[1]), drop=1).serving() as proxy:
@@ -250,8 +307,9 @@ async def wait_for(condition: object, timeout_s: float = 30.0) -> None:
 
 
 @pytest.mark.anyio
-async def test_rejected_samples_are_acked_counted_and_logged(strap: tuple[str, Registered], tmp_path: Path,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+async def test_rejected_samples_are_acked_counted_and_logged(
+    strap: tuple[str, Registered], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     url, who = strap
     good = recent(0, 3)
     bad = SpooledSample(good[-1].t_ms + 1000, 300)  # no heart beats at 300 bpm
@@ -285,8 +343,9 @@ async def test_refusals_that_retrying_cannot_fix_raise_and_keep_the_samples(
     with Spool(tmp_path / "s.db") as spool:
         spool.append(KEY, recent(0, 5))
         async with httpx.AsyncClient() as client:
-            up = Uploader(spool, client=client, server_url=url, device_key=KEY,
-                          device_id=device_id, token=token, **FAST)  # type: ignore[arg-type]
+            up = Uploader(
+                spool, client=client, server_url=url, device_key=KEY, device_id=device_id, token=token, **FAST
+            )  # type: ignore[arg-type]
             with pytest.raises(UploadRefused) as caught:
                 await asyncio.wait_for(up.run(asyncio.Event()), timeout=20)
         assert spool.depth() == 5
@@ -296,8 +355,11 @@ async def test_refusals_that_retrying_cannot_fix_raise_and_keep_the_samples(
 
 @pytest.mark.anyio
 async def test_a_batch_over_the_service_cap_is_halved_until_it_fits(tmp_path: Path) -> None:
-    server = LiveServer(Settings(database_url=f"sqlite:///{tmp_path / 'cap.sqlite3'}", data_dir=tmp_path,
-                                 max_batch_samples=40))
+    server = LiveServer(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'cap.sqlite3'}", data_dir=tmp_path, max_batch_samples=40
+        )
+    )
     await asyncio.to_thread(server.start)
     try:
         who = await asyncio.to_thread(register, server.url)
@@ -318,8 +380,16 @@ async def test_drain_gives_up_at_its_timeout_while_the_service_is_away(tmp_path:
     with Spool(tmp_path / "s.db") as spool:
         spool.append(KEY, recent(0, 5))
         async with httpx.AsyncClient() as client:
-            up = Uploader(spool, client=client, server_url=nobody, device_key=KEY, device_id=1, token="t",
-                          rng=random.Random(0), **FAST)  # type: ignore[arg-type]
+            up = Uploader(
+                spool,
+                client=client,
+                server_url=nobody,
+                device_key=KEY,
+                device_id=1,
+                token="t",
+                rng=random.Random(0),
+                **FAST,
+            )  # type: ignore[arg-type]
             started = time.monotonic()
             assert not await up.drain(timeout_s=0.5)
             assert time.monotonic() - started < 3
@@ -332,8 +402,15 @@ async def test_run_stops_promptly_when_idle(tmp_path: Path) -> None:
     stop = asyncio.Event()
     with Spool(tmp_path / "s.db") as spool:
         async with httpx.AsyncClient() as client:
-            up = Uploader(spool, client=client, server_url=f"http://127.0.0.1:{free_port()}", device_key=KEY,
-                          device_id=1, token="t", idle_poll_s=60.0)
+            up = Uploader(
+                spool,
+                client=client,
+                server_url=f"http://127.0.0.1:{free_port()}",
+                device_key=KEY,
+                device_id=1,
+                token="t",
+                idle_poll_s=60.0,
+            )
             runner = asyncio.create_task(up.run(stop))
             await asyncio.sleep(0.2)
             stop.set()
@@ -343,5 +420,12 @@ async def test_run_stops_promptly_when_idle(tmp_path: Path) -> None:
 
 def test_batch_size_must_be_positive(tmp_path: Path) -> None:
     with Spool(tmp_path / "s.db") as spool, pytest.raises(ValueError):
-        Uploader(spool, client=httpx.AsyncClient(), server_url="http://x", device_key=KEY, device_id=1,
-                 token="t", batch_size=0)
+        Uploader(
+            spool,
+            client=httpx.AsyncClient(),
+            server_url="http://x",
+            device_key=KEY,
+            device_id=1,
+            token="t",
+            batch_size=0,
+        )

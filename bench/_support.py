@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+
+from tests.support.databases import postgres_answers, scratch_postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("CHINUP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -29,31 +29,17 @@ def free_port() -> int:
 
 @contextmanager
 def fresh_database(backend: str) -> Iterator[str]:
+    """An empty database of the backend, dropped afterwards (the tests' own helper for PostgreSQL)."""
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.sqlite3"
         return
-    name = f"chinup_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres_database(PG_ADMIN_URL, prefix="chinup_bench") as url:
+        yield url
 
 
 def postgres_available() -> bool:
-    engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect():
-            return True
-    except Exception:
-        return False
-    finally:
-        engine.dispose()
+    return postgres_answers(PG_ADMIN_URL)
 
 
 @contextmanager

@@ -25,7 +25,8 @@ def postgres_required() -> bool:
     return bool(os.environ.get("CI") or os.environ.get("CHINUP_TEST_DATABASE_URL"))
 
 
-def _postgres_answers(url: str) -> bool:
+def postgres_answers(url: str) -> bool:
+    """Whether a PostgreSQL server answers at `url` within a few seconds."""
     engine = create_engine(url, connect_args={"connect_timeout": 3})
     try:
         with engine.connect():
@@ -37,17 +38,9 @@ def _postgres_answers(url: str) -> bool:
 
 
 @contextmanager
-def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
-    """The URL of an empty database that is dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_dir / f'chinup-{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    admin_url = postgres_admin_url()
-    if not _postgres_answers(admin_url):
-        if postgres_required():
-            pytest.fail(f"PostgreSQL does not answer at {admin_url}")
-        pytest.skip("no PostgreSQL server answers")
-    name = f"chinup_test_{uuid.uuid4().hex[:12]}"
+def scratch_postgres_database(admin_url: str, prefix: str = "chinup_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database next to `admin_url`'s, dropped afterwards (tests and benchmarks)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # survives a restart
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -57,3 +50,18 @@ def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
+    """The URL of an empty database that is dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_dir / f'chinup-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    admin_url = postgres_admin_url()
+    if not postgres_answers(admin_url):
+        if postgres_required():
+            pytest.fail(f"PostgreSQL does not answer at {admin_url}")
+        pytest.skip("no PostgreSQL server answers")
+    with scratch_postgres_database(admin_url) as url:
+        yield url

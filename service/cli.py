@@ -193,6 +193,7 @@ def import_(
     console.print(
         f"{outcome.file} ({outcome.format}): {counts.accepted} new samples, {counts.duplicates} already stored, "
         f"{counts.rejected} rejected"
+        + (f", {counts.rr_dropped} impossible RR intervals dropped" if counts.rr_dropped else "")
     )
     for number, reason in counts.rejections[:5]:
         console.print(f"  sample {number}: {reason}")

@@ -40,8 +40,34 @@ class IngestResult:
     rejected: list[Rejection] = field(default_factory=list)
 
 
+@dataclass
+class BatchVerdict:
+    """What validation made of a batch: valid samples in batch order, rejections, repeats, RR dropped.
+
+    `repeats` counts items whose time already came earlier in the batch (the first is kept); `rr_dropped`
+    counts RR intervals outside RR_MIN_MS-RR_MAX_MS that were dropped while their sample was kept.
+    """
+
+    clean: list[CleanSample] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    repeats: int = 0
+    rr_dropped: int = 0
+
+
+def _tolerance_text(tolerance_ms: int) -> str:
+    seconds = tolerance_ms / 1000
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} s"
+
+
 def parse_time_ms(value: Any) -> int:
-    """ISO 8601 with an offset, or epoch milliseconds; anything else is a ValueError with a reason."""
+    """ISO 8601 with an offset, or epoch milliseconds, not before 2000; anything else is a ValueError.
+
+    The floor is the same for both forms: a sample dated before 2000 is a clock that was never set (or an
+    attack on the analysis, which would walk every day since), never a recording.
+    """
     if isinstance(value, bool):
         raise ValueError("time must be ISO 8601 with an offset or epoch milliseconds, not a boolean")
     if isinstance(value, int | float):
@@ -57,32 +83,47 @@ def parse_time_ms(value: Any) -> int:
             raise ValueError(f"malformed time {value[:40]!r}") from exc
         if parsed.tzinfo is None:
             raise ValueError("time has no UTC offset")
-        return round(parsed.timestamp() * 1000)
+        try:
+            t_ms = round(parsed.timestamp() * 1000)
+        except (OverflowError, ValueError) as exc:
+            raise ValueError("time is before 2000-01-01") from exc
+        if t_ms < EPOCH_MS_FLOOR:
+            raise ValueError("time is before 2000-01-01")
+        return t_ms
     raise ValueError("time is missing or of the wrong type")
 
 
-def _parse_rr(value: Any) -> tuple[float, ...]:
+def _parse_rr(value: Any) -> tuple[tuple[float, ...], int]:
+    """RR intervals kept, and how many were dropped as impossible; 0 means "no interval" (some straps send it)."""
     if value is None:
-        return ()
+        return (), 0
     if not isinstance(value, list | tuple):
         raise ValueError("rr_ms must be a list of numbers")
-    out = []
+    out: list[float] = []
+    dropped = 0
     for rr in value:
         if isinstance(rr, bool) or not isinstance(rr, int | float) or not math.isfinite(rr):
             raise ValueError("rr_ms must hold numbers")
-        if not RR_MIN_MS <= rr <= RR_MAX_MS:
-            raise ValueError(f"RR interval {rr} ms outside {RR_MIN_MS:g}-{RR_MAX_MS:g} ms")
-        out.append(float(rr))
-    return tuple(out)
+        if rr == 0:
+            continue
+        if RR_MIN_MS <= rr <= RR_MAX_MS:
+            out.append(float(rr))
+        else:
+            dropped += 1
+    return tuple(out), dropped
 
 
-def validate_sample(item: Any, now_ms: int, future_tolerance_ms: int) -> CleanSample:
-    """One item of a batch, checked against the rules of the ingest contract; ValueError says why not."""
+def check_sample(item: Any, now_ms: int, future_tolerance_ms: int) -> tuple[CleanSample, int]:
+    """One item against the ingest contract: the sample and its RR intervals dropped, or a ValueError saying why.
+
+    This is the one definition of a valid sample: every faster path must agree with it
+    (tests/service/test_ingest_verdicts.py).
+    """
     if not isinstance(item, dict):
         raise ValueError("sample must be an object")
     t_ms = parse_time_ms(item.get("t"))
     if t_ms > now_ms + future_tolerance_ms:
-        raise ValueError("time is more than 5 minutes in the future")
+        raise ValueError(f"time is more than {_tolerance_text(future_tolerance_ms)} in the future")
     contact = item.get("contact")
     if contact is not None and not isinstance(contact, bool):
         raise ValueError("contact must be true, false or null")
@@ -94,11 +135,20 @@ def validate_sample(item: Any, now_ms: int, future_tolerance_ms: int) -> CleanSa
         pass  # lost contact is stored, flagged, and never counted
     elif not BPM_MIN <= bpm <= BPM_MAX:
         raise ValueError(f"bpm {bpm} outside {BPM_MIN}-{BPM_MAX}")
-    return CleanSample(t_ms=t_ms, bpm=bpm, rr_ms=_parse_rr(item.get("rr_ms")), contact=contact)
+    rr_ms, dropped = _parse_rr(item.get("rr_ms"))
+    return CleanSample(t_ms=t_ms, bpm=bpm, rr_ms=rr_ms, contact=contact), dropped
+
+
+def validate_sample(item: Any, now_ms: int, future_tolerance_ms: int) -> CleanSample:
+    """check_sample without the count of dropped RR intervals."""
+    return check_sample(item, now_ms, future_tolerance_ms)[0]
 
 
 def _fast_path(item: Any, max_t_ms: int) -> CleanSample | None:
-    """The common well-formed item, checked with plain comparisons; None sends it to the full check."""
+    """The common well-formed item, checked with plain comparisons; None sends it to check_sample.
+
+    It accepts a subset of what check_sample accepts, with the same result, and never refuses anything.
+    """
     if type(item) is not dict:
         return None
     t, bpm, contact, rr = item.get("t"), item.get("bpm"), item.get("contact"), item.get("rr_ms")
@@ -116,34 +166,31 @@ def _fast_path(item: Any, max_t_ms: int) -> CleanSample | None:
     return CleanSample(t, bpm, tuple(map(float, rr)), contact)
 
 
-def validate_batch(
-    items: Sequence[Any], now_ms: int, future_tolerance_ms: int
-) -> tuple[list[CleanSample], list[Rejection], int]:
-    """Valid samples in batch order (first of a repeated time kept), rejections, and repeats inside the batch."""
+def validate_batch(items: Sequence[Any], now_ms: int, future_tolerance_ms: int) -> BatchVerdict:
+    """Each item judged on its own by check_sample (the first of a repeated time kept)."""
     seen: set[int] = set()
-    clean: list[CleanSample] = []
-    rejected: list[Rejection] = []
-    repeats = 0
+    verdict = BatchVerdict()
     max_t_ms = now_ms + future_tolerance_ms
     for index, item in enumerate(items):
-        sample = _fast_path(item, max_t_ms)
+        sample, dropped = _fast_path(item, max_t_ms), 0
         if sample is None:
             try:
-                sample = validate_sample(item, now_ms, future_tolerance_ms)
+                sample, dropped = check_sample(item, now_ms, future_tolerance_ms)
             except ValueError as exc:
-                rejected.append(Rejection(index, str(exc)))
+                verdict.rejected.append(Rejection(index, str(exc)))
                 continue
         if sample.t_ms in seen:
-            repeats += 1
+            verdict.repeats += 1
             continue
         seen.add(sample.t_ms)
-        clean.append(sample)
-    return clean, rejected, repeats
+        verdict.clean.append(sample)
+        verdict.rr_dropped += dropped
+    return verdict
 
 
 class _WireSample(TypedDict, total=False):
-    t: Required[Annotated[int, Field(strict=True, ge=EPOCH_MS_FLOOR)]]
-    bpm: Required[Annotated[int, Field(strict=True, ge=BPM_MIN, le=BPM_MAX)]]
+    t: Required[Annotated[int, Field(ge=EPOCH_MS_FLOOR)]]
+    bpm: Required[Annotated[int, Field(ge=BPM_MIN, le=BPM_MAX)]]
     rr_ms: list[Annotated[float, Field(ge=RR_MIN_MS, le=RR_MAX_MS, allow_inf_nan=False)]] | None
     contact: bool | None
 
@@ -152,8 +199,9 @@ class _WireBatch(TypedDict):
     samples: list[_WireSample]
 
 
-# The common, well-formed batch is parsed and checked in one pass by pydantic-core; anything else takes the
-# item-by-item path, which names each bad item (bench/ingest.py measures the difference).
+# The common, well-formed batch is parsed and checked in one strict pass by pydantic-core (no coercion: "1"
+# is not a bpm, "yes" not a contact); any batch it does not take whole goes item by item through
+# validate_batch, which judges exactly as check_sample does (bench/ingest.py measures the difference).
 _FAST_BATCH = TypeAdapter(_WireBatch)
 
 
@@ -161,12 +209,10 @@ class MalformedBatch(ValueError):
     """The body is not a JSON object with a list of samples."""
 
 
-def parse_batch(
-    body: bytes, now_ms: int, future_tolerance_ms: int, max_items: int
-) -> tuple[list[CleanSample], list[Rejection], int]:
-    """A raw JSON body to valid samples, rejections and in-batch repeats (see validate_batch)."""
+def parse_batch(body: bytes, now_ms: int, future_tolerance_ms: int, max_items: int) -> BatchVerdict:
+    """A raw JSON body to a BatchVerdict (see validate_batch)."""
     try:
-        batch = _FAST_BATCH.validate_json(body, strict=False)
+        batch = _FAST_BATCH.validate_json(body, strict=True)
     except ValidationError:
         batch = None
     if batch is not None:
@@ -177,8 +223,8 @@ def parse_batch(
             return fast
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedBatch(f"body is not valid JSON: {exc}") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedBatch(f"body is not valid JSON: {str(exc)[:200]}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("samples"), list):
         raise MalformedBatch("body must be an object with a list `samples`")
     if len(document["samples"]) > max_items:
@@ -186,24 +232,21 @@ def parse_batch(
     return validate_batch(document["samples"], now_ms, future_tolerance_ms)
 
 
-def _from_checked(
-    items: list[_WireSample], max_t_ms: int
-) -> tuple[list[CleanSample], list[Rejection], int] | None:
+def _from_checked(items: list[_WireSample], max_t_ms: int) -> BatchVerdict | None:
     """Samples already checked by pydantic-core; None when one lies in the future (the slow path names it)."""
     seen: set[int] = set()
-    clean: list[CleanSample] = []
-    repeats = 0
+    verdict = BatchVerdict()
     for item in items:
         t_ms = item["t"]
         if t_ms > max_t_ms:
             return None
         if t_ms in seen:
-            repeats += 1
+            verdict.repeats += 1
             continue
         seen.add(t_ms)
         rr = item.get("rr_ms")
-        clean.append(CleanSample(t_ms, item["bpm"], tuple(rr) if rr else (), item.get("contact")))
-    return clean, [], repeats
+        verdict.clean.append(CleanSample(t_ms, item["bpm"], tuple(rr) if rr else (), item.get("contact")))
+    return verdict
 
 
 class BatchTooLarge(ValueError):

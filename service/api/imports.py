@@ -39,6 +39,7 @@ class ImportPublic(BaseModel):
     duplicates: int
     rejected: int
     rejections: list[RejectionAt]
+    rr_dropped: int = 0  # impossible RR intervals dropped, their samples kept
     truncated_at: str | None
     device_ids: list[int]
     restored: dict[str, int] | None = None
@@ -107,6 +108,7 @@ def import_file(
         duplicates=counts.duplicates,
         rejected=counts.rejected,
         rejections=[RejectionAt(sample=n, reason=r) for n, r in counts.rejections],
+        rr_dropped=counts.rr_dropped,
         truncated_at=truncated_at,
         device_ids=counts.device_ids,
         restored=restored[0].added if restored else None,

@@ -47,6 +47,7 @@ class IngestPublic(BaseModel):
     accepted: int
     duplicates: int
     rejected: list[RejectionPublic]
+    rr_dropped: int = Field(0, description="impossible RR intervals dropped while their samples were kept")
 
 
 class SamplePublic(BaseModel):
@@ -84,13 +85,14 @@ def ingest_samples(
     device = get_owned_device(db, principal.user.id, device_id)
     now_ms = int(time.time() * 1000)
     try:
-        clean, rejected, repeats = parse_batch(
+        verdict = parse_batch(
             body, now_ms, ctx.settings.future_tolerance_s * 1000, ctx.settings.max_batch_samples
         )
     except BatchTooLarge as exc:
         raise PayloadTooLarge(str(exc)) from exc
     except MalformedBatch as exc:
         raise InvalidInput(str(exc)) from exc
+    clean = verdict.clean
     with writer_lock(db.get_bind()):  # type: ignore[arg-type]
         accepted = store_samples(db, user_id=device.user_id, device_id=device.id, samples=clean)
         if accepted:
@@ -103,8 +105,9 @@ def ingest_samples(
         ctx.rollups.on_ingest(device.user_id, clean)
     return IngestPublic(
         accepted=accepted,
-        duplicates=len(clean) - accepted + repeats,
-        rejected=[RejectionPublic(index=r.index, reason=r.reason) for r in rejected],
+        duplicates=len(clean) - accepted + verdict.repeats,
+        rejected=[RejectionPublic(index=r.index, reason=r.reason) for r in verdict.rejected],
+        rr_dropped=verdict.rr_dropped,
     )
 
 

@@ -55,6 +55,7 @@ class HttpSink:
             accepted=answer["accepted"],
             duplicates=answer["duplicates"],
             rejected=[(r["index"], r["reason"]) for r in answer["rejected"]],
+            rr_dropped=int(answer.get("rr_dropped", 0)),
         )
 
 
@@ -81,6 +82,7 @@ def _upload_whole(client: httpx.Client, opened: ImportFile, strict: bool) -> Upl
         rejected=answer["rejected"],
         rejections=[(r["sample"], r["reason"]) for r in answer["rejections"]],
         device_ids=answer["device_ids"],
+        rr_dropped=int(answer.get("rr_dropped", 0)),
     )
     return UploadOutcome(opened.name, opened.format, counts, answer["truncated_at"], answer.get("restored"))
 

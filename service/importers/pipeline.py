@@ -17,6 +17,7 @@ class BatchResult:
     accepted: int
     duplicates: int
     rejected: list[tuple[int, str]]  # (index in the batch, reason)
+    rr_dropped: int = 0  # impossible RR intervals dropped, their samples kept
 
 
 class SampleSink(Protocol):
@@ -33,6 +34,7 @@ class ImportCounts:
     duplicates: int = 0
     rejected: int = 0
     rejections: list[tuple[int, str]] = field(default_factory=list)  # (sample number in the file, reason)
+    rr_dropped: int = 0
     device_ids: list[int] = field(default_factory=list)
 
     @property
@@ -64,6 +66,7 @@ def run_import(
         counts.accepted += result.accepted
         counts.duplicates += result.duplicates
         counts.rejected += len(result.rejected)
+        counts.rr_dropped += result.rr_dropped
         room = MAX_REPORTED_REJECTIONS - len(counts.rejections)
         counts.rejections.extend((batch.numbers[i], reason) for i, reason in result.rejected[: max(room, 0)])
         if on_batch is not None:

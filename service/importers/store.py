@@ -76,7 +76,8 @@ class DbSink:
         return find_or_add_device(self.db, self.user_id, source).id
 
     def send(self, device_id: int, items: list[Item]) -> BatchResult:
-        clean, rejected, repeats = validate_batch(items, int(time.time() * 1000), self.future_tolerance_ms)
+        verdict = validate_batch(items, int(time.time() * 1000), self.future_tolerance_ms)
+        clean = verdict.clean
         accepted = store_samples(self.db, user_id=self.user_id, device_id=device_id, samples=clean)
         device = self.db.get(Device, device_id)
         if accepted and device is not None:
@@ -91,6 +92,7 @@ class DbSink:
                 self.rollups.on_ingest(self.user_id, cluster)
         return BatchResult(
             accepted=accepted,
-            duplicates=len(clean) - accepted + repeats,
-            rejected=[(r.index, r.reason) for r in rejected],
+            duplicates=len(clean) - accepted + verdict.repeats,
+            rejected=[(r.index, r.reason) for r in verdict.rejected],
+            rr_dropped=verdict.rr_dropped,
         )

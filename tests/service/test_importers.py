@@ -42,7 +42,8 @@ def entries(data: bytes, name: str, **kw: int) -> tuple[str, list, str | None]:
 
 def pairs(found: list) -> list[tuple[int, int]]:
     """(t_ms, bpm) as ingest sees them: through the same validation as a live upload."""
-    clean, rejected, _ = validate_batch([item for _, item in found], NOW_MS, 0)
+    verdict = validate_batch([item for _, item in found], NOW_MS, 0)
+    clean, rejected = verdict.clean, verdict.rejected
     assert rejected == []
     return [(s.t_ms, s.bpm) for s in clean]
 
@@ -170,8 +171,10 @@ def test_cut_csv_row_marks_the_end_and_bad_rows_are_left_to_ingest() -> None:
     text = b"t,bpm,rr_ms\n1700000000000,70,850\n1700000001000,abc,\n1700000002000,72,840 8\n1700000003"
     _, found, where = entries(text, "cut.csv")
     assert where == "line 5" and len(found) == 3
-    clean, rejected, _ = validate_batch([item for _, item in found], NOW_MS, 0)
-    assert [r.index for r in rejected] == [1, 2] and len(clean) == 1  # bpm "abc"; RR 8 ms
+    verdict = validate_batch([item for _, item in found], NOW_MS, 0)
+    clean, rejected = verdict.clean, verdict.rejected
+    assert [r.index for r in rejected] == [1] and len(clean) == 2  # bpm "abc"
+    assert clean[1].rr_ms == (840.0,) and verdict.rr_dropped == 1  # RR 8 ms dropped alone, its beat kept
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,9 @@ def test_batch_is_stored_once_and_read_back_in_order(client: TestClient) -> None
     url = f"/api/v1/devices/{device['id']}/samples"
     batch = _samples(500)
     first = client.post(url, json={"samples": batch[::-1]}, headers=user.headers)
-    assert first.json() == {"accepted": 500, "duplicates": 0, "rejected": []}
+    assert first.json() == {"accepted": 500, "duplicates": 0, "rejected": [], "rr_dropped": 0}
     again = client.post(url, json={"samples": batch}, headers=user.headers)
-    assert again.json() == {"accepted": 0, "duplicates": 500, "rejected": []}
+    assert again.json() == {"accepted": 0, "duplicates": 500, "rejected": [], "rr_dropped": 0}
     stored = client.get(url, headers=user.headers).json()
     assert [s["t_ms"] for s in stored] == [s["t"] for s in batch]
     assert stored[0]["rr_ms"] == [1000.0] and stored[0]["contact"] is True
@@ -41,7 +41,7 @@ def test_each_bad_item_is_rejected_with_its_index_and_reason(client: TestClient)
         {"t": NOW_MS + 1000, "bpm": 300},
         {"t": NOW_MS + 2000, "bpm": 0, "contact": False},
         {"t": NOW_MS + 3000, "bpm": 0},
-        {"t": NOW_MS + 4000, "bpm": 80, "rr_ms": [150]},
+        {"t": NOW_MS + 4000, "bpm": 80, "rr_ms": [150, 0, 800]},
         {"t": future, "bpm": 80},
         {"t": "yesterday", "bpm": 80},
         {"t": "2026-01-01T10:00:00", "bpm": 80},
@@ -55,16 +55,19 @@ def test_each_bad_item_is_rejected_with_its_index_and_reason(client: TestClient)
     )
     assert answer.status_code == 200
     body = answer.json()
-    assert body["accepted"] == 3
+    assert body["accepted"] == 4
     assert body["duplicates"] == 1
+    # An impossible RR interval is dropped alone (counted); RR = 0 is "no interval"; the heart rate stays.
+    assert body["rr_dropped"] == 1
     reasons = {r["index"]: r["reason"] for r in body["rejected"]}
-    assert sorted(reasons) == [1, 3, 4, 5, 6, 7, 9, 10]
-    assert "outside 25-240" in reasons[1] and "RR interval" in reasons[4]
-    assert "future" in reasons[5] and "malformed" in reasons[6] and "offset" in reasons[7]
+    assert sorted(reasons) == [1, 3, 5, 6, 7, 9, 10]
+    assert "outside 25-240" in reasons[1]
+    assert "more than 5 minutes in the future" in reasons[5] and "malformed" in reasons[6] and "offset" in reasons[7]
     stored = client.get(f"/api/v1/devices/{device['id']}/samples", headers=user.headers).json()
     lost = [s for s in stored if s["bpm"] == 0]
     assert len(lost) == 1 and lost[0]["contact"] is False
     assert any(s["rr_ms"] == [812.5, 790.0] for s in stored)
+    assert any(s["t_ms"] == NOW_MS + 4000 and s["bpm"] == 80 and s["rr_ms"] == [800.0] for s in stored)
 
 
 def test_upload_token_may_only_ingest_for_its_device(client: TestClient) -> None:

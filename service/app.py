@@ -50,7 +50,9 @@ def create_app(
         live = LiveHub()
         live.bind(asyncio.get_running_loop())
         sessions = make_session_factory(db_engine)
-        rollups = Rollups(sessions, live, debounce_s=settings.analysis_debounce_s)
+        rollups = Rollups(
+            sessions, live, debounce_s=settings.analysis_debounce_s, quiet_s=settings.analysis_quiet_s
+        )
         app.state.ctx = AppContext(settings=settings, sessions=sessions, live=live, rollups=rollups)
         stop = asyncio.Event()
         app.state.recording = StrapSupervisor(
@@ -68,8 +70,7 @@ def create_app(
                 yield
             finally:
                 stop.set()
-        await asyncio.to_thread(rollups.run_dirty)
-        await asyncio.to_thread(rollups.run_pending)
+        await asyncio.to_thread(rollups.drain)
         if own_engine:
             db_engine.dispose()
 
@@ -90,15 +91,21 @@ def create_app(
     _document_errors(app)
 
     @app.get("/health", tags=["health"])
-    def health(request: Request) -> dict[str, str | int]:
-        """Liveness, and how much ingested data still awaits analysis (0 once everything is counted)."""
+    def health(request: Request) -> dict[str, Any]:
+        """Liveness, how much ingested data still awaits analysis (0 once everything is counted), and
+        `degraded` with what is failing (user, work, since) while some user's analysis keeps failing."""
         ctx = getattr(request.app.state, "ctx", None)
         if ctx is None:
             return {"status": "starting"}
+        failures = list(ctx.rollups.failures.values())
         return {
-            "status": "ok",
+            "status": "degraded" if failures else "ok",
             "analysis_backlog": ctx.rollups.backlog,
             "days_awaiting_analysis": ctx.rollups.days_awaiting_analysis,
+            "failing": [
+                {"user_id": f.user_id, "what": f.what, "since": f.since.isoformat(), "attempts": f.attempts}
+                for f in failures
+            ],
         }
 
     return app

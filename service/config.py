@@ -30,8 +30,11 @@ class Settings(BaseSettings):
     access_token_ttl_s: int = 7 * 24 * 3600
     max_batch_samples: int = 10_000
     future_tolerance_s: int = 300
-    # Sessions, HRV and resting HR of touched days are analysed at most this often (0: at once, inline).
+    # Sessions, HRV and resting HR of a touched day are analysed once the user's uploads have been quiet
+    # for analysis_quiet_s, and at the latest analysis_debounce_s after it was touched while uploads keep
+    # coming (a live strap uploads every second). 0 debounce: at once, inline (demo history, benchmarks).
     analysis_debounce_s: float = 10.0
+    analysis_quiet_s: float = Field(default=1.0, ge=0)
     ble_transport: str = "os"
     cors_origins: list[str] = Field(default_factory=list)
     # Failed log-ins allowed per account and per client address within the window; then 429 with Retry-After.

@@ -245,6 +245,8 @@ class DayRollup(Base):
     valid_minutes: Mapped[int] = mapped_column(default=0)
     lost_contact_minutes: Mapped[int] = mapped_column(default=0)
     target_met_at: Mapped[dt.datetime | None]
+    # The end of the newest clock minute with a sample counted in the totals (UTC epoch seconds).
+    counted_until_s: Mapped[int | None] = mapped_column(BigInteger)
     resting_hr: Mapped[float | None]
     max_bpm: Mapped[float | None]
     rmssd_ms: Mapped[float | None]

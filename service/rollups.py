@@ -1,9 +1,13 @@
 """Keeps what the dashboard reads current as samples arrive, touching only what new samples change.
 
-Fast path, on every ingest: the clock minutes near the new samples are recomputed from raw samples (with
+Fast path, on every ingest: the clock minutes near every new sample are recomputed from raw samples (with
 enough context for the cleaning to decide as it would over the whole history) and the touched local days
-are re-totalled from their stored minutes. Slow path, debounced per user-day: sessions, recovery, resting
-HR and HRV of the touched days. Neither path's cost grows with the length of the history.
+are re-totalled from their stored minutes. A batch is reduced to the spans its samples cover (neighbours
+closer than the cleaning's reach share a span), so a batch of a whole workout, a month or one sample each
+costs what its samples cost, never the time between them. Slow path, per user-day: sessions, recovery,
+resting HR and HRV, once the user's uploads have been quiet for `quiet_s`, and at the latest `debounce_s`
+after the day was first touched while uploads keep coming (a live strap uploads every second). A change of
+profile recomputes the user's history in a task of its own, so other users' minutes keep following ingest.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import asyncio
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service import localtime
 from service.analysis.cleaning import FROZEN_S, MAX_EXCURSION_S, clean_hr
-from service.analysis.minutes import MAX_COVER_S, UP_MIN_S, MinuteTable, minute_table, zone_points
+from service.analysis.minutes import MAX_COVER_S, UP_MIN_S, MinuteTable, minute_table, target_met, zone_points
 from service.analysis.profile import HeartProfile, build_profile
 from service.db import writer_lock
 from service.ingest import CleanSample
@@ -41,6 +47,10 @@ PROFILE_TOLERANCE_BPM = 3.0
 # Minutes and day totals (the ring on the Today page) follow ingest within this; sessions and HRV
 # within the configured debounce.
 FAST_INTERVAL_S = 0.5
+# A span of new samples longer than this is counted in pieces, so memory stays bounded for a year-long import.
+CHUNK_S = 6 * 3600.0
+HISTORY_CHUNK_S = 86_400.0
+MAX_ATTEMPTS = 3  # a failing piece of work is retried this often (with the next intervals), then parked
 
 
 def profile_for(user: User, *, today: dt.date | None = None) -> HeartProfile:
@@ -82,71 +92,147 @@ def _minute_rows(user_id: int, table: MinuteTable) -> list[dict[str, object]]:
     ]
 
 
+Span = tuple[float, float]
+
+
+@dataclass
+class Failure:
+    """Work that failed for one user: what, since when, how often; shown by /health until it succeeds."""
+
+    user_id: int
+    what: str
+    since: dt.datetime
+    attempts: int = 1
+    error: str = ""
+
+
 class Rollups:
     """Owner of the incremental analysis: called by ingest, drained by the app's background task."""
 
-    def __init__(self, sessions: sessionmaker[Session], live: LiveHub, *, debounce_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        live: LiveHub,
+        *,
+        debounce_s: float = 10.0,
+        quiet_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._sessions = sessions
         self._live = live
         self.debounce_s = debounce_s
-        self._pending: set[tuple[int, dt.date]] = set()
-        self._pending_lock = threading.Lock()
-        self._analysing = 0
-        self._dirty: dict[int, list[float]] = {}  # user -> times of samples stored since the last update
-        self._dirty_lock = threading.Lock()
-        self._updating = 0  # users whose dirty times are being counted right now
+        self.quiet_s = quiet_s
+        self._clock = clock
+        self._state = threading.Lock()  # guards every queue below
+        self._dirty: dict[int, list[Span]] = {}  # user -> spans of samples stored since the last update
+        self._counting: dict[int, list[Span]] = {}  # user -> spans being counted right now
+        self._attempts: dict[int, int] = {}
+        self._last_touch: dict[int, float] = {}  # user -> clock of their newest upload
+        self._pending: dict[int, dict[dt.date, float]] = {}  # user -> day -> clock when first touched
+        self._analysing: set[tuple[int, dt.date]] = set()
+        self._day_attempts: dict[tuple[int, dt.date], int] = {}
+        self._history: dict[int, str] = {}  # user -> "history" (recompute everything) or "totals" (targets)
+        self._history_running: set[int] = set()
+        self.failures: dict[tuple[int, str], Failure] = {}
         self._user_locks: dict[int, threading.Lock] = {}
-        self._locks_lock = threading.Lock()
+
+    @property
+    def inline(self) -> bool:
+        """Analysis at once in the caller (debounce 0): for generating demo history and for benchmarks."""
+        return self.debounce_s <= 0
 
     def _lock(self, user_id: int) -> threading.Lock:
-        with self._locks_lock:
+        with self._state:
             return self._user_locks.setdefault(user_id, threading.Lock())
 
     # -- fast path ---------------------------------------------------------------------------------
     def on_ingest(self, user_id: int, samples: Sequence[CleanSample]) -> None:
         """New samples stored: minutes and day totals follow within FAST_INTERVAL_S (at once when inline).
 
-        Batches arriving together are coalesced: a strap uploading every second, or a client sending
-        many batches, costs one update per interval rather than one per batch.
+        Every sample's neighbourhood is recomputed, whatever the batch spans; batches arriving together are
+        coalesced, so a strap uploading every second costs one update per interval rather than one per batch.
         """
-        times = [s.t_ms / 1000.0 for s in samples]
-        if self.debounce_s <= 0:
-            self._update_times(user_id, np.array(times))
+        if not samples:
             return
-        with self._dirty_lock:
-            self._dirty.setdefault(user_id, []).extend((min(times), max(times)))
+        spans = time_clusters(np.fromiter((s.t_ms for s in samples), np.float64, len(samples)) / 1000.0)
+        if self.inline:
+            self._update_spans(user_id, spans)
+            return
+        with self._state:
+            self._dirty.setdefault(user_id, []).extend(spans)
+            self._last_touch[user_id] = self._clock()
 
-    def _update_times(self, user_id: int, t_s: NDArray[np.float64]) -> None:
-        """Each cluster of nearby times on its own: the work follows the samples, not the span between them."""
-        for lo_s, hi_s in time_clusters(t_s):
-            self.update_range(user_id, lo_s, hi_s)
+    def _update_spans(self, user_id: int, spans: Sequence[Span], *, publish: bool = True) -> None:
+        for lo_s, hi_s in merge_spans(spans):
+            self.update_range(user_id, lo_s, hi_s, publish=publish)
 
     def run_dirty(self) -> int:
         """Bring minutes and days up to date for everything ingested since the last call; returns users done."""
-        with self._dirty_lock:
+        with self._state:
             dirty, self._dirty = self._dirty, {}
-            self._updating += len(dirty)
-        for user_id, times in dirty.items():
+            self._counting.update(dirty)
+        for user_id, spans in dirty.items():
             try:
-                self._update_times(user_id, np.array(times))
-            except Exception:  # one user's failure must not stop the others'; their next upload retries
-                log.exception("minute rollups of user %s failed", user_id)
+                self._update_spans(user_id, spans)
+            except Exception as exc:  # one user's failure must not stop the others'
+                self._failed(user_id, "minutes", exc, retry=lambda u=user_id, s=spans: self._requeue(u, s))
+            else:
+                self._succeeded(user_id, "minutes")
             finally:
-                with self._dirty_lock:
-                    self._updating -= 1
+                with self._state:
+                    self._counting.pop(user_id, None)
         return len(dirty)
+
+    def _requeue(self, user_id: int, spans: list[Span]) -> None:
+        with self._state:
+            self._dirty.setdefault(user_id, []).extend(spans)
+
+    def _failed(self, user_id: int, what: str, exc: Exception, *, retry: Callable[[], None]) -> None:
+        """Log with the user, retry with the next intervals, park after MAX_ATTEMPTS; /health says degraded."""
+        key = (user_id, what)
+        with self._state:
+            failure = self.failures.get(key)
+            if failure is None:
+                failure = self.failures[key] = Failure(user_id, what, dt.datetime.now(dt.UTC), 0)
+            failure.attempts += 1
+            failure.error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            parked = failure.attempts >= MAX_ATTEMPTS
+        log.error("%s of user %s failed (attempt %d%s)", what, user_id, failure.attempts,
+                  ", parked" if parked else ", will retry", exc_info=exc)  # fmt: skip
+        if not parked:
+            retry()
+
+    def _succeeded(self, user_id: int, what: str) -> None:
+        if self.failures:
+            with self._state:
+                self.failures.pop((user_id, what), None)
 
     @property
     def backlog(self) -> int:
-        """Users with stored samples not yet counted in their minutes and days."""
-        with self._dirty_lock:
-            return len(self._dirty) + self._updating
+        """Users with stored samples not yet counted in their minutes and days, or whose history is redone."""
+        with self._state:
+            return len(
+                self._dirty.keys() | self._counting.keys() | self._history.keys() | self._history_running
+            )
 
     @property
     def days_awaiting_analysis(self) -> int:
-        """User-days whose sessions and HRV will be recomputed at the next debounce, or are being."""
-        with self._pending_lock:
-            return len(self._pending) + self._analysing
+        """User-days whose sessions and HRV will be recomputed once uploads are quiet, or are being."""
+        with self._state:
+            return sum(len(days) for days in self._pending.values()) + len(self._analysing)
+
+    def pending_days(self, user_id: int, days: Sequence[dt.date], tz_name: str) -> set[dt.date]:
+        """Which of `days` have samples or work not yet reflected in their answers."""
+        with self._state:
+            if user_id in self._history or user_id in self._history_running:
+                return set(days)
+            spans = [*self._dirty.get(user_id, ()), *self._counting.get(user_id, ())]
+            out = set(self._pending.get(user_id, {})) | {d for u, d in self._analysing if u == user_id}
+        if spans:
+            tz = localtime.zone(tz_name)
+            for lo, hi in merge_spans(spans, max_len_s=float("inf")):
+                out.update(localtime.days_between(lo - MARGIN_S, hi + MARGIN_S, tz))
+        return out & set(days)
 
     def update_range(self, user_id: int, t0_s: float, t1_s: float, *, publish: bool = True) -> list[dt.date]:
         lo = (np.floor((t0_s - MARGIN_S) / MINUTE_S)) * MINUTE_S
@@ -193,12 +279,12 @@ class Rollups:
         for day in days:
             lo, hi = localtime.day_edges_s(day, day, tz)
             in_day = (m.user_id == user.id, m.minute_s >= lo, m.minute_s < hi)
-            up, moderate, vigorous, peak, valid, lost, top = db.execute(
+            up, moderate, vigorous, peak, valid, lost, top, newest = db.execute(
                 select(
                     func.count().filter(m.zone > 0), func.count().filter(m.zone == 1),
                     func.count().filter(m.zone == 2), func.count().filter(m.zone == 3),
                     func.count().filter(m.valid_s >= UP_MIN_S), func.count().filter(m.lost_contact_s >= UP_MIN_S),
-                    func.max(m.max_bpm).filter(m.valid_s >= UP_MIN_S),
+                    func.max(m.max_bpm).filter(m.valid_s >= UP_MIN_S), func.max(m.minute_s).filter(m.n_samples > 0),
                 ).where(*in_day)
             ).one()  # fmt: skip
             rollup = db.get(DayRollup, (user.id, day)) or DayRollup(user_id=user.id, day=day)
@@ -206,8 +292,9 @@ class Rollups:
             rollup.vigorous_minutes, rollup.peak_minutes = vigorous, peak
             rollup.active_zone_points = int(zone_points(moderate, vigorous, peak))
             rollup.valid_minutes, rollup.lost_contact_minutes, rollup.max_bpm = valid, lost, top
+            rollup.counted_until_s = None if newest is None else int(newest) + MINUTE_S
             met_at = None
-            if user.daily_target_minutes <= up:
+            if target_met(up, user.daily_target_minutes):
                 # the end of the minute in which the day's count reached the target
                 reached = db.scalar(
                     select(m.minute_s).where(*in_day, m.zone > 0).order_by(m.minute_s)
@@ -245,18 +332,34 @@ class Rollups:
 
     # -- slow path ---------------------------------------------------------------------------------
     def _queue(self, user_id: int, days: Iterable[dt.date]) -> None:
-        with self._pending_lock:
-            self._pending.update((user_id, d) for d in days)
-        if self.debounce_s <= 0:
-            self.run_pending()
+        now = self._clock()
+        with self._state:
+            queued = self._pending.setdefault(user_id, {})
+            for day in days:
+                queued.setdefault(day, now)
+        if self.inline:
+            self.run_pending(force=True)
 
-    def run_pending(self) -> int:
-        """Analyse every queued user-day (sessions, recovery, resting HR, HRV); returns how many."""
-        with self._pending_lock:
-            todo, self._pending = sorted(self._pending), set()
-            self._analysing += len(todo)
-        changed_users: set[int] = set()
+    def _due(self, force: bool) -> list[tuple[int, dt.date]]:
+        now = self._clock()
+        todo: list[tuple[int, dt.date]] = []
+        with self._state:
+            for user_id, days in list(self._pending.items()):
+                quiet = now - self._last_touch.get(user_id, -np.inf) >= self.quiet_s
+                due = [d for d, first in days.items() if force or quiet or now - first >= self.debounce_s]
+                for day in due:
+                    del days[day]
+                    todo.append((user_id, day))
+                if not days:
+                    del self._pending[user_id]
+            self._analysing.update(todo)
+        return sorted(todo)
+
+    def run_pending(self, *, force: bool = False) -> int:
+        """Analyse the queued user-days that are due (all when `force`): sessions, recovery, resting HR, HRV."""
+        todo = self._due(force)
         for user_id, day in todo:
+            what = f"analysis of {day.isoformat()}"
             try:
                 with self._lock(user_id), self._sessions() as db:
                     user = db.get(User, user_id)
@@ -264,53 +367,142 @@ class Rollups:
                         continue
                     with writer_lock(db.get_bind()):  # type: ignore[arg-type]
                         update_day_details(db, user, day, profile_for(user))
-                        if _refresh_estimates(db, user):
-                            changed_users.add(user_id)
+                        moved = _refresh_estimates(db, user)
                         db.commit()
-            except Exception:  # one bad day must not stop the others; it is retried on the next ingest
-                log.exception("analysis of user %s day %s failed", user_id, day)
+                if moved:
+                    self.request_history(user_id)
+            except Exception as exc:  # one bad day must not stop the others
+                self._failed(user_id, what, exc, retry=lambda u=user_id, d=day: self._queue(u, [d]))
+            else:
+                self._succeeded(user_id, what)
             finally:
-                with self._pending_lock:
-                    self._analysing -= 1
-        for user_id in changed_users:
-            self.recompute_history(user_id)
+                with self._state:
+                    self._analysing.discard((user_id, day))
         return len(todo)
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        """The app lifespan's background task: drain the queue every debounce interval (none when inline)."""
-        if self.debounce_s <= 0:
+    # -- whole history -----------------------------------------------------------------------------
+    def request_history(self, user_id: int) -> None:
+        """The profile or time zone changed: every stored minute, day and session of the user again."""
+        self._request(user_id, "history")
+
+    def request_totals(self, user_id: int) -> None:
+        """The daily target changed: every day's target and the moment it was met, from the stored minutes."""
+        self._request(user_id, "totals")
+
+    def _request(self, user_id: int, kind: str) -> None:
+        if self.inline:
+            self._run_history(user_id, kind)
             return
-        loop = asyncio.get_running_loop()
-        next_slow = loop.time() + self.debounce_s
+        with self._state:
+            if self._history.get(user_id) != "history":  # a full recompute includes the totals
+                self._history[user_id] = kind
+
+    def run_history(self) -> int:
+        """Do one queued history request; returns how many were done (0 or 1)."""
+        with self._state:
+            if not self._history:
+                return 0
+            user_id, kind = next(iter(self._history.items()))
+            del self._history[user_id]
+            self._history_running.add(user_id)
+        try:
+            self._run_history(user_id, kind)
+        except Exception as exc:
+            self._failed(user_id, kind, exc, retry=lambda: self._request(user_id, kind))
+        else:
+            self._succeeded(user_id, kind)
+        finally:
+            with self._state:
+                self._history_running.discard(user_id)
+        return 1
+
+    def _run_history(self, user_id: int, kind: str) -> None:
+        if kind == "totals":
+            self.retotal_all(user_id)
+        else:
+            self.recompute_history(user_id)
+
+    def retotal_all(self, user_id: int) -> None:
+        """Every stored day's totals and target again (cheap: counted in the database from stored minutes)."""
+        with self._lock(user_id), self._sessions() as db:
+            user = db.get(User, user_id)
+            if user is None:
+                return
+            days = db.scalars(select(DayRollup.day).where(DayRollup.user_id == user_id)).all()
+            with writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                self._retotal_days(db, user, days)
+                db.commit()
+
+    def recompute_history(self, user_id: int) -> None:
+        """Everything of a user again, a day of samples at a time: only days holding samples are visited."""
+        with self._lock(user_id), self._sessions() as db:
+            first = db.scalar(select(func.min(Sample.t_ms)).where(Sample.user_id == user_id))
+            with writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                db.execute(delete(MinuteRollup).where(MinuteRollup.user_id == user_id))
+                db.execute(delete(DayRollup).where(DayRollup.user_id == user_id))
+                db.execute(delete(HrvWindow).where(HrvWindow.user_id == user_id))
+                db.commit()
+        cursor_ms = first
+        while cursor_ms is not None:
+            start_s = cursor_ms / 1000.0
+            end_s = start_s + HISTORY_CHUNK_S
+            with self._sessions() as db:
+                last = db.scalar(
+                    select(func.max(Sample.t_ms)).where(
+                        Sample.user_id == user_id, Sample.t_ms >= cursor_ms, Sample.t_ms < int(end_s * 1000)
+                    )
+                )
+                cursor_ms = db.scalar(
+                    select(func.min(Sample.t_ms)).where(
+                        Sample.user_id == user_id, Sample.t_ms >= int(end_s * 1000)
+                    )
+                )
+            if last is not None:
+                self.update_range(user_id, start_s, last / 1000.0, publish=False)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """The app lifespan's background tasks: counting and analysis, and history recomputes beside them."""
+        if self.inline:
+            return
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._tick(stop, self._analyse_once), name="rollups: minutes and days")
+            tasks.create_task(self._tick(stop, self.run_history), name="rollups: history")
+
+    def _analyse_once(self) -> int:
+        return self.run_dirty() + self.run_pending()
+
+    async def _tick(self, stop: asyncio.Event, work: Callable[[], int]) -> None:
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=FAST_INTERVAL_S)
             except TimeoutError:
                 pass
-            if self._dirty:
-                await asyncio.to_thread(self.run_dirty)
-            if self._pending and loop.time() >= next_slow:
-                await asyncio.to_thread(self.run_pending)
-                next_slow = loop.time() + self.debounce_s
+            if not stop.is_set():
+                await asyncio.to_thread(work)
 
-    def recompute_history(self, user_id: int) -> None:
-        """Everything of a user again (after a change of profile or time zone), a day at a time."""
-        with self._sessions() as db:
-            first, last = db.execute(
-                select(func.min(Sample.t_ms), func.max(Sample.t_ms)).where(Sample.user_id == user_id)
-            ).one()
-            if first is None:
-                return
-            db.execute(delete(MinuteRollup).where(MinuteRollup.user_id == user_id))
-            db.execute(delete(DayRollup).where(DayRollup.user_id == user_id))
-            db.execute(delete(HrvWindow).where(HrvWindow.user_id == user_id))
-            db.commit()
-        step_s = 86_400.0
-        t = first / 1000.0
-        while t <= last / 1000.0:
-            self.update_range(user_id, t, min(t + step_s, last / 1000.0), publish=False)
-            t += step_s
-        self.run_pending()
+    def drain(self) -> None:
+        """At shutdown: count and analyse everything queued (history requests are left to the next start)."""
+        self.run_dirty()
+        self.run_pending(force=True)
+        if self._history:
+            log.warning("history recompute of %d user(s) left for the next start", len(self._history))
+
+
+def merge_spans(spans: Iterable[Span], gap_s: float = 2 * MARGIN_S, max_len_s: float = CHUNK_S) -> list[Span]:
+    """Spans closer than `gap_s` merged (their recomputed windows overlap), then cut to at most `max_len_s`."""
+    merged: list[list[float]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo - merged[-1][1] <= gap_s:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    out: list[Span] = []
+    for lo, hi in merged:
+        while hi - lo > max_len_s:
+            out.append((lo, lo + max_len_s))
+            lo += max_len_s
+        out.append((lo, hi))
+    return out
 
 
 def time_clusters(t_s: NDArray[np.float64], gap_s: float = 2 * MARGIN_S) -> list[tuple[float, float]]:

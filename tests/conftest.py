@@ -44,8 +44,9 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(scope="module")
 def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    # Analysis runs inline (no debounce), so a test reads its results as soon as ingest answers.
-    return Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data"), analysis_debounce_s=0)
+    # The production settings: analysis debounced in the background. A test that reads analysed results
+    # waits for them to settle (tests/support/settle.py) instead of switching the debounce off.
+    return Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +59,7 @@ def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """uvicorn on a free loopback port with a fresh SQLite database; `.stop()` / `.start()` to take it away."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'live.sqlite3'}", data_dir=tmp_path, analysis_debounce_s=0
-    )
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'live.sqlite3'}", data_dir=tmp_path)
     server = LiveServer(settings)
     server.start()
     yield server

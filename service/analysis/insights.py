@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from service.analysis.errors import InvalidSeries
+from service.analysis.minutes import target_met
 
 MIN_PAIRED_DAYS = 14  # below this no correlation is claimed (DESIGN.md "Insights")
 N_RESAMPLES = 2000
@@ -63,7 +64,7 @@ def _pairs(
     x, goal = x[: x.size - lag_days], goal[: x.size - lag_days]
     y = y[lag_days:]
     both = np.isfinite(x) & np.isfinite(y)
-    return x[both], y[both], x[both] >= goal[both]
+    return x[both], y[both], target_met(x[both], goal[both])
 
 
 def exercise_vs_rating(

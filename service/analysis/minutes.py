@@ -347,7 +347,7 @@ class DayTotals:
 
     def target_met(self, target_minutes: int = 60) -> NDArray[np.bool_]:
         """Whether each day reached the daily heartbeat-up target."""
-        return self.heartbeat_up_minutes >= target_minutes
+        return target_met(self.heartbeat_up_minutes, target_minutes)
 
 
 def zone_points(moderate: ArrayLike, vigorous: ArrayLike, peak: ArrayLike) -> NDArray[np.int64]:
@@ -431,3 +431,13 @@ def week_summary(totals: DayTotals) -> WeekSummary:
         status=status,
         minutes_to_band=max(0, WHO_LOW_MIN - equivalent),
     )
+
+
+def target_met(minutes: ArrayLike, target_minutes: ArrayLike) -> Any:
+    """The one definition of "target met", for the day, the streak, the plan, nudges and insights.
+
+    A day meets its target when its heartbeat-up minutes reach the user's current daily target; a bool for
+    scalars, a boolean array for arrays.
+    """
+    met = np.asarray(minutes) >= np.asarray(target_minutes)
+    return bool(met) if met.ndim == 0 else met

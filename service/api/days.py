@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from service import localtime
 from service.analysis.baseline import recovery_status
-from service.analysis.minutes import DayTotals, week_summary
+from service.analysis.minutes import DayTotals, target_met, week_summary
 from service.api.common import FastJSON
-from service.api.deps import CurrentUser, SessionDep
+from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.sessions import session_public
 from service.errors import InvalidInput
 from service.models import CheckIn, DayRollup, User, WorkoutSession
@@ -35,13 +35,13 @@ def _rollups(db: Session, user_id: int, first: dt.date, last: dt.date) -> dict[d
 def _streak(db: Session, user: User, day: dt.date) -> int:
     """Days in a row, ending on `day` (or the day before, while `day` is still young), with the target met."""
     rows = db.execute(
-        select(DayRollup.day, DayRollup.target_met_at)
+        select(DayRollup.day, DayRollup.heartbeat_up_minutes)
         .where(
             DayRollup.user_id == user.id, DayRollup.day <= day, DayRollup.day > day - dt.timedelta(days=400)
         )
         .order_by(DayRollup.day.desc())
     ).all()
-    met = {r.day for r in rows if r.target_met_at is not None}
+    met = {r.day for r in rows if target_met(r.heartbeat_up_minutes, user.daily_target_minutes)}
     cursor = day if day in met else day - dt.timedelta(days=1)
     streak = 0
     while cursor in met:
@@ -50,20 +50,31 @@ def _streak(db: Session, user: User, day: dt.date) -> int:
     return streak
 
 
-def _hrv(db: Session, user_id: int, day: dt.date, rollup: DayRollup | None) -> dict[str, Any] | None:
-    history = db.execute(
-        select(DayRollup.day, DayRollup.ln_rmssd).where(
+HRV_HISTORY_DAYS = 60
+
+
+def _hrv_history(db: Session, user_id: int, first: dt.date, last: dt.date) -> list[tuple[int, float]]:
+    """(day number, ln RMSSD) of every day with rest HRV that the band of a day in first..last reads."""
+    rows = db.execute(
+        select(DayRollup.day, DayRollup.ln_rmssd)
+        .where(
             DayRollup.user_id == user_id,
             DayRollup.ln_rmssd.is_not(None),
-            DayRollup.day <= day,
-            DayRollup.day > day - dt.timedelta(days=60),
+            DayRollup.day <= last,
+            DayRollup.day > first - dt.timedelta(days=HRV_HISTORY_DAYS),
         )
+        .order_by(DayRollup.day)
     ).all()
-    if rollup is None or (rollup.ln_rmssd is None and not history):
+    return [((r.day - EPOCH).days, float(r.ln_rmssd)) for r in rows]
+
+
+def _hrv(day: dt.date, rollup: DayRollup | None, history: list[tuple[int, float]]) -> dict[str, Any] | None:
+    """The day's rest HRV against the personal band of the 60 days up to it (the same for one day or a list)."""
+    n = (day - EPOCH).days
+    window = [(d, v) for d, v in history if n - HRV_HISTORY_DAYS < d <= n]
+    if rollup is None or (rollup.ln_rmssd is None and not window):
         return None
-    status = recovery_status(
-        [(r.day - EPOCH).days for r in history], [r.ln_rmssd for r in history], on_day=(day - EPOCH).days
-    )
+    status = recovery_status([d for d, _ in window], [v for _, v in window], on_day=n)
     return {
         "rmssd_ms": rollup.rmssd_ms,
         "ln_rmssd": rollup.ln_rmssd,
@@ -141,16 +152,27 @@ def day_summary(
     sessions: list[WorkoutSession],
     checkins: list[CheckIn],
     hrv: dict[str, Any] | None,
+    pending: bool = False,
 ) -> dict[str, Any]:
-    """The contract's day summary from a rollup and the day's journal."""
+    """The contract's day summary from a rollup and the day's journal.
+
+    `analysis_pending` is true while samples of the day are stored but not yet counted (or its sessions and
+    HRV not yet analysed): its numbers may still grow, so a client can say "counting…" rather than show a
+    false 0. `counted_until` is the end of the newest minute holding a sample that the totals include.
+    """
     tz = localtime.zone(user.timezone)
     minutes = rollup.heartbeat_up_minutes if rollup else 0
+    counted = rollup.counted_until_s if rollup else None
     return {
         "date": day.isoformat(),
         "timezone": user.timezone,
         "heartbeat_up_minutes": minutes,
         "target_minutes": user.daily_target_minutes,
-        "target_met": minutes >= user.daily_target_minutes,
+        "target_met": target_met(minutes, user.daily_target_minutes),
+        "analysis_pending": pending,
+        "counted_until": None
+        if counted is None
+        else dt.datetime.fromtimestamp(counted, dt.UTC).astimezone(tz).isoformat(),
         "target_met_at": rollup.target_met_at.astimezone(tz).isoformat()
         if rollup and rollup.target_met_at
         else None,
@@ -181,22 +203,11 @@ def day_summary(
     }
 
 
-def _plain_hrv(rollup: DayRollup | None) -> dict[str, Any] | None:
-    if rollup is None or rollup.ln_rmssd is None:
-        return None
-    return {
-        "rmssd_ms": rollup.rmssd_ms,
-        "ln_rmssd": rollup.ln_rmssd,
-        "status": None,
-        "band_low": None,
-        "band_high": None,
-    }
-
-
 @router.get("", response_class=FastJSON)
 def list_days(
     user: CurrentUser,
     db: SessionDep,
+    ctx: ContextDep,
     from_: Annotated[dt.date, Query(alias="from")],
     to: Annotated[dt.date, Query()],
 ) -> FastJSON:
@@ -208,24 +219,27 @@ def list_days(
     rollups = _rollups(db, user.id, from_, to)
     sessions, checkins = _journal_by_day(db, user, from_, to)
     days = [from_ + dt.timedelta(days=i) for i in range((to - from_).days + 1)]
+    history = _hrv_history(db, user.id, from_, to)
+    pending = ctx.rollups.pending_days(user.id, days, user.timezone)
     return FastJSON(
         [
             day_summary(
-                user, d, rollups.get(d), sessions.get(d, []), checkins.get(d, []), _plain_hrv(rollups.get(d))
+                user, d, rollups.get(d), sessions.get(d, []), checkins.get(d, []),
+                _hrv(d, rollups.get(d), history), d in pending,
             )
             for d in days
         ]
-    )
+    )  # fmt: skip
 
 
 @router.get("/{date}", response_class=FastJSON)
-def read_day(date: dt.date, user: CurrentUser, db: SessionDep) -> FastJSON:
+def read_day(date: dt.date, user: CurrentUser, db: SessionDep, ctx: ContextDep) -> FastJSON:
     """One day in full: with the streak, the week against the WHO band and HRV against the personal band."""
     rollup = db.get(DayRollup, (user.id, date))
     sessions, checkins = _journal_by_day(db, user, date, date)
-    summary = day_summary(
-        user, date, rollup, sessions.get(date, []), checkins.get(date, []), _hrv(db, user.id, date, rollup)
-    )
+    hrv = _hrv(date, rollup, _hrv_history(db, user.id, date, date))
+    pending = date in ctx.rollups.pending_days(user.id, [date], user.timezone)
+    summary = day_summary(user, date, rollup, sessions.get(date, []), checkins.get(date, []), hrv, pending)
     summary["streak_days"] = _streak(db, user, date)
     summary["week"] = _week(db, user.id, date)
     return FastJSON(summary)

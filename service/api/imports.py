@@ -100,7 +100,7 @@ def import_file(
         file.file, name, strict=strict, start_ms=start_ms, sink=sink, restore=restore
     )
     if restored and restored[0].profile_changed and had_samples:
-        ctx.rollups.recompute_history(user.id)  # the stored minutes were computed with the old profile
+        ctx.rollups.request_history(user.id)  # the stored minutes were computed with the old profile
     return ImportPublic(
         file=name,
         format=fmt,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import localtime
+from service.analysis.minutes import target_met
 from service.api.deps import CurrentUser, SessionDep
 from service.api.interviews import feedback_in_time_order, get_owned_interview
 from service.models import Application, DayRollup, Interview, PracticeSession, User
@@ -47,18 +48,21 @@ def _since(db: Session, user: User, interview: Interview) -> tuple[list[Practice
     return list(practice), list(applications)
 
 
-def _targets_met(
-    db: Session, user_id: int, first: dt.date, last: dt.date
-) -> list[tuple[dt.date, dt.datetime]]:
+def _targets_met(db: Session, user: User, first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.datetime]]:
+    """Days whose target (the user's current one, service.analysis.minutes.target_met) was met, and when."""
     rows = db.execute(
-        select(DayRollup.day, DayRollup.target_met_at).where(
-            DayRollup.user_id == user_id,
+        select(DayRollup.day, DayRollup.target_met_at, DayRollup.heartbeat_up_minutes).where(
+            DayRollup.user_id == user.id,
             DayRollup.day >= first,
             DayRollup.day <= last,
             DayRollup.target_met_at.is_not(None),
         )
     ).all()
-    return [(r.day, r.target_met_at) for r in rows]
+    return [
+        (r.day, r.target_met_at)
+        for r in rows
+        if target_met(r.heartbeat_up_minutes, user.daily_target_minutes)
+    ]
 
 
 def _public(step: Step) -> PlanStepPublic:
@@ -82,7 +86,7 @@ def read_recovery_plan(interview_id: int, user: CurrentUser, db: SessionDep) -> 
             feedback=feedback_in_time_order(interview),
             practice=practice,
             applications=applications,
-            target_met_at=_targets_met(db, user.id, first_day, today),
+            target_met_at=_targets_met(db, user, first_day, today),
             today=today,
             tz=tz,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select
 
@@ -85,9 +85,7 @@ def read_me(user: CurrentUser) -> User:
 
 
 @router.patch("/me", response_model=UserPublic)
-def update_me(
-    body: UserUpdate, user: CurrentUser, db: SessionDep, ctx: ContextDep, background: BackgroundTasks
-) -> User:
+def update_me(body: UserUpdate, user: CurrentUser, db: SessionDep, ctx: ContextDep) -> User:
     changes = body.model_dump(exclude_unset=True)
     password = changes.pop("password", None)
     if password is not None:  # an explicit null changes nothing (it used to reach Argon2 and answer 500)
@@ -99,12 +97,18 @@ def update_me(
         changes.get(k, getattr(user, k)) != getattr(user, k)
         for k in ("timezone", "resting_hr", "max_hr", "birth_year")
     )
+    target_changed = (
+        changes.get("daily_target_minutes", user.daily_target_minutes) != user.daily_target_minutes
+    )
     for key, value in changes.items():
         setattr(user, key, value)
     db.add(user)
     db.commit()
+    # Queued for the analysis' own task (day answers say analysis_pending meanwhile), never run in a route.
     if profile_changed:
-        background.add_task(ctx.rollups.recompute_history, user.id)
+        ctx.rollups.request_history(user.id)
+    elif target_changed:
+        ctx.rollups.request_totals(user.id)
     return user
 
 

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.importers.base import Item, Source
 from service.importers.pipeline import BatchResult
-from service.ingest import CleanSample, store_samples, validate_batch
+from service.ingest import store_samples, validate_batch
 from service.live import LiveHub, publish_heart_rate
 from service.models import Device
 from service.rollups import Rollups
 
-# New samples further apart than this are analysed as separate ranges, so a batch of a long export that
-# spans months does not recompute every minute in between.
-CLUSTER_GAP_MS = 3_600_000
 LIVE_WINDOW_MS = 300_000
-
-
-def time_clusters(samples: Sequence[CleanSample]) -> list[list[CleanSample]]:
-    """Samples grouped into runs with no gap longer than an hour between neighbours in time."""
-    ordered = sorted(samples, key=lambda s: s.t_ms)
-    clusters: list[list[CleanSample]] = []
-    for sample in ordered:
-        if clusters and sample.t_ms - clusters[-1][-1].t_ms <= CLUSTER_GAP_MS:
-            clusters[-1].append(sample)
-        else:
-            clusters.append([sample])
-    return clusters
 
 
 def find_or_add_device(db: Session, user_id: int, source: Source) -> Device:
@@ -88,8 +72,7 @@ class DbSink:
         if accepted:
             if max(s.t_ms for s in clean) >= time.time() * 1000 - LIVE_WINDOW_MS:  # history is not "live"
                 publish_heart_rate(self.live, self.user_id, device_id, clean)
-            for cluster in time_clusters(clean):
-                self.rollups.on_ingest(self.user_id, cluster)
+            self.rollups.on_ingest(self.user_id, clean)
         return BatchResult(
             accepted=accepted,
             duplicates=len(clean) - accepted + verdict.repeats,

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from service.importers import open_import
 from service.models import Base
 from tests.service.test_importers_support import first_of_each_time, reference_samples
+from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 
 RUN = "fitparse_edge800_indoor_trainer"
@@ -36,6 +37,7 @@ def _fill(client: TestClient, user: TestUser, shared_data: Path) -> None:
     )
     fit = (shared_data / f"{RUN}.fit").read_bytes()
     assert client.post("/api/v1/imports", files={"file": ("ride.fit", fit)}, headers=h).status_code == 200
+    wait_for_analysis(client)
     register_device(client, user, name="Spare strap")  # no address, no samples
     assert (
         client.post(
@@ -98,6 +100,7 @@ def _fill(client: TestClient, user: TestUser, shared_data: Path) -> None:
     sessions = client.get("/api/v1/sessions", headers=h).json()
     assert sessions, "the ride holds a workout"
     assert client.delete(f"/api/v1/sessions/{sessions[-1]['id']}", headers=h).status_code == 204
+    wait_for_analysis(client)
 
 
 def _export(client: TestClient, user: TestUser) -> bytes:
@@ -141,6 +144,7 @@ def test_export_imports_back_into_a_fresh_account_with_nothing_lost(
         "/api/v1/imports", files={"file": ("chinup-export.zip", exported)}, headers=fresh.headers
     )
     assert answer.status_code == 200, answer.text
+    wait_for_analysis(client)
     body = answer.json()
     assert body["format"] == "chinup-export" and body["rejected"] == 0 and body["truncated_at"] is None
     assert body["restored"] == {
@@ -168,6 +172,7 @@ def test_session_as_tcx_reads_back_through_the_tcx_importer(client: TestClient, 
         client.post("/api/v1/imports", files={"file": ("ride.fit", fit)}, headers=user.headers).status_code
         == 200
     )
+    wait_for_analysis(client)
     session = client.get("/api/v1/sessions", headers=user.headers).json()[0]
     tcx = client.get(f"/api/v1/sessions/{session['id']}/export.tcx", headers=user.headers)
     assert tcx.status_code == 200

@@ -18,6 +18,7 @@ from tests.service.test_importers_support import (
     zip_bytes,
 )
 from tests.support.server import LiveServer
+from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 
 RUN = "fitparse_fenix2_run"
@@ -35,6 +36,7 @@ def upload(client: TestClient, user: TestUser, name: str, data: bytes, **form: A
 
 def day_minutes(client: TestClient, user: TestUser, t_ms: int) -> int:
     day = dt.datetime.fromtimestamp(t_ms / 1000, dt.UTC).date().isoformat()
+    wait_for_analysis(client)
     return int(client.get(f"/api/v1/days/{day}", headers=user.headers).json()["heartbeat_up_minutes"])
 
 
@@ -64,7 +66,7 @@ def test_fit_import_is_idempotent_and_analysed(client: TestClient, shared_data: 
     device = client.get(f"/api/v1/devices/{body['device_ids'][0]}", headers=user.headers).json()
     assert device["name"] == "Garmin fenix2" and device["model"] == "fenix2"
     assert [(s["t_ms"], s["bpm"]) for s in stored(client, user, device["id"])] == expected
-    assert day_minutes(client, user, expected[0][0]) >= 30  # a 47-min run with HR 125-178
+    assert day_minutes(client, user, expected[0][0]) >= 30  # a 47-min run with HR 125-178 (waits)
     sessions = client.get(
         "/api/v1/sessions",
         params={"from": "2015-08-15T00:00:00+00:00", "to": "2015-08-16T00:00:00+00:00"},

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from scipy import stats
 
+from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 
 TZ = "America/New_York"  # evening check-ins fall on the next UTC day: grouping must use the local day
@@ -81,6 +82,7 @@ def history(client: TestClient) -> History:
         confidence.append((morning + evening) / 2)
     last = first + dt.timedelta(days=len(MINUTES))
     _check_in(client, user, _local(last, 21), 9, 9)
+    wait_for_analysis(client)
     return History(user, first, last, confidence)
 
 
@@ -137,6 +139,7 @@ def test_below_fourteen_days_no_claim_is_made(client: TestClient) -> None:
     _upload(client, user, device, _samples(_local(rest_day, 7), 0, 70.0))
     _check_in(client, user, _local(rest_day, 19), 4, None)
     _check_in(client, user, _local(today - dt.timedelta(days=2), 19), 8, None)  # no strap: not a 0
+    wait_for_analysis(client)
     out = _insight(client, user)  # the default range: the last 90 days
     assert out["n_days"] == 3
     assert (out["rho"], out["ci95"], out["p_value"]) == (None, None, None)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from service.db import make_session_factory
 from service.live import LiveHub
 from service.nudges import BEHIND, MET, Nudger, Pace, due_nudge, nudge_message, pace_at, parse_nudge_time
+from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -83,6 +84,7 @@ def workout(client: TestClient, user: TestUser, device_id: int, start: dt.dateti
         assert answer.status_code == 200 and answer.json()["accepted"] == len(samples[i : i + 5000]), (
             answer.text
         )
+    wait_for_analysis(client)
 
 
 class Clock:

@@ -10,6 +10,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from service.plan import exercise_step
+from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 
 STEPS = ["reflect", "learn", "move_on", "get_feedback", "practise", "dont_stop", "exercise"]
@@ -73,6 +74,7 @@ def _upload(client: TestClient, user: TestUser, device_id: int, samples: list[di
             headers=user.headers,
         )
         assert answer.status_code == 200 and not answer.json()["rejected"], answer.text
+    wait_for_analysis(client)
 
 
 def test_each_action_flips_exactly_its_step(client: TestClient) -> None:

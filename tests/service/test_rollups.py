@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 
 REST, MAX = 60, 190  # 40 % HRR = 112 bpm, 70 % HRR = 151 bpm
@@ -47,6 +48,7 @@ def upload(
         )
         assert answer.status_code == 200, answer.text
         assert not answer.json()["rejected"], answer.json()["rejected"][:3]
+    wait_for_analysis(client)
 
 
 def _user(client: TestClient, tz: str = "Europe/London") -> tuple[TestUser, int]:
@@ -121,7 +123,8 @@ def test_incremental_days_equal_a_recomputation_from_scratch(client: TestClient)
             hr[1000:1200] = 158
         upload(client, user, device, t, hr, chunk=90)
     incremental = client.get("/api/v1/days/2026-06-15", headers=user.headers).json()
-    client.app.state.ctx.rollups.recompute_history(user.id)  # type: ignore[attr-defined]
+    client.app.state.ctx.rollups.request_history(user.id)  # type: ignore[attr-defined]
+    wait_for_analysis(client)
     scratch = client.get("/api/v1/days/2026-06-15", headers=user.headers).json()
     for summary in (incremental, scratch):
         for s in summary["sessions"]:
@@ -204,10 +207,12 @@ def test_two_straps_on_the_same_heart_do_not_double_the_beats(client: TestClient
     rest = _segment(_at("2026-06-20", "06:30:00", "UTC"), _rest(40, 58.0), np.random.default_rng(3), 40.0)
     batch = [{"t": s.t_ms, "bpm": s.bpm, "rr_ms": list(s.rr_ms), "contact": True} for s in rest]
     client.post(f"/api/v1/devices/{first}/samples", json={"samples": batch}, headers=user.headers)
+    wait_for_analysis(client)
     alone = client.get("/api/v1/days/2026-06-20", headers=user.headers).json()
     assert alone["hrv"] is not None and alone["hrv"]["rmssd_ms"] is not None
     shifted = [{**item, "t": item["t"] + 300} for item in batch]  # the same beats, heard by another strap
     client.post(f"/api/v1/devices/{second}/samples", json={"samples": shifted}, headers=user.headers)
+    wait_for_analysis(client)
     both = client.get("/api/v1/days/2026-06-20", headers=user.headers).json()
     assert both["hrv"]["rmssd_ms"] == pytest.approx(alone["hrv"]["rmssd_ms"], rel=0.02)
     assert both["heartbeat_up_minutes"] == alone["heartbeat_up_minutes"] == 0
@@ -217,13 +222,14 @@ def test_coalesced_updates_follow_ingest_within_a_second(tmp_path) -> None:  # t
     from service.app import create_app
     from service.config import Settings
 
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'c.sqlite3'}", data_dir=tmp_path, analysis_debounce_s=0.3
-    )
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'c.sqlite3'}", data_dir=tmp_path)
     with TestClient(create_app(settings)) as app_client:
         user, device = _user(app_client)
         t, hr = workout(_at("2026-06-21", "07:00:00", "Europe/London"), 25, 151)
-        upload(app_client, user, device, t, hr, chunk=200)  # 15 batches, counted together
+        samples = [{"t": int(ts * 1000), "bpm": int(b), "contact": True} for ts, b in zip(t, hr, strict=True)]
+        for i in range(0, len(samples), 200):  # 15 batches, counted together
+            url = f"/api/v1/devices/{device}/samples"
+            app_client.post(url, json={"samples": samples[i : i + 200]}, headers=user.headers)
         deadline = time.monotonic() + 10
         while app_client.get("/health").json()["analysis_backlog"] and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -78,7 +78,7 @@ def update_day_details(db: Session, user: User, day: dt.date, profile: HeartProf
         )
         rollup.resting_hr = resting.resting_hr
         in_day = (t_s >= edges[0]) & (t_s < edges[1])
-        device = _beat_source(rows, in_day)
+        device = beat_source(rows, in_day)
         keep = in_day & np.array([r[4] == device for r in rows], dtype=bool)
         beat_t, rr = beats_from_samples(t_ms[keep], [r[3] for r, k in zip(rows, keep, strict=True) if k])
         _update_hrv(rollup, beat_t, rr, localtime.utc_offset_s(day, tz), day, profile)
@@ -90,7 +90,7 @@ def update_day_details(db: Session, user: User, day: dt.date, profile: HeartProf
     db.add(rollup)
 
 
-def _beat_source(rows: list[tuple], in_day: NDArray[np.bool_]) -> int | None:  # type: ignore[type-arg]
+def beat_source(rows: list[tuple], in_day: NDArray[np.bool_]) -> int | None:  # type: ignore[type-arg]
     """The device whose RR intervals the day's HRV is read from: the one with the most beats that day.
 
     Two straps worn at once (or a live strap and an imported file of the same ride) send the same beats;

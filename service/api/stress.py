@@ -39,7 +39,7 @@ from service.api.deps import CurrentUser, SessionDep
 from service.api.interviews import get_owned_interview
 from service.errors import InvalidInput
 from service.models import HrvWindow, Sample, User
-from service.rollup_days import HRV_WINDOW_S, beats_from_samples
+from service.rollup_days import HRV_WINDOW_S, beat_source, beats_from_samples
 from service.rollups import profile_for
 
 router = APIRouter(tags=["stress"])
@@ -103,20 +103,59 @@ def _load_beats(db: Session, user: User, spans: list[tuple[float, float]]) -> Be
     """Beats of the user's samples within the spans (UTC epoch seconds), in time order, in one query."""
     ranges = [and_(Sample.t_ms >= int(lo * 1000), Sample.t_ms < int(hi * 1000)) for lo, hi in spans]
     # Plain Core rows: building ORM rows for a fortnight of 1 Hz samples would cost more than the analysis.
-    rows = (
-        db.connection()
-        .execute(
-            select(Sample.t_ms, Sample.rr_ms)
-            .where(Sample.user_id == user.id, Sample.rr_ms.is_not(None), or_(*ranges))
-            .order_by(Sample.t_ms)
-        )
-        .all()
+    # The columns are fetch_samples' (t_ms, bpm, contact, rr_ms, device_id), the rows beat_source reads.
+    columns = (Sample.t_ms, Sample.bpm, Sample.contact, Sample.rr_ms, Sample.device_id)
+    query = (
+        select(*columns)
+        .where(Sample.user_id == user.id, Sample.rr_ms.is_not(None), or_(*ranges))
+        .order_by(Sample.t_ms)
     )
-    t_ms = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    t_s, rr = beats_from_samples(t_ms, [r[1] for r in rows])
-    order = np.argsort(t_s, kind="stable")  # samples of two devices may interleave
-    t_s, rr = t_s[order], rr[order]
+    rows: list[tuple] = list(db.connection().execute(query))  # type: ignore[type-arg]  # Rows index as tuples
+    t_s, rr = _one_device_per_window(rows)
     return Beats(t_s, rr, _span_offsets(user, spans, t_s))
+
+
+def _one_device_per_window(rows: list[tuple]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:  # type: ignore[type-arg]
+    """Each 5-minute window's beats from one device: the one with the most beats in it (beat_source).
+
+    Two straps worn at once (or a live strap and an imported file of the same ride) send the same beats,
+    so the day's HRV reads one device only; chaining both would count each beat twice and scramble the
+    beat times. Stress chooses per window rather than per day or per interview: the window is what is
+    judged (and what the stored baseline holds), so each judged window reads one strap, and where a strap
+    stops or joins halfway the other still covers the windows it misses.
+
+    Each device's beats are rebuilt from all its notifications (beats_from_samples, as the day does), and
+    a beat goes with the window its time falls in, as in window_stats, so two devices never overlap; a beat
+    in a window without notifications (the first beats of a recording, just before its first notification)
+    goes with the next window's choice. With one device every beat is kept, as before.
+    """
+    if not rows:
+        return np.zeros(0), np.zeros(0)
+    t_ms = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    device = np.fromiter((r[4] for r in rows), dtype=np.int64, count=len(rows))
+    window = t_ms // (WINDOW_S * 1000)  # rows are in time order: each window's rows are one slice
+    starts = np.flatnonzero(np.diff(window, prepend=window[0] - 1))
+    keys, ends = window[starts], np.append(starts[1:], len(rows))
+    chosen = np.array([_window_source(rows[a:b]) for a, b in zip(starts, ends, strict=True)])
+    t_parts: list[NDArray[np.float64]] = []
+    rr_parts: list[NDArray[np.float64]] = []
+    for dev in np.unique(device):
+        mine = np.flatnonzero(device == dev)
+        beat_t, rr = beats_from_samples(t_ms[mine], [rows[i][3] for i in mine])
+        # A beat ends at or before the notification carrying it: its window is at most the last key.
+        at = np.searchsorted(keys, np.floor(beat_t / WINDOW_S).astype(np.int64))
+        keep = chosen[at] == dev
+        t_parts.append(beat_t[keep])
+        rr_parts.append(rr[keep])
+    t_s, rr = np.concatenate(t_parts), np.concatenate(rr_parts)
+    order = np.argsort(t_s, kind="stable")  # the devices' windows interleave
+    return t_s[order], rr[order]
+
+
+def _window_source(rows: list[tuple]) -> float:  # type: ignore[type-arg]
+    """The device with the most beats among the rows, as a float (NaN for none, never equal to a device)."""
+    device = beat_source(rows, np.ones(len(rows), dtype=bool))
+    return np.nan if device is None else float(device)
 
 
 def _load_windows(

@@ -52,6 +52,7 @@ def _source(file_id: dict[str, Any], creator: dict[str, Any]) -> Source:
 
 
 def _rr_ms(values: Any) -> list[float]:
+    """Every RR interval of an hrv message in ms; only FIT's "no value" is left out (ingest judges the rest)."""
     if not isinstance(values, tuple | list):
         values = (values,)
     return [round(float(v) * 1000.0, 3) for v in values if v is not None and 0 < float(v) < HRV_INVALID_S]
@@ -67,6 +68,19 @@ def _record(frame: fitdecode.FitDataMessage) -> Item | None:
     if item["bpm"] == 0:  # a FIT device writes 0 when it has no heart rate: lost contact, stored and flagged
         item["contact"] = False
     return item
+
+
+def _add_record(items: list[Item], item: Item) -> None:
+    """A record in the same second as the one before merges into it: its heart rate kept, RR of both in order.
+
+    FIT times have 1 s resolution and Garmin writes two records in one second; ingest keeps the first
+    sample of a repeated time and would drop the second with the RR intervals of the hrv messages after it.
+    """
+    if items and items[-1]["t"] == item["t"]:
+        if item.get("rr_ms"):
+            items[-1].setdefault("rr_ms", []).extend(item["rr_ms"])
+        return
+    items.append(item)
 
 
 def _parse(fh: BinaryIO, report: ReadReport) -> tuple[list[Item], Source]:
@@ -88,7 +102,7 @@ def _parse(fh: BinaryIO, report: ReadReport) -> tuple[list[Item], Source]:
                     if item is not None:
                         if pending_rr:
                             item["rr_ms"], pending_rr = pending_rr, []
-                        items.append(item)
+                        _add_record(items, item)
                 elif frame.name == "hrv":
                     rr = _rr_ms(frame.get_value("time", fallback=None))
                     if items:  # RR intervals belong to the beats just before the record they follow
@@ -129,7 +143,7 @@ def _parse(fh: BinaryIO, report: ReadReport) -> tuple[list[Item], Source]:
 
 
 def read_fit(fh: BinaryIO, report: ReadReport) -> Iterator[Entry]:
-    """Heart rate per record message; RR intervals of hrv messages (s -> ms) on the record before them."""
+    """Heart rate per second of record messages; RR intervals of hrv messages (s -> ms) on the record before them."""
     items, source = _parse(fh, report)
     if not items:
         raise NoHeartRate(report.file_name, "the whole file", "no record message holds a heart rate")

@@ -24,6 +24,7 @@ from service.api.stress import (
     baseline_spans,
 )
 from service.models import HrvWindow, User
+from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 
 TZ = "Europe/Berlin"
@@ -108,6 +109,7 @@ def world(client: TestClient) -> World:
         _upload(client, user, device, t, rr)
     t, rr = _beats([(3600, CALM), (STRESS_S, STRESSED), (3600, CALM)], _local(day, 10), seed=7)
     _upload(client, user, device, t, rr)
+    wait_for_analysis(client)
     return World(
         user,
         day,
@@ -239,6 +241,7 @@ def test_the_baseline_comes_from_the_stored_windows_not_the_samples(
     _upload(client, user, device, *_beats([(2 * 3600, CALM)], before, seed=11))
     _upload(client, user, device, *_beats([(2 * 3600, CALM)], _local(day, 9), seed=12))
     iid = _interview(client, user, _local(day, 10))
+    wait_for_analysis(client)
     assert _stress(client, user, iid)["baseline"] is not None
     midnight_s = int(_local(day, 0).timestamp())
     with Session(engine) as db:
@@ -251,3 +254,48 @@ def test_the_baseline_comes_from_the_stored_windows_not_the_samples(
         db.commit()
     out = _stress(client, user, iid)  # the samples are still there, but no longer read for the baseline
     assert out["has_data"] and out["baseline"] is None and not any(w["stressed"] for w in out["windows"])
+
+
+STRAP_SHIFT_S = 0.3  # two straps on one chest: the same beats, one notified 300 ms after the other
+# The shift moves a beat at a window's edge into the next window: one successive difference in or out.
+SAME_WITHIN = {"hr_bpm": 0.1, "baseline_hr_bpm": 0.1, "rmssd_ms": 0.2, "baseline_rmssd_ms": 0.2}
+
+
+def _same_windows(mine: dict[str, Any], theirs: dict[str, Any]) -> None:
+    assert (mine["start"], mine["stressed"]) == (theirs["start"], theirs["stressed"])
+    for key, tolerance in SAME_WITHIN.items():
+        assert (mine[key] is None) == (theirs[key] is None), (key, mine, theirs)
+        if mine[key] is not None:
+            assert mine[key] == pytest.approx(theirs[key], abs=tolerance), (key, mine, theirs)
+
+
+def test_the_same_beats_from_two_straps_give_the_answer_of_one(client: TestClient, engine: Engine) -> None:
+    day = dt.datetime.now(BERLIN).date() - dt.timedelta(days=4)
+    recordings = [
+        _beats([(2 * 3600, CALM)], _local(day - dt.timedelta(days=k), 9), seed=20 + k) for k in (2, 1)
+    ]
+    # Started mid-window, so the steps to and from stress do not fall on a window's edge, where the shift
+    # would move the one large successive difference from one window to the next.
+    start = _local(day, 10, 2) + dt.timedelta(seconds=30)
+    recordings.append(_beats([(3600, CALM), (STRESS_S, STRESSED), (3600, CALM)], start, seed=23))
+    one, two = (sign_up(client, timezone=TZ, resting_hr=60, max_hr=190) for _ in range(2))
+    solo = register_device(client, one)["id"]
+    left, right = (register_device(client, two, name=name)["id"] for name in ("Left strap", "Right strap"))
+    for t, rr in recordings:
+        _upload(client, one, solo, t, rr)
+        _upload(client, two, left, t, rr)
+        _upload(client, two, right, t + STRAP_SHIFT_S, rr)
+    at = _local(day, 11)
+    interviews = (_interview(client, one, at), _interview(client, two, at))
+    wait_for_analysis(client)
+    single, double = _stress(client, one, interviews[0]), _stress(client, two, interviews[1])
+    assert single["has_data"] and single["baseline"] is not None and len(single["episodes"]) == 1
+    assert double["baseline"] == single["baseline"]
+    for mine, theirs in zip(double["windows"], single["windows"], strict=True):
+        _same_windows(mine, theirs)
+    assert [e["duration_s"] for e in double["episodes"]] == [e["duration_s"] for e in single["episodes"]]
+    assert double["recovery_s"] == pytest.approx(single["recovery_s"], abs=1)
+    span = [(at.timestamp() - BEFORE_S, at.timestamp() + AFTER_S)]
+    with Session(engine) as db:
+        counts = [_load_beats(db, db.get(User, u.id), span).t_s.size for u in (one, two)]  # type: ignore[arg-type]
+    assert counts[1] == pytest.approx(counts[0], abs=3)  # each beat once, not twice

@@ -1,4 +1,5 @@
-"""Recording CSV (`t,bpm[,rr_ms][,contact]` with a header) and plain RR text (one interval in ms a line)."""
+"""Recording CSV (`t,bpm[,rr_ms][,contact]` with a header, or the usual other names for those columns) and
+plain RR text (one interval in ms a line)."""
 
 from __future__ import annotations
 
@@ -27,13 +28,32 @@ def _lines(fh: BinaryIO) -> Iterator[tuple[int, str, bool]]:
             text.detach()  # the caller owns fh
 
 
+# Column names other tools write for the same things (fitdecode/fitparse CSV exports, spreadsheets).
+ALIASES = {
+    "t": ("t", "timestamp_utc", "timestamp", "time", "datetime", "elapsed_s"),
+    "bpm": ("bpm", "heart_rate_bpm", "heart_rate", "heartrate", "hr"),
+    "rr_ms": ("rr_ms", "rr_interval_ms", "rr"),
+    "contact": ("contact", "sensor_contact"),
+}
+
+
 def header_columns(line: str) -> list[str]:
     return [c.strip().strip('"').lower() for c in line.split(",")]
 
 
+def column_index(columns: list[str]) -> dict[str, int]:
+    """Where each of t, bpm, rr_ms, contact is, by its own name or the first alias present."""
+    index: dict[str, int] = {}
+    for name, aliases in ALIASES.items():
+        found = next((a for a in aliases if a in columns), None)
+        if found is not None:
+            index[name] = columns.index(found)
+    return index
+
+
 def is_csv_header(line: str) -> bool:
-    columns = header_columns(line)
-    return "t" in columns and "bpm" in columns
+    index = column_index(header_columns(line))
+    return "t" in index and "bpm" in index
 
 
 def _time(cell: str, start_ms: int | None) -> Any:
@@ -48,8 +68,7 @@ def _time(cell: str, start_ms: int | None) -> Any:
 
 def _row(cells: list[str], index: dict[str, int], start_ms: int | None) -> Item:
     def cell(name: str) -> str:
-        i = index.get(name)
-        return cells[i].strip() if i is not None and i < len(cells) else ""
+        return cell_at(cells, index, name)
 
     item: Item = {"t": _time(cell("t"), start_ms), "bpm": whole_number(cell("bpm"))}
     if rr := cell("rr_ms"):
@@ -57,6 +76,11 @@ def _row(cells: list[str], index: dict[str, int], start_ms: int | None) -> Item:
     contact = cell("contact").lower()
     item["contact"] = CONTACT.get(contact, contact)
     return item
+
+
+def cell_at(cells: list[str], index: dict[str, int], name: str) -> str:
+    i = index.get(name)
+    return cells[i].strip() if i is not None and i < len(cells) else ""
 
 
 def _complete(cells: list[str], index: dict[str, int], n_columns: int) -> bool:
@@ -70,10 +94,7 @@ def read_csv(fh: BinaryIO, report: ReadReport, start_ms: int | None = None) -> I
     first = next(lines, None)
     if first is None or not is_csv_header(first[1]):
         raise CorruptFile(report.file_name, "line 1", "the first line is not a header naming t and bpm")
-    columns = header_columns(first[1])
-    index: dict[str, int] = {
-        name: columns.index(name) for name in ("t", "bpm", "rr_ms", "contact") if name in columns
-    }
+    index = column_index(header_columns(first[1]))
     n_columns = max(index["t"], index["bpm"]) + 1
     taken = 0
     for number, line, ended in lines:
@@ -83,6 +104,8 @@ def read_csv(fh: BinaryIO, report: ReadReport, start_ms: int | None = None) -> I
         if not ended and not _complete(cells, index, n_columns):
             report.truncated_at = f"line {number}"
             break
+        if index["bpm"] < len(cells) and not cells[index["bpm"]].strip() and not cell_at(cells, index, "rr_ms"):
+            continue  # a row without a reading (a watch's record with no heart rate): no sample
         try:
             item = _row(cells, index, start_ms)
         except LookupError:

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import uvicorn
@@ -30,13 +31,14 @@ class LiveServer:
     port: int = field(default_factory=free_port)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
+    app: Any = None  # the running FastAPI app, for a test to reach its state (e.g. a scratch recomputation)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 20.0) -> None:
-        app = create_app(self.settings, engine=self.engine)
+        app = self.app = create_app(self.settings, engine=self.engine)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"uvicorn-{self.port}", daemon=True)

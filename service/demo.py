@@ -137,6 +137,7 @@ def seed_demo(
         db.commit()
         user_id = user.id
     with console.status("Analysing the history (sessions, recovery, HRV)"):
+        # inline (no debounce): the history is analysed before the server starts, as one job
         Rollups(sessions, LiveHub(), debounce_s=0).recompute_history(user_id)
     return user_id, token
 

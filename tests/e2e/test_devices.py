@@ -118,7 +118,7 @@ async def _cancel_leftovers() -> None:
 def strap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StrapServer]:
     data_dir: Path = tmp_path_factory.mktemp("devices-e2e")
     settings = Settings(database_url=f"sqlite:///{data_dir / 'e2e.sqlite3'}", data_dir=data_dir,
-                        ble_transport="virtual", analysis_debounce_s=0)  # fmt: skip
+                        ble_transport="virtual")  # fmt: skip
     server = StrapServer(settings)
     server.run(server._add_straps())
     server.start()

@@ -175,9 +175,10 @@ def assert_exactly_once(db_url: str, user: TestUser, recorders: list[SpooledReco
     for rec in recorders:
         device_id = int(rec.uploader.url.split("/devices/")[1].split("/")[0])
         assert stored[device_id] == (rec.appended, rec.appended), (rec.key, stored[device_id], rec.appended)
-        assert (
-            rec.uploader.counters.uploaded == rec.appended
-        )  # each stored once; re-sends came back duplicates
+        # Stored once each (above). A batch stored just before the kill, whose answer never came, is sent
+        # again and comes back as duplicates: accepted + duplicates cover every sample, accepted never more.
+        counters = rec.uploader.counters
+        assert counters.uploaded <= rec.appended <= counters.uploaded + counters.duplicates
         assert rec.spool.path and rec.appended > 20
 
 

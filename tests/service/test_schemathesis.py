@@ -47,7 +47,6 @@ def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
     settings = Settings(
         database_url=db_url,
         data_dir=tmp_path_factory.mktemp("schemathesis"),
-        analysis_debounce_s=0,
         ble_transport="virtual",  # the strap routes scan and record over Bumble's in-process link
         # schemathesis posts random credentials: the throttle must not turn the run into 429s only
         login_failures_per_address=1_000_000,

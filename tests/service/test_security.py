@@ -45,7 +45,7 @@ def make_client(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[MakeCli
     opened: list[TestClient] = []
 
     def make(*, client_host: str = "203.0.113.7", **overrides: object) -> TestClient:
-        settings = Settings(database_url=db_url, data_dir=tmp_path, analysis_debounce_s=0, **overrides)
+        settings = Settings(database_url=db_url, data_dir=tmp_path, **overrides)
         test_client = TestClient(
             create_app(settings, engine=engine, migrate_db=False), client=(client_host, 1)
         )

@@ -12,7 +12,8 @@ const ENCOURAGEMENT = [
   [1, "Target met today. Well done!"],
 ];
 
-export function renderRing(minutes, target) {
+/** `counting`: the server still has samples of the day to count, so the number may grow (never a false 0). */
+export function renderRing(minutes, target, counting = false) {
   const safeTarget = target > 0 ? target : 60;
   const done = Math.max(0, Math.round(minutes || 0));
   const share = Math.min(done / safeTarget, 1);
@@ -26,5 +27,6 @@ export function renderRing(minutes, target) {
   $("#ring").dataset.minutes = String(done);
   $("#ring").dataset.met = String(met);
   const message = ENCOURAGEMENT.filter(([at]) => share >= at).pop()[1];
-  $("#ring-status").textContent = met ? ENCOURAGEMENT.at(-1)[1] : message;
+  $("#ring").dataset.counting = String(counting);
+  $("#ring-status").textContent = counting ? "Counting your latest minutes…" : met ? ENCOURAGEMENT.at(-1)[1] : message;
 }

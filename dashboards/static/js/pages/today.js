@@ -12,7 +12,8 @@ const state = { profile: null, today: null, target: 60, minutes: 0, lastBeatAt: 
 function renderDay(day) {
   state.minutes = day?.heartbeat_up_minutes ?? 0;
   state.target = day?.target_minutes ?? state.profile.daily_target_minutes ?? 60;
-  renderRing(state.minutes, state.target);
+  renderRing(state.minutes, state.target, Boolean(day?.analysis_pending));
+  if (day?.analysis_pending) refreshDayShortly();
   const streak = day?.streak_days ?? 0;
   $("#streak-days").textContent = String(streak);
   $("#streak-unit").textContent = streak === 1 ? "day" : "days";
@@ -56,6 +57,16 @@ async function refreshDay() {
     return;
   }
   if (day) renderDay({ ...day, heartbeat_up_minutes: Math.max(day.heartbeat_up_minutes ?? 0, state.minutes) });
+}
+
+let pendingTimer = null;
+/** While the server says the day is still being counted, ask again in a couple of seconds. */
+function refreshDayShortly() {
+  if (pendingTimer) return;
+  pendingTimer = setTimeout(async () => {
+    pendingTimer = null;
+    await refreshDay();
+  }, 2000);
 }
 
 let refreshTimer = null;

@@ -12,8 +12,11 @@ const state = { profile: null, today: null, target: 60, minutes: 0, lastBeatAt: 
 function renderDay(day) {
   state.minutes = day?.heartbeat_up_minutes ?? 0;
   state.target = day?.target_minutes ?? state.profile.daily_target_minutes ?? 60;
-  renderRing(state.minutes, state.target, Boolean(day?.analysis_pending));
-  if (day?.analysis_pending) refreshDayShortly();
+  // While a strap streams, the day is always being counted and live minutes move the ring; "counting" is
+  // for an upload or import catching up, when the number shown may still be far behind.
+  const counting = Boolean(day?.analysis_pending) && Date.now() - state.lastBeatAt > STALE_MS;
+  renderRing(state.minutes, state.target, counting);
+  if (counting) refreshDayShortly();
   const streak = day?.streak_days ?? 0;
   $("#streak-days").textContent = String(streak);
   $("#streak-unit").textContent = streak === 1 ? "day" : "days";

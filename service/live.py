@@ -58,9 +58,17 @@ def _put_dropping_oldest(queue: asyncio.Queue[dict[str, Any]], event: dict[str, 
     queue.put_nowait(event)
 
 
-def publish_heart_rate(hub: LiveHub, user_id: int, device_id: int, samples: Sequence[Any]) -> None:
-    """The newest reading of a batch on the user's live stream."""
+# A reading older than this is history arriving late (a catch-up after an outage, an import), not "right now".
+LIVE_MAX_AGE_MS = 30_000
+
+
+def publish_heart_rate(
+    hub: LiveHub, user_id: int, device_id: int, samples: Sequence[Any], *, now_ms: int
+) -> None:
+    """The newest reading of a batch on the user's live stream, if it is recent enough to be live."""
     newest = max(samples, key=lambda s: s.t_ms)
+    if newest.t_ms < now_ms - LIVE_MAX_AGE_MS:
+        return
     hub.publish(
         user_id,
         {

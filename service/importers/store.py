@@ -14,8 +14,6 @@ from service.live import LiveHub, publish_heart_rate
 from service.models import Device
 from service.rollups import Rollups
 
-LIVE_WINDOW_MS = 300_000
-
 
 def find_or_add_device(db: Session, user_id: int, source: Source) -> Device:
     """The user's device with the source's address (or, without one, its name and model), else a new one."""
@@ -70,8 +68,7 @@ class DbSink:
                 device.last_sample_ms = newest
         self.db.commit()
         if accepted:
-            if max(s.t_ms for s in clean) >= time.time() * 1000 - LIVE_WINDOW_MS:  # history is not "live"
-                publish_heart_rate(self.live, self.user_id, device_id, clean)
+            publish_heart_rate(self.live, self.user_id, device_id, clean, now_ms=int(time.time() * 1000))
             self.rollups.on_ingest(self.user_id, clean)
         return BatchResult(
             accepted=accepted,

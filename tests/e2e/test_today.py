@@ -155,3 +155,31 @@ def test_ring_fills_live_and_reaches_the_target(
     page.reload()
     expect(page.locator("#ring")).to_have_attribute("data-met", "true")
     expect(page.locator("#streak-days")).to_have_text("1")
+
+
+def test_a_workout_uploaded_after_the_fact_shows_counting_then_its_minutes(
+    signed_in: Dash, phone: Dash, strap: Strap
+) -> None:
+    """A catch-up upload (the uploader after an outage, or an import): never a false 0 while it is counted."""
+    end_ms = now_ms() - 5 * 60_000
+    start_ms = end_ms - 30 * 60_000
+    if dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC).date() != dt.datetime.now(dt.UTC).date():
+        pytest.skip("the workout would start yesterday (the run is just after midnight)")
+    samples = [{"t": start_ms + i * 1000, "bpm": 150 + (i * 7) % 9 - 4, "contact": True}
+               for i in range((end_ms - start_ms) // 1000)]  # fmt: skip
+    for i in range(0, len(samples), 1000):
+        strap.send(samples[i : i + 1000])
+    signed_in.goto()
+    ring = signed_in.page.locator("#ring")
+    status = signed_in.page.locator("#ring-status")
+    if ring.get_attribute("data-counting") == "true":
+        expect(status).to_have_text("Counting your latest minutes…")
+        signed_in.shot("today-counting")
+    expect(ring).to_have_attribute("data-counting", "false", timeout=20_000)
+    thirty = re.compile(r"^(29|30|31)$")  # clock minutes: a 30-minute block not aligned to them
+    expect(signed_in.page.locator("#ring-minutes")).to_have_text(thirty)
+    signed_in.shot("today-after-catch-up")
+    phone.goto()
+    expect(phone.page.locator("#ring-minutes")).to_have_text(thirty)
+    phone.no_sideways_scroll()
+    phone.shot("today-after-catch-up-phone")

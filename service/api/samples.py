@@ -93,15 +93,16 @@ def ingest_samples(
     except MalformedBatch as exc:
         raise InvalidInput(str(exc)) from exc
     clean = verdict.clean
+    # Only the database work holds SQLite's writer lock: its holder shares the GIL with every other upload.
+    newest = max((s.t_ms for s in clean), default=None)
     with writer_lock(db.get_bind()):  # type: ignore[arg-type]
         accepted = store_samples(db, user_id=device.user_id, device_id=device.id, samples=clean)
-        if accepted:
-            newest = max(s.t_ms for s in clean)
+        if accepted and newest is not None:
             if device.last_sample_ms is None or newest > device.last_sample_ms:
                 device.last_sample_ms = newest
         db.commit()
     if accepted:
-        publish_heart_rate(ctx.live, device.user_id, device.id, clean)
+        publish_heart_rate(ctx.live, device.user_id, device.id, clean, now_ms=now_ms)
         ctx.rollups.on_ingest(device.user_id, clean)
     return IngestPublic(
         accepted=accepted,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import localtime
@@ -50,7 +51,8 @@ FAST_INTERVAL_S = 0.5
 # A span of new samples longer than this is counted in pieces, so memory stays bounded for a year-long import.
 CHUNK_S = 6 * 3600.0
 HISTORY_CHUNK_S = 86_400.0
-MAX_ATTEMPTS = 3  # a failing piece of work is retried this often (with the next intervals), then parked
+MAX_ATTEMPTS = 3  # work failing on its data is retried this often, with backoff, then parked
+RETRY_BASE_S, RETRY_CAP_S = 1.0, 60.0  # backoff between attempts; a database outage is retried for ever
 
 
 def profile_for(user: User, *, today: dt.date | None = None) -> HeartProfile:
@@ -134,6 +136,7 @@ class Rollups:
         self._history: dict[int, str] = {}  # user -> "history" (recompute everything) or "totals" (targets)
         self._history_running: set[int] = set()
         self.failures: dict[tuple[int, str], Failure] = {}
+        self._retries: list[tuple[float, Callable[[], None]]] = []  # (clock when due, what to do again)
         self._user_locks: dict[int, threading.Lock] = {}
 
     @property
@@ -188,7 +191,8 @@ class Rollups:
             self._dirty.setdefault(user_id, []).extend(spans)
 
     def _failed(self, user_id: int, what: str, exc: Exception, *, retry: Callable[[], None]) -> None:
-        """Log with the user, retry with the next intervals, park after MAX_ATTEMPTS; /health says degraded."""
+        """Log with the user and retry with backoff; work that fails on its data is parked after
+        MAX_ATTEMPTS (a database outage is retried until it ends). /health says degraded meanwhile."""
         key = (user_id, what)
         with self._state:
             failure = self.failures.get(key)
@@ -196,11 +200,24 @@ class Rollups:
                 failure = self.failures[key] = Failure(user_id, what, dt.datetime.now(dt.UTC), 0)
             failure.attempts += 1
             failure.error = f"{type(exc).__name__}: {str(exc)[:200]}"
-            parked = failure.attempts >= MAX_ATTEMPTS
+            parked = failure.attempts >= MAX_ATTEMPTS and not isinstance(exc, OperationalError)
+            delay_s = min(RETRY_BASE_S * 2 ** (failure.attempts - 1), RETRY_CAP_S)
+            if not parked:
+                self._retries.append((self._clock() + delay_s, retry))
         log.error("%s of user %s failed (attempt %d%s)", what, user_id, failure.attempts,
-                  ", parked" if parked else ", will retry", exc_info=exc)  # fmt: skip
-        if not parked:
+                  ", parked" if parked else f", retried in {delay_s:g} s", exc_info=exc)  # fmt: skip
+        if not parked and self.inline:
+            self.run_retries(force=True)
+
+    def run_retries(self, *, force: bool = False) -> int:
+        """Queue again the failed work whose backoff has passed (all of it when `force`)."""
+        now = self._clock()
+        with self._state:
+            due = [r for at, r in self._retries if force or at <= now]
+            self._retries = [] if force else [(at, r) for at, r in self._retries if at > now]
+        for retry in due:
             retry()
+        return len(due)
 
     def _succeeded(self, user_id: int, what: str) -> None:
         if self.failures:
@@ -211,9 +228,8 @@ class Rollups:
     def backlog(self) -> int:
         """Users with stored samples not yet counted in their minutes and days, or whose history is redone."""
         with self._state:
-            return len(
-                self._dirty.keys() | self._counting.keys() | self._history.keys() | self._history_running
-            )
+            busy = self._dirty.keys() | self._counting.keys() | self._history.keys() | self._history_running
+            return len(busy) + len(self._retries)
 
     @property
     def days_awaiting_analysis(self) -> int:
@@ -352,6 +368,9 @@ class Rollups:
                     todo.append((user_id, day))
                 if not days:
                     del self._pending[user_id]
+            for user_id, touched in list(self._last_touch.items()):  # forget users long quiet
+                if user_id not in self._pending and now - touched > 10 * max(self.debounce_s, self.quiet_s):
+                    del self._last_touch[user_id]
             self._analysing.update(todo)
         return sorted(todo)
 
@@ -469,7 +488,7 @@ class Rollups:
             tasks.create_task(self._tick(stop, self.run_history), name="rollups: history")
 
     def _analyse_once(self) -> int:
-        return self.run_dirty() + self.run_pending()
+        return self.run_retries() + self.run_dirty() + self.run_pending()
 
     async def _tick(self, stop: asyncio.Event, work: Callable[[], int]) -> None:
         while not stop.is_set():
@@ -477,8 +496,12 @@ class Rollups:
                 await asyncio.wait_for(stop.wait(), timeout=FAST_INTERVAL_S)
             except TimeoutError:
                 pass
-            if not stop.is_set():
+            if stop.is_set():
+                break
+            try:
                 await asyncio.to_thread(work)
+            except Exception:  # each piece of work guards its users; this keeps the loop itself alive
+                log.exception("background analysis loop: unexpected error, going on")
 
     def drain(self) -> None:
         """At shutdown: count and analyse everything queued (history requests are left to the next start)."""

@@ -16,7 +16,7 @@ function renderDay(day) {
   // for an upload or import catching up, when the number shown may still be far behind.
   const counting = Boolean(day?.analysis_pending) && Date.now() - state.lastBeatAt > STALE_MS;
   renderRing(state.minutes, state.target, counting);
-  if (counting) refreshDayShortly();
+  if (counting) refreshDayWithin(2000);
   const streak = day?.streak_days ?? 0;
   $("#streak-days").textContent = String(streak);
   $("#streak-unit").textContent = streak === 1 ? "day" : "days";
@@ -62,24 +62,20 @@ async function refreshDay() {
   if (day) renderDay({ ...day, heartbeat_up_minutes: Math.max(day.heartbeat_up_minutes ?? 0, state.minutes) });
 }
 
-let pendingTimer = null;
-/** While the server says the day is still being counted, ask again in a couple of seconds. */
-function refreshDayShortly() {
-  if (pendingTimer) return;
-  pendingTimer = setTimeout(async () => {
-    pendingTimer = null;
+const refresh = { timer: null, at: Infinity };
+/** Fetch the day summary again within `delayMs` (one timer: an earlier request wins over a later one).
+ * 2 s while the server says the day is still being counted; while a strap streams, minutes arrive on the
+ * live stream and the summary (sessions, streak) is fetched at most twice a minute. */
+function refreshDayWithin(delayMs) {
+  const at = Date.now() + delayMs;
+  if (refresh.timer && refresh.at <= at) return;
+  clearTimeout(refresh.timer);
+  refresh.at = at;
+  refresh.timer = setTimeout(async () => {
+    refresh.timer = null;
+    refresh.at = Infinity;
     await refreshDay();
-  }, 2000);
-}
-
-let refreshTimer = null;
-/** While a strap streams, minutes arrive often; the summary (sessions, streak) is fetched at most twice a minute. */
-function refreshDaySoon() {
-  if (refreshTimer) return;
-  refreshTimer = setTimeout(async () => {
-    refreshTimer = null;
-    await refreshDay();
-  }, 30000);
+  }, delayMs);
 }
 
 function showHeartRate(event) {
@@ -125,7 +121,7 @@ function startLive() {
       state.minutes = e.heartbeat_up_minutes;
       state.target = e.target_minutes || state.target;
       renderRing(state.minutes, state.target);
-      refreshDaySoon();
+      refreshDayWithin(30000);
     },
     nudge: notifyNudge,
     target_met: async (e) => {

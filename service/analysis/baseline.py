@@ -1,9 +1,15 @@
-"""Rest-time HRV per day and the recovery status against the user's own rolling baseline.
+"""The user's own baselines: rest-time HRV per day with its normal band, and the usual HR and HRV per hour.
 
 Daily value: ln RMSSD of quiet 5-minute windows (well covered by beats, few artefacts, a steady rate
 close to the day's lowest), summarised by their median. Recovery status follows HRV4Training
 (Altini & Plews): the 7-day mean of daily ln RMSSD is compared with a normal band of the 60-day
 mean +/- 0.5 SD of the daily values; "below" is read as reduced recovery, "above" as unusually high.
+
+Time-of-day baseline ("your usual", what stress is judged against): per hour of the local day, the
+median of the rest windows' HR and ln RMSSD over prior days, with a robust spread (1.4826 x MAD). A
+window is rest when it is well covered by clean beats and lies neither in exercise nor in the hour
+after it (DESIGN: the baseline excludes exercise and the hour after it; heart rate stays raised and
+HRV suppressed for a while after a workout, which is recovery, not the user's usual).
 """
 
 from __future__ import annotations
@@ -200,3 +206,231 @@ def recovery_status(
     low, high = centre - half, centre + half
     status: RecoveryLabel = "below" if acute_mean < low else "above" if acute_mean > high else "within"
     return RecoveryStatus(status, acute_mean, low, high, int(acute.size), int(band.size))
+
+
+HOURS = 24
+MAD_TO_SD = 1.4826
+AFTER_EXERCISE_S = 3600.0  # DESIGN: "excludes exercise and the hour after it"
+
+
+@dataclass(frozen=True)
+class RestRules:
+    """Which windows are rest: enough clean beats, not exercise, not the hour after exercise."""
+
+    min_coverage: float = 0.5  # share of the window spanned by beats
+    max_artifact_fraction: float = 0.2
+    exercise_bpm: float | None = None  # a window at or above this mean HR is activity, not rest
+    after_exercise_s: float = AFTER_EXERCISE_S
+
+
+@dataclass(frozen=True)
+class TimeOfDayBaseline:
+    """Per local hour (index 0-23): median HR and ln RMSSD of rest windows, their spreads, counts."""
+
+    hr_bpm: npt.NDArray[np.float64]
+    ln_rmssd: npt.NDArray[np.float64]
+    hr_spread_bpm: npt.NDArray[np.float64]
+    ln_rmssd_spread: npt.NDArray[np.float64]
+    n_windows: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ExerciseWindows:
+    """Masks over windows: overlapping exercise, and (not exercise) overlapping the time after it."""
+
+    exercise: npt.NDArray[np.bool_]
+    after: npt.NDArray[np.bool_]
+
+    @property
+    def any(self) -> npt.NDArray[np.bool_]:
+        return self.exercise | self.after
+
+
+def _spans(exercise_s: npt.ArrayLike | None) -> npt.NDArray[np.float64]:
+    """Exercise spans as an (n, 2) array of [start, end) UTC epoch seconds, sorted by start."""
+    spans = np.asarray([] if exercise_s is None else exercise_s, dtype=np.float64)
+    if spans.size == 0:
+        return np.zeros((0, 2))
+    if spans.ndim != 2 or spans.shape[1] != 2:
+        raise InvalidSeries("exercise_s", f"needs (start, end) pairs, shape (n, 2), got {spans.shape}")
+    if not np.isfinite(spans).all() or (spans[:, 1] < spans[:, 0]).any():
+        raise InvalidSeries("exercise_s", "each span needs finite times with end >= start")
+    return spans[np.argsort(spans[:, 0], kind="stable")]
+
+
+def _overlaps(
+    start_s: npt.NDArray[np.float64], window_s: float, spans: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Windows [s, s + window_s) that share time with any span [a, b) (spans sorted by start)."""
+    spans = spans[spans[:, 1] > spans[:, 0]]  # an empty span covers no time
+    if not spans.size:
+        return np.zeros(start_s.shape, dtype=bool)
+    # Merged into disjoint spans, the last one starting before a window ends is the only candidate:
+    # the window overlaps the exercise iff that span ends after the window starts.
+    reach = np.maximum.accumulate(spans[:, 1])
+    first = np.flatnonzero(np.r_[True, spans[1:, 0] > reach[:-1]])
+    lo, hi = spans[first, 0], np.maximum.reduceat(spans[:, 1], first)
+    k = np.searchsorted(lo, start_s + window_s, side="left") - 1
+    return (k >= 0) & (hi[np.maximum(k, 0)] > start_s)
+
+
+def exercise_windows(
+    start_s: npt.ArrayLike,
+    *,
+    window_s: float,
+    exercise_s: npt.ArrayLike | None,
+    after_s: float = AFTER_EXERCISE_S,
+) -> ExerciseWindows:
+    """Which windows fall in exercise, and which (otherwise) in the ``after_s`` after an exercise ends.
+
+    Args:
+        start_s: window starts, UTC epoch seconds.
+        window_s: the windows' length in seconds.
+        exercise_s: exercise spans, (start, end) pairs in UTC epoch seconds (any order), or None.
+        after_s: how long after each span's end a window is still post-exercise.
+
+    Returns:
+        Two boolean masks over the windows; a window touching both is exercise.
+
+    Raises:
+        InvalidSeries: spans that are not (start, end) pairs of finite times with end >= start.
+    """
+    start = np.asarray(start_s, dtype=np.float64)
+    spans = _spans(exercise_s)
+    during = _overlaps(start, window_s, spans)
+    after = _overlaps(start, window_s, np.column_stack([spans[:, 1], spans[:, 1] + after_s]))
+    return ExerciseWindows(during, after & ~during)
+
+
+def window_offsets(
+    start_s: npt.NDArray[np.float64],
+    window_s: int,
+    beat_t_s: npt.NDArray[np.float64],
+    utc_offset_s: float | npt.ArrayLike,
+) -> npt.NDArray[np.float64]:
+    """The UTC offset at each window's midpoint, from one value or one per beat."""
+    offset = np.asarray(utc_offset_s, dtype=np.float64)
+    if offset.ndim:
+        mid = start_s + window_s / 2.0
+        return np.interp(mid, beat_t_s, offset) if beat_t_s.size else np.zeros_like(mid)
+    return np.full(start_s.shape, float(offset))
+
+
+def hour_of_day(
+    start_s: npt.NDArray[np.float64], window_s: int, offset_s: npt.NDArray[np.float64]
+) -> npt.NDArray[np.intp]:
+    """Local hour of day (0-23) of each window's midpoint, given the UTC offset of each window."""
+    mid = start_s + window_s / 2.0
+    return (np.floor(((mid + offset_s) % SECONDS_PER_DAY) / 3600.0).astype(np.intp)) % HOURS
+
+
+def rest_mask(
+    stats: WindowStats, window_s: int, rules: RestRules, exercise: ExerciseWindows
+) -> npt.NDArray[np.bool_]:
+    """Windows that hold enough clean beats at rest to be judged or to make the baseline."""
+    ok = (
+        (stats.covered_s >= rules.min_coverage * window_s)
+        & (stats.artifact_fraction <= rules.max_artifact_fraction)
+        & np.isfinite(stats.rmssd_ms)
+        & (stats.rmssd_ms > 0)
+        & ~exercise.any
+    )
+    if rules.exercise_bpm is not None:
+        ok &= stats.mean_hr_bpm < rules.exercise_bpm
+    return ok
+
+
+def _median_spread(values: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """Median and robust SD (1.4826 x MAD) of a sample."""
+    med = float(np.median(values))
+    return med, MAD_TO_SD * float(np.median(np.abs(values - med)))
+
+
+def time_of_day_baseline(
+    beat_t_s: npt.ArrayLike,
+    rr_ms: npt.ArrayLike,
+    *,
+    utc_offset_s: float | npt.ArrayLike,
+    window_s: int = 300,
+    min_windows: int = 6,
+    rules: RestRules | None = None,
+    exercise_s: npt.ArrayLike | None = None,
+) -> TimeOfDayBaseline:
+    """The user's typical rest-time HR and ln RMSSD for each hour of the local day.
+
+    Hours with fewer than ``min_windows`` rest windows take the values pooled over all hours; with
+    no rest window at all every value is NaN (nothing can then be called stressed).
+
+    Args:
+        beat_t_s: beat times of the history (prior days), UTC epoch seconds, non-decreasing.
+        rr_ms: RR intervals in ms, same length.
+        utc_offset_s: UTC offset in seconds, one value or one per beat.
+        window_s: window length in seconds (a multiple of 30).
+        min_windows: rest windows an hour needs to have its own values.
+        rules: which windows count as rest; defaults when None.
+        exercise_s: exercise spans, (start, end) pairs in UTC epoch seconds: they and the
+            ``rules.after_exercise_s`` after each are left out.
+
+    Returns:
+        24 hourly values of each kind.
+
+    Raises:
+        InvalidSeries: mismatched or invalid arrays.
+    """
+    stats = window_stats(beat_t_s, rr_ms, window_s=window_s)
+    offset = window_offsets(stats.start_s, window_s, np.asarray(beat_t_s, dtype=np.float64), utc_offset_s)
+    return baseline_from_windows(
+        stats, utc_offset_s=offset, window_s=window_s, min_windows=min_windows, rules=rules,
+        exercise_s=exercise_s,
+    )  # fmt: skip
+
+
+def baseline_from_windows(
+    stats: WindowStats,
+    *,
+    utc_offset_s: float | npt.ArrayLike,
+    window_s: int = 300,
+    min_windows: int = 6,
+    rules: RestRules | None = None,
+    exercise_s: npt.ArrayLike | None = None,
+) -> TimeOfDayBaseline:
+    """The time-of-day baseline from window statistics already computed (stored rollups, not raw beats).
+
+    Same rules as :func:`time_of_day_baseline`, which is this applied to ``window_stats`` of the beats.
+
+    Args:
+        stats: per-window statistics of the history (prior days), e.g. read back from storage.
+        utc_offset_s: UTC offset in seconds, one value or one per window.
+        window_s: the windows' length in seconds.
+        min_windows: rest windows an hour needs to have its own values.
+        rules: which windows count as rest; defaults when None.
+        exercise_s: exercise spans, (start, end) pairs in UTC epoch seconds: they and the
+            ``rules.after_exercise_s`` after each are left out.
+
+    Returns:
+        24 hourly values of each kind.
+
+    Raises:
+        InvalidSeries: one offset per window was expected but the lengths differ; invalid spans.
+    """
+    r = rules or RestRules()
+    offset = np.asarray(utc_offset_s, dtype=np.float64)
+    if offset.ndim and offset.shape != stats.start_s.shape:
+        raise InvalidSeries(
+            "utc_offset_s", f"shape {offset.shape} does not match {stats.start_s.shape} windows"
+        )
+    offset = offset if offset.ndim else np.full(stats.start_s.shape, float(offset))
+    active = exercise_windows(
+        stats.start_s, window_s=window_s, exercise_s=exercise_s, after_s=r.after_exercise_s
+    )
+    rest = rest_mask(stats, window_s, r, active)
+    hour = hour_of_day(stats.start_s, window_s, offset)[rest]
+    hr, ln = stats.mean_hr_bpm[rest], stats.ln_rmssd[rest]
+    counts = np.bincount(hour, minlength=HOURS).astype(np.int64)
+    out = np.full((4, HOURS), np.nan)
+    if hr.size:
+        out[:, :] = np.array([*_median_spread(hr), *_median_spread(ln)])[:, None]
+    for h in np.flatnonzero(counts >= min_windows):  # a loop over 24 hours
+        sel = hour == h
+        out[:, h] = [*_median_spread(hr[sel]), *_median_spread(ln[sel])]
+    return TimeOfDayBaseline(out[0], out[2], out[1], out[3], counts)

@@ -1,11 +1,14 @@
-"""Stress at rest: windows of raised HR and suppressed HRV against the user's baseline for that hour.
+"""Stress at rest: sustained runs of raised HR and suppressed HRV against the user's usual for that hour.
 
-The baseline per hour of the local day is the median of the user's rest-time window HR and ln RMSSD
-over prior days, with a robust spread (1.4826 x MAD). A rest-time window is stressed when its HR is
-above the hour's baseline by at least max(min_hr_rise_bpm, k x spread) and its ln RMSSD below by at
-least max(min_ln_drop, k x spread). Runs of stressed windows are episodes. Around an interview the
+The usual is the time-of-day baseline of :mod:`service.analysis.baseline` (rest windows of prior days,
+exercise and the hour after it left out). A rest-time window is raised when its HR is above the hour's
+baseline by at least max(min_hr_rise_bpm, k x spread) and its ln RMSSD below by at least
+max(min_ln_drop, k x spread). An episode is a run of at least ``min_episode_windows`` raised windows
+that follow each other: one raised window alone is a moment, not a sustained rise. Exercise and the
+hour after it are never rest, so no episode can fall there: a heart still slowing down after a workout
+is recovering, not stressed (DESIGN: "never inside a post-exercise window"). Around an interview the
 same windows make the series for ``GET /interviews/{id}/stress``, and the time to return to baseline
-is when the first run of ``settle_windows`` judged, unstressed windows begins.
+is when the first run of ``settle_windows`` judged windows, none of them raised, begins.
 """
 
 from __future__ import annotations
@@ -15,35 +18,26 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from service.analysis.baseline import SECONDS_PER_DAY
-from service.analysis.errors import InvalidSeries
+from service.analysis.baseline import (
+    ExerciseWindows,
+    RestRules,
+    TimeOfDayBaseline,
+    exercise_windows,
+    hour_of_day,
+    rest_mask,
+    window_offsets,
+)
 from service.analysis.hrv import WindowStats, window_stats
-
-HOURS = 24
-MAD_TO_SD = 1.4826
 
 
 @dataclass(frozen=True)
-class StressRules:
-    """Thresholds for rest-time windows and for calling one stressed."""
+class StressRules(RestRules):
+    """Which windows are rest (see RestRules), and the thresholds for calling rest stressed."""
 
-    min_coverage: float = 0.5  # share of the window spanned by beats
-    max_artifact_fraction: float = 0.2
-    exercise_bpm: float | None = None  # windows at or above this mean HR are activity, not rest
     spread_k: float = 1.0
     min_hr_rise_bpm: float = 3.0
     min_ln_drop: float = 0.1
-
-
-@dataclass(frozen=True)
-class TimeOfDayBaseline:
-    """Per local hour (index 0-23): median HR and ln RMSSD of rest windows, their spreads, counts."""
-
-    hr_bpm: npt.NDArray[np.float64]
-    ln_rmssd: npt.NDArray[np.float64]
-    hr_spread_bpm: npt.NDArray[np.float64]
-    ln_rmssd_spread: npt.NDArray[np.float64]
-    n_windows: npt.NDArray[np.int64]
+    min_episode_windows: int = 2  # 10 minutes of 5-minute windows: a sustained rise
 
 
 @dataclass(frozen=True)
@@ -58,7 +52,10 @@ class StressEpisode:
 
 @dataclass(frozen=True)
 class InterviewStress:
-    """Windows from ``before_s`` before to ``after_s`` after an interview (NaN where no rest data)."""
+    """Windows from ``before_s`` before to ``after_s`` after an interview (NaN where no rest data).
+
+    ``exercise`` and ``after_exercise`` mark the windows left out as exercise or the hour after it.
+    """
 
     start_s: npt.NDArray[np.float64]
     hr_bpm: npt.NDArray[np.float64]
@@ -66,30 +63,10 @@ class InterviewStress:
     baseline_hr_bpm: npt.NDArray[np.float64]
     baseline_rmssd_ms: npt.NDArray[np.float64]
     stressed: npt.NDArray[np.bool_]
+    exercise: npt.NDArray[np.bool_]
+    after_exercise: npt.NDArray[np.bool_]
     episodes: tuple[StressEpisode, ...]
     recovery_s: float | None
-
-
-def _window_offsets(
-    start_s: npt.NDArray[np.float64],
-    window_s: int,
-    beat_t_s: npt.NDArray[np.float64],
-    utc_offset_s: float | npt.ArrayLike,
-) -> npt.NDArray[np.float64]:
-    """The UTC offset at each window's midpoint, from one value or one per beat."""
-    offset = np.asarray(utc_offset_s, dtype=np.float64)
-    if offset.ndim:
-        mid = start_s + window_s / 2.0
-        return np.interp(mid, beat_t_s, offset) if beat_t_s.size else np.zeros_like(mid)
-    return np.full(start_s.shape, float(offset))
-
-
-def _hour_of_day(
-    start_s: npt.NDArray[np.float64], window_s: int, offset_s: npt.NDArray[np.float64]
-) -> npt.NDArray[np.intp]:
-    """Local hour of day (0-23) of each window's midpoint, given the UTC offset of each window."""
-    mid = start_s + window_s / 2.0
-    return (np.floor(((mid + offset_s) % SECONDS_PER_DAY) / 3600.0).astype(np.intp)) % HOURS
 
 
 def _local_hour(
@@ -99,106 +76,7 @@ def _local_hour(
     utc_offset_s: float | npt.ArrayLike,
 ) -> npt.NDArray[np.intp]:
     """Local hour of day (0-23) of each window's midpoint."""
-    return _hour_of_day(start_s, window_s, _window_offsets(start_s, window_s, beat_t_s, utc_offset_s))
-
-
-def _rest(stats: WindowStats, window_s: int, rules: StressRules) -> npt.NDArray[np.bool_]:
-    """Windows that hold enough clean beats at rest to be judged."""
-    ok = (
-        (stats.covered_s >= rules.min_coverage * window_s)
-        & (stats.artifact_fraction <= rules.max_artifact_fraction)
-        & np.isfinite(stats.rmssd_ms)
-        & (stats.rmssd_ms > 0)
-    )
-    if rules.exercise_bpm is not None:
-        ok &= stats.mean_hr_bpm < rules.exercise_bpm
-    return ok
-
-
-def _median_spread(values: npt.NDArray[np.float64]) -> tuple[float, float]:
-    """Median and robust SD (1.4826 x MAD) of a sample."""
-    med = float(np.median(values))
-    return med, MAD_TO_SD * float(np.median(np.abs(values - med)))
-
-
-def time_of_day_baseline(
-    beat_t_s: npt.ArrayLike,
-    rr_ms: npt.ArrayLike,
-    *,
-    utc_offset_s: float | npt.ArrayLike,
-    window_s: int = 300,
-    min_windows: int = 6,
-    rules: StressRules | None = None,
-) -> TimeOfDayBaseline:
-    """The user's typical rest-time HR and ln RMSSD for each hour of the local day.
-
-    Hours with fewer than ``min_windows`` rest windows take the values pooled over all hours; with
-    no rest window at all every value is NaN (nothing can then be called stressed).
-
-    Args:
-        beat_t_s: beat times of the history (prior days), UTC epoch seconds, non-decreasing.
-        rr_ms: RR intervals in ms, same length.
-        utc_offset_s: UTC offset in seconds, one value or one per beat.
-        window_s: window length in seconds (a multiple of 30).
-        min_windows: rest windows an hour needs to have its own values.
-        rules: which windows count as rest; defaults when None.
-
-    Returns:
-        24 hourly values of each kind.
-
-    Raises:
-        InvalidSeries: mismatched or invalid arrays.
-    """
-    stats = window_stats(beat_t_s, rr_ms, window_s=window_s)
-    offset = _window_offsets(stats.start_s, window_s, np.asarray(beat_t_s, dtype=np.float64), utc_offset_s)
-    return baseline_from_windows(
-        stats, utc_offset_s=offset, window_s=window_s, min_windows=min_windows, rules=rules
-    )
-
-
-def baseline_from_windows(
-    stats: WindowStats,
-    *,
-    utc_offset_s: float | npt.ArrayLike,
-    window_s: int = 300,
-    min_windows: int = 6,
-    rules: StressRules | None = None,
-) -> TimeOfDayBaseline:
-    """The time-of-day baseline from window statistics already computed (stored rollups, not raw beats).
-
-    Same rules as :func:`time_of_day_baseline`, which is this applied to ``window_stats`` of the beats.
-
-    Args:
-        stats: per-window statistics of the history (prior days), e.g. read back from storage.
-        utc_offset_s: UTC offset in seconds, one value or one per window.
-        window_s: the windows' length in seconds.
-        min_windows: rest windows an hour needs to have its own values.
-        rules: which windows count as rest; defaults when None.
-
-    Returns:
-        24 hourly values of each kind.
-
-    Raises:
-        InvalidSeries: one offset per window was expected but the lengths differ.
-    """
-    r = rules or StressRules()
-    offset = np.asarray(utc_offset_s, dtype=np.float64)
-    if offset.ndim and offset.shape != stats.start_s.shape:
-        raise InvalidSeries(
-            "utc_offset_s", f"shape {offset.shape} does not match {stats.start_s.shape} windows"
-        )
-    offset = offset if offset.ndim else np.full(stats.start_s.shape, float(offset))
-    rest = _rest(stats, window_s, r)
-    hour = _hour_of_day(stats.start_s, window_s, offset)[rest]
-    hr, ln = stats.mean_hr_bpm[rest], stats.ln_rmssd[rest]
-    counts = np.bincount(hour, minlength=HOURS).astype(np.int64)
-    out = np.full((4, HOURS), np.nan)
-    if hr.size:
-        out[:, :] = np.array([*_median_spread(hr), *_median_spread(ln)])[:, None]
-    for h in np.flatnonzero(counts >= min_windows):  # a loop over 24 hours
-        sel = hour == h
-        out[:, h] = [*_median_spread(hr[sel]), *_median_spread(ln[sel])]
-    return TimeOfDayBaseline(out[0], out[2], out[1], out[3], counts)
+    return hour_of_day(start_s, window_s, window_offsets(start_s, window_s, beat_t_s, utc_offset_s))
 
 
 def _judge(
@@ -207,40 +85,59 @@ def _judge(
     window_s: int,
     baseline: TimeOfDayBaseline,
     rules: StressRules,
+    active: ExerciseWindows,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """(judged, stressed) masks over the windows."""
-    judged = _rest(stats, window_s, rules) & np.isfinite(baseline.hr_bpm[hour])
+    """(judged, raised) masks over the windows: rest with a baseline, and of those the raised ones."""
+    judged = rest_mask(stats, window_s, rules, active) & np.isfinite(baseline.hr_bpm[hour])
     hr_rise = np.maximum(rules.min_hr_rise_bpm, rules.spread_k * baseline.hr_spread_bpm[hour])
     ln_drop = np.maximum(rules.min_ln_drop, rules.spread_k * baseline.ln_rmssd_spread[hour])
     with np.errstate(invalid="ignore"):
-        stressed = (
+        raised = (
             judged
             & (stats.mean_hr_bpm >= baseline.hr_bpm[hour] + hr_rise)
             & (stats.ln_rmssd <= baseline.ln_rmssd[hour] - ln_drop)
         )
-    return judged, stressed
+    return judged, raised
+
+
+def _runs(
+    start_s: npt.NDArray[np.float64], window_s: int, raised: npt.NDArray[np.bool_], min_windows: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """First and last index of each run of raised windows that follow each other, long enough to count."""
+    idx = np.flatnonzero(raised)
+    if idx.size == 0:
+        return idx, idx
+    new_run = np.diff(start_s[idx], prepend=-np.inf) > window_s
+    firsts, lasts = idx[new_run], idx[np.r_[new_run[1:], True]]
+    n = np.diff(np.r_[np.flatnonzero(new_run), idx.size])
+    keep = n >= max(min_windows, 1)
+    return firsts[keep], lasts[keep]
+
+
+def _in_runs(size: int, firsts: npt.NDArray[np.intp], lasts: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """Mask of the windows from each first to its last, inclusive."""
+    edges = np.zeros(size + 1, dtype=np.int64)
+    np.add.at(edges, firsts, 1)
+    np.add.at(edges, lasts + 1, -1)
+    return np.cumsum(edges[:-1]) > 0
 
 
 def _episodes(
     start_s: npt.NDArray[np.float64],
     window_s: int,
-    stressed: npt.NDArray[np.bool_],
+    runs: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]],
     hr_excess: npt.NDArray[np.float64],
     ln_drop: npt.NDArray[np.float64],
 ) -> tuple[StressEpisode, ...]:
-    """Runs of stressed windows that follow each other in time, with their mean excess."""
-    idx = np.flatnonzero(stressed)
-    if idx.size == 0:
-        return ()
-    new_run = np.diff(start_s[idx], prepend=-np.inf) > window_s
-    run = np.cumsum(new_run) - 1
-    n = np.bincount(run)
-    firsts, lasts = idx[new_run], idx[np.r_[new_run[1:], True]]
-    hr_mean = np.bincount(run, weights=hr_excess[idx]) / n
-    ln_mean = np.bincount(run, weights=ln_drop[idx]) / n
+    """The runs as episodes, each with its mean excess over the baseline."""
     return tuple(
-        StressEpisode(float(start_s[a]), float(start_s[b] + window_s), float(h), float(d))
-        for a, b, h, d in zip(firsts, lasts, hr_mean, ln_mean, strict=True)
+        StressEpisode(
+            float(start_s[a]),
+            float(start_s[b] + window_s),
+            float(np.mean(hr_excess[a : b + 1])),
+            float(np.mean(ln_drop[a : b + 1])),
+        )
+        for a, b in zip(*runs, strict=True)
     )
 
 
@@ -252,8 +149,9 @@ def stress_episodes(
     baseline: TimeOfDayBaseline,
     window_s: int = 300,
     rules: StressRules | None = None,
+    exercise_s: npt.ArrayLike | None = None,
 ) -> tuple[StressEpisode, ...]:
-    """Rest-time episodes of raised HR and suppressed HRV against the baseline for the hour.
+    """Sustained rest-time episodes of raised HR and suppressed HRV against the baseline for the hour.
 
     Args:
         beat_t_s: beat times, UTC epoch seconds, non-decreasing.
@@ -262,6 +160,8 @@ def stress_episodes(
         baseline: the user's time-of-day baseline from prior days.
         window_s: window length in seconds (a multiple of 30).
         rules: thresholds; defaults when None.
+        exercise_s: exercise spans, (start, end) pairs in UTC epoch seconds: no episode falls in one
+            or in the ``rules.after_exercise_s`` after it.
 
     Returns:
         Episodes in time order.
@@ -272,11 +172,14 @@ def stress_episodes(
     r = rules or StressRules()
     stats = window_stats(beat_t_s, rr_ms, window_s=window_s)
     hour = _local_hour(stats.start_s, window_s, np.asarray(beat_t_s, dtype=np.float64), utc_offset_s)
-    _, stressed = _judge(stats, hour, window_s, baseline, r)
+    active = exercise_windows(
+        stats.start_s, window_s=window_s, exercise_s=exercise_s, after_s=r.after_exercise_s
+    )
+    _, raised = _judge(stats, hour, window_s, baseline, r, active)
     return _episodes(
         stats.start_s,
         window_s,
-        stressed,
+        _runs(stats.start_s, window_s, raised, r.min_episode_windows),
         stats.mean_hr_bpm - baseline.hr_bpm[hour],
         baseline.ln_rmssd[hour] - stats.ln_rmssd,
     )
@@ -294,6 +197,7 @@ def interview_stress(
     window_s: int = 300,
     settle_windows: int = 2,
     rules: StressRules | None = None,
+    exercise_s: npt.ArrayLike | None = None,
 ) -> InterviewStress:
     """HR and HRV around an interview against the baseline, its stress episodes and time to recover.
 
@@ -306,8 +210,10 @@ def interview_stress(
         before_s: span shown before the interview.
         after_s: span shown after the interview.
         window_s: window length in seconds (a multiple of 30).
-        settle_windows: consecutive judged, unstressed windows that count as back at baseline.
+        settle_windows: consecutive judged windows, none raised, that count as back at baseline.
         rules: thresholds; defaults when None.
+        exercise_s: exercise spans, (start, end) pairs in UTC epoch seconds: they and the
+            ``rules.after_exercise_s`` after each are not judged.
 
     Returns:
         One entry per window of the span (values NaN where the window is not rest or has no data);
@@ -326,23 +232,30 @@ def interview_stress(
     offset = np.asarray(utc_offset_s, dtype=np.float64)
     offset = offset[sel] if offset.ndim else offset
     hour = _local_hour(stats.start_s, window_s, t[sel], offset)
-    judged, stressed = _judge(stats, hour, window_s, baseline, r)
+    active = exercise_windows(
+        stats.start_s, window_s=window_s, exercise_s=exercise_s, after_s=r.after_exercise_s
+    )
+    judged, raised = _judge(stats, hour, window_s, baseline, r, active)
     pos = np.rint((stats.start_s - grid[0]) / window_s).astype(np.intp)
     hr, rmssd = np.full(grid.size, np.nan), np.full(grid.size, np.nan)
     hr[pos[judged]], rmssd[pos[judged]] = stats.mean_hr_bpm[judged], stats.rmssd_ms[judged]
-    on_grid = np.zeros(grid.size, dtype=bool)
-    on_grid[pos[stressed]] = True
+    raised_grid = np.zeros(grid.size, dtype=bool)
+    raised_grid[pos[raised]] = True
     grid_hour = _local_hour(grid, window_s, t[sel], offset)
     base_hr, base_ln = baseline.hr_bpm[grid_hour], baseline.ln_rmssd[grid_hour]
-    episodes = _episodes(grid, window_s, on_grid, hr - base_hr, base_ln - np.log(rmssd))
-    settled = np.isfinite(hr) & ~on_grid
+    runs = _runs(grid, window_s, raised_grid, r.min_episode_windows)
+    episodes = _episodes(grid, window_s, runs, hr - base_hr, base_ln - np.log(rmssd))
+    grid_active = exercise_windows(grid, window_s=window_s, exercise_s=exercise_s, after_s=r.after_exercise_s)
+    settled = np.isfinite(hr) & ~raised_grid
     return InterviewStress(
         grid,
         hr,
         rmssd,
         base_hr,
         np.exp(base_ln),
-        on_grid,
+        _in_runs(grid.size, *runs),
+        grid_active.exercise,
+        grid_active.after,
         episodes,
         _recovery_s(grid, settled, interview_t_s, window_s, settle_windows),
     )

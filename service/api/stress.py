@@ -5,6 +5,16 @@ baseline the stored 5-minute HRV windows (``hrv_windows``, written by the day's 
 whole hours of the local day on each of the 14 days before: a few thousand rows, not a fortnight of samples.
 Without strap data around the interview every value is null; without a baseline the series is shown
 but nothing is judged.
+
+Exercise is the user's stored workout sessions (``workout_sessions``, not deleted), not a rule on each
+window's mean HR: a session is already the sustained stretch at or above the heartbeat-up threshold that
+DESIGN calls a workout (held 5 minutes, back-dated over the warm-up, kept through the recoveries between
+intervals by hysteresis), found from every sample, with or without RR intervals, and as the user
+corrected it; a 5-minute window's mean HR would miss the warm-up, a short effort inside a window and the
+slower minutes between intervals, and would disagree with the Sessions page. The sessions and the hour
+after each are left out of the baseline and never judged. A window whose mean HR is at or above the
+threshold outside any session (a run for the bus) is still not rest, as before, but it starts no hour.
+Times are in the user's time zone, as on the day and session answers.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -23,30 +33,34 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from service import localtime
+from service.analysis.baseline import TimeOfDayBaseline, baseline_from_windows, exercise_windows
 from service.analysis.errors import AnalysisError
 from service.analysis.hrv import WindowStats, window_stats
 from service.analysis.stress import (
     InterviewStress,
     StressEpisode,
     StressRules,
-    TimeOfDayBaseline,
-    baseline_from_windows,
     interview_stress,
     stress_episodes,
 )
-from service.api.common import iso_ms, query_time_ms
+from service.api.common import query_time_ms
 from service.api.deps import CurrentUser, SessionDep
 from service.api.interviews import get_owned_interview
 from service.errors import InvalidInput
-from service.models import HrvWindow, Sample, User
+from service.models import HrvWindow, Sample, User, WorkoutSession
 from service.rollup_days import HRV_WINDOW_S, beat_source, beats_from_samples
 from service.rollups import profile_for
 
 router = APIRouter(tags=["stress"])
 
 
+Activity = Literal["exercise", "after_exercise"]
+
+
 class StressWindow(BaseModel):
-    """One 5-minute window: null where it holds no rest-time data (or, for the baseline, none is known)."""
+    """One 5-minute window: null where it holds no rest-time data (or, for the baseline, none is known).
+
+    ``activity`` says why a window with data is not judged: a workout, or the hour after one."""
 
     start: str
     hr_bpm: float | None
@@ -54,6 +68,7 @@ class StressWindow(BaseModel):
     baseline_hr_bpm: float | None
     baseline_rmssd_ms: float | None
     stressed: bool
+    activity: Activity | None = None
 
 
 class StressEpisodePublic(BaseModel):
@@ -69,6 +84,14 @@ class StressBaseline(BaseModel):
     rest_windows: int
 
 
+class ExerciseSpan(BaseModel):
+    """A workout in the span shown, and the end of the hour after it that is not judged either."""
+
+    start: str
+    end: str
+    excluded_until: str
+
+
 class InterviewStressPublic(BaseModel):
     interview_id: int
     at: str
@@ -78,6 +101,7 @@ class InterviewStressPublic(BaseModel):
     has_data: bool
     baseline: StressBaseline | None
     windows: list[StressWindow]
+    exercise: list[ExerciseSpan] = []
     episodes: list[StressEpisodePublic]
     recovery_s: float | None
     back_to_baseline_at: str | None
@@ -211,15 +235,37 @@ def _rules(user: User) -> StressRules:
     return StressRules(exercise_bpm=profile_for(user).threshold_bpm)
 
 
+def _exercise(db: Session, user: User, lo_s: float, hi_s: float, rules: StressRules) -> NDArray[np.float64]:
+    """The user's workout sessions whose span or following hour touches [lo_s, hi_s): (start, end) seconds."""
+    query = select(WorkoutSession.start_ms, WorkoutSession.end_ms).where(
+        WorkoutSession.user_id == user.id,
+        WorkoutSession.deleted.is_(False),
+        WorkoutSession.end_ms >= int((lo_s - rules.after_exercise_s) * 1000),
+        WorkoutSession.start_ms < int(hi_s * 1000),
+    )
+    rows = list(db.execute(query.order_by(WorkoutSession.start_ms)))
+    return np.array([(a / 1000, b / 1000) for a, b in rows], dtype=np.float64).reshape(-1, 2)
+
+
 def _baseline(
-    db: Session, user: User, spans: list[tuple[float, float]], rules: StressRules
+    db: Session,
+    user: User,
+    spans: list[tuple[float, float]],
+    rules: StressRules,
+    exercise_s: NDArray[np.float64] | None = None,
 ) -> TimeOfDayBaseline | None:
-    """The user's usual rest-time HR and HRV per hour of the day from the spans' stored windows; None without."""
+    """The user's usual rest-time HR and HRV per hour of the day from the spans' stored windows; None without.
+
+    Exercise and the hour after it are left out: by the sessions given, else those stored for the spans."""
     stats, offset_s = _load_windows(db, user, spans)
     if stats.n_beats.sum() < MIN_BEATS:
         return None
+    if exercise_s is None:
+        exercise_s = _exercise(db, user, spans[0][0], spans[-1][1], rules)
     try:
-        base = baseline_from_windows(stats, utc_offset_s=offset_s, window_s=WINDOW_S, rules=rules)
+        base = baseline_from_windows(
+            stats, utc_offset_s=offset_s, window_s=WINDOW_S, rules=rules, exercise_s=exercise_s
+        )
     except AnalysisError:
         return None
     return base if np.isfinite(base.hr_bpm).any() else None
@@ -229,10 +275,15 @@ def _opt(x: float) -> float | None:
     return round(float(x), 2) if np.isfinite(x) else None
 
 
-def _episode(e: StressEpisode) -> StressEpisodePublic:
+def _iso(t_s: float, tz: ZoneInfo) -> str:
+    """An instant in the user's time zone, as the day and session answers give it."""
+    return dt.datetime.fromtimestamp(t_s, tz).isoformat(timespec="seconds")
+
+
+def _episode(e: StressEpisode, tz: ZoneInfo) -> StressEpisodePublic:
     return StressEpisodePublic(
-        start=iso_ms(int(e.start_s * 1000)),
-        end=iso_ms(int(e.end_s * 1000)),
+        start=_iso(e.start_s, tz),
+        end=_iso(e.end_s, tz),
         duration_s=round(e.end_s - e.start_s),
         hr_excess_bpm=_opt(e.hr_excess_bpm),
         ln_rmssd_drop=_opt(e.ln_rmssd_drop),
@@ -250,7 +301,7 @@ def _unjudged_series(grid: NDArray[np.float64], beats: Beats) -> tuple[NDArray[n
     return hr, rmssd
 
 
-def _statement(result: InterviewStress | None, has_data: bool, has_baseline: bool) -> str:
+def _statement(result: InterviewStress | None, has_data: bool, has_baseline: bool, n_workouts: int) -> str:
     if not has_data:
         return (
             "No heart-rate data with RR intervals around this interview; wear the strap next time to see it."
@@ -270,26 +321,52 @@ def _statement(result: InterviewStress | None, has_data: bool, has_baseline: boo
         if result.recovery_s is not None
         else "no return to your usual level within the data"
     )
-    return f"{stressed}; {back}."
+    workouts = (
+        f" Your workout{'s' if n_workouts > 1 else ''} and the hour after {'each' if n_workouts > 1 else 'it'} "
+        "are left out: a heart settling after exercise is recovering, not stressed."
+        if n_workouts
+        else ""
+    )
+    return f"{stressed}; {back}.{workouts}"
 
 
-def _windows(grid: NDArray[np.float64], beats: Beats, result: InterviewStress | None) -> list[StressWindow]:
+def _activity(exercise: NDArray[np.bool_], after: NDArray[np.bool_], i: int) -> Activity | None:
+    return "exercise" if exercise[i] else "after_exercise" if after[i] else None
+
+
+def _windows(
+    grid: NDArray[np.float64],
+    beats: Beats,
+    result: InterviewStress | None,
+    exercise_s: NDArray[np.float64],
+    rules: StressRules,
+    tz: ZoneInfo,
+) -> list[StressWindow]:
     """The 5-minute series; without a judged result, the plain series and no baseline."""
     hr, rmssd = (result.hr_bpm, result.rmssd_ms) if result else _unjudged_series(grid, beats)
     nan = np.full(grid.size, np.nan)
     base_hr = result.baseline_hr_bpm if result else nan
     base_rmssd = result.baseline_rmssd_ms if result else nan
     stressed = result.stressed if result else np.zeros(grid.size, dtype=bool)
+    active = exercise_windows(grid, window_s=WINDOW_S, exercise_s=exercise_s, after_s=rules.after_exercise_s)
     return [
         StressWindow(
-            start=iso_ms(int(t * 1000)),
+            start=_iso(t, tz),
             hr_bpm=_opt(hr[i]),
             rmssd_ms=_opt(rmssd[i]),
             baseline_hr_bpm=_opt(base_hr[i]),
             baseline_rmssd_ms=_opt(base_rmssd[i]),
             stressed=bool(stressed[i]),
+            activity=_activity(active.exercise, active.after, i),
         )
         for i, t in enumerate(grid)
+    ]
+
+
+def _exercise_public(exercise_s: NDArray[np.float64], rules: StressRules, tz: ZoneInfo) -> list[ExerciseSpan]:
+    return [
+        ExerciseSpan(start=_iso(a, tz), end=_iso(b, tz), excluded_until=_iso(b + rules.after_exercise_s, tz))
+        for a, b in exercise_s
     ]
 
 
@@ -304,29 +381,34 @@ def read_interview_stress(interview_id: int, user: CurrentUser, db: SessionDep) 
     has_data = beats.t_s.size >= MIN_BEATS
     rules = _rules(user)
     tz = localtime.zone(user.timezone)
-    baseline = _baseline(db, user, baseline_spans(tz, lo_s, hi_s), rules) if has_data else None
+    spans = baseline_spans(tz, lo_s, hi_s)
+    # One query for the sessions of the fortnight before and of the span shown.
+    sessions = _exercise(db, user, spans[0][0] if spans else lo_s, hi_s, rules)
+    shown = sessions[(sessions[:, 1] + rules.after_exercise_s > lo_s) & (sessions[:, 0] < hi_s)]
+    baseline = _baseline(db, user, spans, rules, sessions) if has_data and spans else None
     result = None
     if baseline is not None:
         result = interview_stress(
             beats.t_s, beats.rr_ms, interview_t_s=at_s, utc_offset_s=beats.offset_s, baseline=baseline,
-            before_s=BEFORE_S, after_s=AFTER_S, window_s=WINDOW_S, rules=rules,
+            before_s=BEFORE_S, after_s=AFTER_S, window_s=WINDOW_S, rules=rules, exercise_s=shown,
         )  # fmt: skip
     recovery_s = result.recovery_s if result else None
     return InterviewStressPublic(
         interview_id=interview.id,
-        at=interview.at.isoformat(),
-        from_=iso_ms(int(lo_s * 1000)),
-        to=iso_ms(int(hi_s * 1000)),
+        at=interview.at.astimezone(tz).isoformat(),
+        from_=_iso(lo_s, tz),
+        to=_iso(hi_s, tz),
         window_s=WINDOW_S,
         has_data=has_data,
         baseline=None
         if baseline is None
         else StressBaseline(days=BASELINE_DAYS, rest_windows=int(baseline.n_windows.sum())),
-        windows=_windows(grid, beats, result),
-        episodes=[_episode(e) for e in result.episodes] if result else [],
+        windows=_windows(grid, beats, result, shown, rules, tz),
+        exercise=_exercise_public(shown, rules, tz),
+        episodes=[_episode(e, tz) for e in result.episodes] if result else [],
         recovery_s=recovery_s,
-        back_to_baseline_at=None if recovery_s is None else iso_ms(int((at_s + recovery_s) * 1000)),
-        statement=_statement(result, has_data, baseline is not None),
+        back_to_baseline_at=None if recovery_s is None else _iso(at_s + recovery_s, tz),
+        statement=_statement(result, has_data, baseline is not None, len(shown)),
     )
 
 
@@ -337,7 +419,9 @@ def list_stress_episodes(
     from_: Annotated[str, Query(alias="from", description="ISO 8601 with an offset, or epoch ms")],
     to: Annotated[str, Query(description="ISO 8601 with an offset, or epoch ms; at most 7 days after from")],
 ) -> list[StressEpisodePublic]:
-    """Rest-time stress episodes in a range, each against the baseline of the days before the range."""
+    """Sustained rest-time stress episodes in a range, against the baseline of the days before the range.
+
+    None falls in a workout or the hour after it."""
     lo_s, hi_s = query_time_ms(from_, "from") / 1000, query_time_ms(to, "to") / 1000
     if hi_s <= lo_s:
         raise InvalidInput("`to` is not after `from`")
@@ -349,10 +433,13 @@ def list_stress_episodes(
     rules = _rules(user)
     # Any hour may be judged: the baseline takes the whole days before the range, one span a day.
     spans = [(lo_s - k * 86_400.0, lo_s - (k - 1) * 86_400.0) for k in range(BASELINE_DAYS, 0, -1)]
-    baseline = _baseline(db, user, spans, rules)
+    sessions = _exercise(db, user, spans[0][0], hi_s, rules)
+    baseline = _baseline(db, user, spans, rules, sessions)
     if baseline is None:
         return []
     episodes = stress_episodes(
-        beats.t_s, beats.rr_ms, utc_offset_s=beats.offset_s, baseline=baseline, window_s=WINDOW_S, rules=rules
-    )
-    return [_episode(e) for e in episodes if lo_s <= e.start_s < hi_s]
+        beats.t_s, beats.rr_ms, utc_offset_s=beats.offset_s, baseline=baseline, window_s=WINDOW_S,
+        rules=rules, exercise_s=sessions,
+    )  # fmt: skip
+    tz = localtime.zone(user.timezone)
+    return [_episode(e, tz) for e in episodes if lo_s <= e.start_s < hi_s]

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from service.analysis.baseline import daily_rest_hrv, recovery_status
+from service.analysis.baseline import (
+    RestRules,
+    baseline_from_windows,
+    daily_rest_hrv,
+    exercise_windows,
+    recovery_status,
+    time_of_day_baseline,
+)
 from service.analysis.errors import InvalidSeries
-from service.analysis.hrv import time_domain
+from service.analysis.hrv import time_domain, window_stats
 
 DAY_S = 86_400
 DAY0 = 20_000  # 2024-10-04, days since the epoch
@@ -109,3 +118,97 @@ def test_recovery_status_needs_history_and_ignores_missing_days() -> None:
     assert recovery_status(day, ln, on_day=int(day[-8])).status == "within"
     with pytest.raises(InvalidSeries):
         recovery_status(day, ln[:-1], on_day=int(day[-1]))
+
+
+# --- exercise windows and the time-of-day baseline --------------------------------------------------
+
+
+def _brute_overlaps(start: np.ndarray, window_s: float, spans: list[tuple[float, float]]) -> np.ndarray:
+    return np.array([any(a < s + window_s and b > s for a, b in spans if b > a) for s in start], dtype=bool)
+
+
+def test_exercise_windows_mark_the_workout_and_the_hour_after_it() -> None:
+    start = np.arange(0.0, 4 * 3600, 300.0)
+    w = exercise_windows(start, window_s=300, exercise_s=[(1000.0, 2500.0)])
+    # 1000 s falls in the window from 900 s; the workout ends inside the window from 2400 s.
+    assert start[w.exercise].tolist() == [900.0, 1200.0, 1500.0, 1800.0, 2100.0, 2400.0]
+    # The hour after it runs to 6100 s: the windows from 2700 s to 6000 s, the one holding 2500 s is exercise.
+    assert start[w.after].min() == 2700.0 and start[w.after].max() == 6000.0
+    assert not (w.exercise & w.after).any() and w.any.sum() == w.exercise.sum() + w.after.sum()
+    none = exercise_windows(start, window_s=300, exercise_s=None)
+    assert not none.any.any()
+    assert not exercise_windows(start, window_s=300, exercise_s=np.zeros((0, 2))).any.any()
+
+
+def test_a_span_ending_where_a_window_starts_does_not_touch_it() -> None:
+    start = np.array([0.0, 300.0, 600.0])
+    w = exercise_windows(start, window_s=300, exercise_s=[(0.0, 300.0)], after_s=300.0)
+    assert w.exercise.tolist() == [True, False, False] and w.after.tolist() == [False, True, False]
+    empty = exercise_windows(start, window_s=300, exercise_s=[(450.0, 450.0)], after_s=0.0)
+    assert not empty.any.any()  # an empty span covers no time
+
+
+@pytest.mark.parametrize(
+    "spans", [[(1.0, 2.0, 3.0)], [(5.0, 4.0)], [(0.0, float("nan"))], np.zeros((2, 2, 2))]
+)
+def test_exercise_spans_must_be_start_end_pairs(spans: object) -> None:
+    with pytest.raises(InvalidSeries):
+        exercise_windows(np.zeros(3), window_s=300, exercise_s=spans)  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    spans=st.lists(
+        st.tuples(st.floats(0, 20_000, allow_nan=False), st.floats(0, 5_000, allow_nan=False)), max_size=12
+    ),
+    window_s=st.sampled_from([30, 300, 600]),
+)
+def test_overlaps_agree_with_checking_every_span(spans: list[tuple[float, float]], window_s: int) -> None:
+    pairs = [(a, a + d) for a, d in spans]  # overlapping, nested, touching, empty: any order
+    start = np.arange(-600.0, 26_000.0, window_s)
+    w = exercise_windows(start, window_s=window_s, exercise_s=pairs or None, after_s=0.0)
+    np.testing.assert_array_equal(w.exercise, _brute_overlaps(start, window_s, pairs))
+
+
+MORNING_OFFSET_S = 3600.0
+
+
+def _morning(day: int, workout: bool, seed: int) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float]]]:
+    """06:00-12:00 local at rest, 58 bpm; on workout days a run 07:20-08:00 and an hour of recovery after.
+
+    The recovery is what a heart does after a run: still raised (90 falling to 66 bpm), HRV suppressed,
+    below the heartbeat-up threshold, so only the session says it is not rest."""
+    t0 = day * DAY_S + 6 * 3600 - MORNING_OFFSET_S
+    if not workout:
+        t, rr = _beats(t0, 6 * 3600, 58.0, 30.0, seed)
+        return t, rr, []
+    parts = [_beats(t0, 80 * 60, 58.0, 30.0, seed)]
+    parts.append(_beats(parts[-1][0][-1], 40 * 60, 150.0, 2.0, seed + 1))
+    for i, bpm in enumerate(np.linspace(90.0, 66.0, 12)):
+        parts.append(_beats(parts[-1][0][-1], 300, float(bpm), 5.0 + i, seed + 2 + i))
+    parts.append(_beats(parts[-1][0][-1], 3 * 3600, 58.0, 30.0, seed + 20))
+    t, rr = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return t, rr, [(t0 + 80 * 60, t0 + 120 * 60)]
+
+
+def test_the_usual_at_eight_leaves_out_morning_workouts_and_the_hour_after() -> None:
+    days = [_morning(DAY0 + i, workout=i % 3 != 2, seed=10 * i) for i in range(9)]
+    t = np.concatenate([d[0] for d in days])
+    rr = np.concatenate([d[1] for d in days])
+    sessions = [s for d in days for s in d[2]]
+    rules = RestRules(exercise_bpm=112.0)  # 40 % HRR of 60..190 bpm
+    with_sessions = time_of_day_baseline(
+        t, rr, utc_offset_s=MORNING_OFFSET_S, rules=rules, exercise_s=sessions
+    )
+    without = time_of_day_baseline(t, rr, utc_offset_s=MORNING_OFFSET_S, rules=rules)
+    # Without the sessions the recovery hour lifts "your usual" at 08:00 (the jump the issue saw).
+    assert without.hr_bpm[8] > without.hr_bpm[7] + 8.0
+    # With them, 08:00 is read from the rest days only (3 of 9), at the same 58 bpm as 07:00 and 10:00.
+    assert with_sessions.n_windows[8] == 3 * 12
+    np.testing.assert_allclose(with_sessions.hr_bpm[[6, 7, 8, 9, 10]], 58.0, atol=1.0)
+    assert with_sessions.ln_rmssd[8] == pytest.approx(with_sessions.ln_rmssd[10], abs=0.15)
+    # The stored-window form drops the same windows.
+    stats = window_stats(t, rr)
+    stored = baseline_from_windows(stats, utc_offset_s=MORNING_OFFSET_S, rules=rules, exercise_s=sessions)
+    np.testing.assert_array_equal(stored.n_windows, with_sessions.n_windows)
+    np.testing.assert_allclose(stored.hr_bpm, with_sessions.hr_bpm)

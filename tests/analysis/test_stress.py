@@ -5,16 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from service.analysis.baseline import TimeOfDayBaseline, baseline_from_windows, time_of_day_baseline
 from service.analysis.errors import InvalidSeries
 from service.analysis.hrv import WindowStats, window_stats
-from service.analysis.stress import (
-    StressRules,
-    TimeOfDayBaseline,
-    baseline_from_windows,
-    interview_stress,
-    stress_episodes,
-    time_of_day_baseline,
-)
+from service.analysis.stress import StressRules, interview_stress, stress_episodes
 
 DAY_S = 86_400
 DAY0 = 20_000
@@ -156,3 +150,84 @@ def test_one_offset_per_window_must_match_the_windows() -> None:
     np.testing.assert_array_equal(
         scalar.n_windows, time_of_day_baseline(t, rr, utc_offset_s=OFFSET_S).n_windows
     )
+
+
+def test_one_raised_window_is_a_moment_not_an_episode() -> None:
+    base = _baseline()
+    # The raised stretch starts at the interview (a window's edge, within a second of drift).
+    t, rr = _interview_day(300.0)
+    once = interview_stress(t, rr, interview_t_s=INTERVIEW_S, utc_offset_s=OFFSET_S, baseline=base)
+    assert once.episodes == () and not once.stressed.any()
+    assert stress_episodes(t, rr, utc_offset_s=OFFSET_S, baseline=base) == ()
+    # It was raised, though: judged window by window it would have been one.
+    single = StressRules(min_episode_windows=1)
+    assert len(stress_episodes(t, rr, utc_offset_s=OFFSET_S, baseline=base, rules=single)) == 1
+    assert once.recovery_s == pytest.approx(300.0, abs=1)  # a raised window is not yet back to usual
+    t, rr = _interview_day(600.0)
+    twice = interview_stress(t, rr, interview_t_s=INTERVIEW_S, utc_offset_s=OFFSET_S, baseline=base)
+    [episode] = twice.episodes
+    assert (episode.start_s, episode.end_s) == (INTERVIEW_S, INTERVIEW_S + 600)
+    assert twice.stressed.sum() == 2
+
+
+WORKOUT_END_S = INTERVIEW_S - 1800  # a run 08:30-09:30 local, the interview at 10:00
+
+
+def _day_with_a_workout_before() -> tuple[np.ndarray, np.ndarray, list[tuple[float, float]]]:
+    """Calm from 06:00, a run 08:30-09:30, then an hour of recovery (raised HR, low HRV), calm again.
+
+    The recovery looks like stress to HR and HRV alone (82 bpm, a fraction of the usual RMSSD) and is
+    below the heartbeat-up threshold, so a rule on each window's HR cannot tell it from stress."""
+    start = (DAY0 + 10) * DAY_S + 6 * 3600 - OFFSET_S
+    segments = [
+        (WORKOUT_END_S - 3600 - start, 65.0, 30.0),
+        (3600.0, 150.0, 2.0),
+        (3600.0, 82.0, 6.0),
+        (6 * 3600.0, 65.0, 30.0),
+    ]
+    t, rr = _beats(segments, start, 41)
+    return t, rr, [(WORKOUT_END_S - 3600, WORKOUT_END_S)]
+
+
+def test_the_hour_after_a_workout_is_recovery_not_stress() -> None:
+    t, rr, workout = _day_with_a_workout_before()
+    rules = StressRules(exercise_bpm=112.0)  # 40 % HRR of 60..190 bpm, as the service passes it
+    base = _baseline()
+    unaware = interview_stress(
+        t, rr, interview_t_s=INTERVIEW_S, utc_offset_s=OFFSET_S, baseline=base, rules=rules
+    )
+    assert len(unaware.episodes) == 1  # what the service used to report: the minutes after the run
+    assert unaware.episodes[0].start_s == pytest.approx(WORKOUT_END_S, abs=300)
+    out = interview_stress(
+        t, rr, interview_t_s=INTERVIEW_S, utc_offset_s=OFFSET_S, baseline=base, rules=rules,
+        exercise_s=workout,
+    )  # fmt: skip
+    assert out.episodes == () and not out.stressed.any()
+    at = out.start_s
+    np.testing.assert_array_equal(out.exercise, (at >= WORKOUT_END_S - 3600) & (at < WORKOUT_END_S))
+    np.testing.assert_array_equal(out.after_exercise, (at >= WORKOUT_END_S) & (at < WORKOUT_END_S + 3600))
+    assert np.isnan(out.hr_bpm[out.exercise | out.after_exercise]).all()  # not judged, not shown as rest
+    # Back to usual once the hour after the run is over and two calm windows follow: 30 min after.
+    assert out.recovery_s == pytest.approx(1800.0, abs=1)
+    assert stress_episodes(t, rr, utc_offset_s=OFFSET_S, baseline=base, rules=rules, exercise_s=workout) == ()
+
+
+def test_stress_after_the_hour_after_a_workout_still_counts() -> None:
+    # The same run, but the raised stretch comes 90 minutes after it: the post-exercise hour is over.
+    start = (DAY0 + 10) * DAY_S + 6 * 3600 - OFFSET_S
+    run_end = INTERVIEW_S - 1800
+    segments = [
+        (run_end - 3600 - start, 65.0, 30.0),
+        (3600.0, 150.0, 2.0),
+        (3600.0 + 1800.0, 65.0, 30.0),  # calm through the hour after it and the interview's start
+        (3600.0, 82.0, 6.0),
+        (4 * 3600.0, 65.0, 30.0),
+    ]
+    t, rr = _beats(segments, start, 43)
+    out = interview_stress(
+        t, rr, interview_t_s=INTERVIEW_S, utc_offset_s=OFFSET_S, baseline=_baseline(),
+        rules=StressRules(exercise_bpm=112.0), exercise_s=[(run_end - 3600, run_end)],
+    )  # fmt: skip
+    [episode] = out.episodes
+    assert episode.start_s == pytest.approx(INTERVIEW_S + 3600, abs=300)
+    assert not (out.stressed & (out.exercise | out.after_exercise)).any()

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from service.analysis.stress import time_of_day_baseline
+from service.analysis.baseline import time_of_day_baseline
 from service.api.stress import (
     AFTER_S,
     BASELINE_DAYS,
@@ -119,17 +119,29 @@ def world(client: TestClient) -> World:
 
 
 def _window(out: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
-    key = at.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-    return next(w for w in out["windows"] if w["start"] == key)
+    return next(w for w in out["windows"] if dt.datetime.fromisoformat(w["start"]) == at)
+
+
+def _in_berlin(iso: str) -> bool:
+    """An ISO time written with Berlin's offset at that instant (the user's zone at the edge)."""
+    when = dt.datetime.fromisoformat(iso)
+    return when.utcoffset() == when.astimezone(BERLIN).utcoffset()
 
 
 def test_an_hour_of_stress_returns_to_baseline_after_an_hour(client: TestClient, world: World) -> None:
     out = _stress(client, world.user, world.interview_id)
     at = _local(world.day, 11)
     assert out["has_data"] and out["window_s"] == 300 and len(out["windows"]) == 9 * 12
-    assert out["windows"][0]["start"] == (at - dt.timedelta(hours=3)).astimezone(dt.UTC).isoformat(
-        timespec="milliseconds"
-    )
+    assert dt.datetime.fromisoformat(out["windows"][0]["start"]) == at - dt.timedelta(hours=3)
+    times = [
+        out["at"],
+        out["from"],
+        out["to"],
+        out["back_to_baseline_at"],
+        *(w["start"] for w in out["windows"]),
+    ]
+    assert all(_in_berlin(t) for t in times) and _in_berlin(out["episodes"][0]["start"])
+    assert out["exercise"] == [] and all(w["activity"] is None for w in out["windows"])
     assert out["baseline"]["days"] == BASELINE_DAYS and out["baseline"]["rest_windows"] >= 40
     assert _window(out, _local(world.day, 9))["hr_bpm"] is None  # no strap data yet: null, not zero
     calm = _window(out, _local(world.day, 10, 30))
@@ -299,3 +311,63 @@ def test_the_same_beats_from_two_straps_give_the_answer_of_one(client: TestClien
     with Session(engine) as db:
         counts = [_load_beats(db, db.get(User, u.id), span).t_s.size for u in (one, two)]  # type: ignore[arg-type]
     assert counts[1] == pytest.approx(counts[0], abs=3)  # each beat once, not twice
+
+
+RUN = (150.0, 2.0)  # well above the heartbeat-up threshold (112 bpm for 60..190): a workout session
+# A heart after a run: still raised, HRV suppressed, below the threshold (what looked like stress).
+AFTER_RUN = [(300.0, (float(bpm), 6.0)) for bpm in np.linspace(88.0, 64.0, 12)]
+
+
+def _morning_with_a_run(day: dt.date, seed: int, until: int) -> tuple[np.ndarray, ...]:
+    """07:00-07:30 calm at 58 bpm, a run 07:30-08:10, its hour of recovery to 09:10, calm to ``until``:00."""
+    calm = (58.0, 30.0)
+    rest = (until - 9) * 3600 - 600
+    return _beats([(1800, calm), (2400, RUN), *AFTER_RUN, (rest, calm)], _local(day, 7), seed)
+
+
+def test_morning_runs_stay_out_of_the_usual_and_the_hour_after_one_is_no_episode(client: TestClient) -> None:
+    user = sign_up(client, timezone=TZ, resting_hr=60, max_hr=190)
+    device = register_device(client, user)["id"]
+    day = dt.datetime.now(BERLIN).date() - dt.timedelta(days=7)
+    for back in (2, 1):
+        _upload(
+            client, user, device, *_morning_with_a_run(day - dt.timedelta(days=back), 30 + back, until=10)
+        )
+    _upload(client, user, device, *_morning_with_a_run(day, 33, until=12))
+    iid = _interview(client, user, _local(day, 10))
+    wait_for_analysis(client)
+    sessions = client.get(
+        "/api/v1/sessions",
+        params={"from": _local(day - dt.timedelta(days=3), 0).isoformat(), "to": _local(day, 23).isoformat()},
+        headers=user.headers,
+    ).json()
+    assert len(sessions) == 3  # one run a morning, found by the service itself
+    out = _stress(client, user, iid)
+    assert out["has_data"] and out["baseline"] is not None
+    # "Your usual" at 08:00-09:00 comes from rest only: the runs' hour is left out of it on both days,
+    # so the hour takes the value pooled over the rest windows, 58 bpm, not the 75 of a heart recovering.
+    usual = [
+        _window(out, _local(day, h, m))["baseline_hr_bpm"] for h, m in ((7, 0), (8, 0), (8, 30), (9, 30))
+    ]
+    assert usual == pytest.approx([58, 58, 58, 58], abs=1.5)
+    # Today's run and the hour after it are marked, not judged, and hold no episode.
+    [run] = out["exercise"]
+    assert dt.datetime.fromisoformat(run["start"]) == pytest.approx(
+        _local(day, 7, 30), abs=dt.timedelta(minutes=3)
+    )
+    run_end = dt.datetime.fromisoformat(run["end"])
+    assert run_end == pytest.approx(_local(day, 8, 10), abs=dt.timedelta(minutes=3))
+    assert dt.datetime.fromisoformat(run["excluded_until"]) == run_end + dt.timedelta(hours=1)
+    assert _window(out, _local(day, 7, 45))["activity"] == "exercise"
+    after = [_window(out, _local(day, 8, 15) + dt.timedelta(minutes=5 * k)) for k in range(11)]
+    assert all(w["activity"] == "after_exercise" and w["hr_bpm"] is None and not w["stressed"] for w in after)
+    assert _window(out, _local(day, 9, 30))["activity"] is None
+    assert _window(out, _local(day, 9, 30))["hr_bpm"] == pytest.approx(58, abs=1)
+    assert out["episodes"] == [] and not any(w["stressed"] for w in out["windows"])
+    assert out["recovery_s"] == 0.0 and "workout and the hour after it are left out" in out["statement"]
+    episodes = client.get(
+        "/api/v1/stress/episodes",
+        params={"from": _local(day, 0).isoformat(), "to": _local(day, 23).isoformat()},
+        headers=user.headers,
+    )
+    assert episodes.status_code == 200 and episodes.json() == []

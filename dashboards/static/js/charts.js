@@ -26,15 +26,23 @@ function axis(overrides = {}) {
   };
 }
 
-/** Draw a chart into `container`, replacing any chart drawn there before. */
-export function drawChart(container, { series, data, axes, scales, bands, plugins, height = 240 }) {
+/**
+ * Draw a chart into `container`, replacing any chart drawn there before.
+ *
+ * Lines break where data are missing (DESIGN: "charts break at missing data"): a null in a series is a
+ * hole, never bridged, so `spanGaps` is switched off on every series whatever a page asks; a value alone
+ * between holes is drawn as a dot, or it would not show at all. `tz` is the IANA zone the time axis is
+ * written in: the user's zone, as the page's text, or "UTC" for daily charts whose x is noon UTC
+ * (dateToX); left out, the browser's own zone.
+ */
+export function drawChart(container, { series, data, axes, scales, bands, plugins, tz, height = 240 }) {
   charts.get(container)?.destroy();
   container.replaceChildren();
   const width = Math.max(container.clientWidth, 260);
   const opts = {
     width,
     height,
-    series,
+    series: series.map((s, i) => (i === 0 ? s : withLonePoints({ ...s, spanGaps: false }))),
     axes: (axes || [{}, {}]).map((a) => axis(a)),
     scales: scales || { x: { time: true } },
     bands,
@@ -42,6 +50,7 @@ export function drawChart(container, { series, data, axes, scales, bands, plugin
     cursor: { points: { size: 8 } },
     legend: { live: true },
   };
+  if (tz) opts.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), tz);
   const chart = new uPlot(opts, data, container);
   charts.set(container, chart);
   if (!container.dataset.observed) {
@@ -52,7 +61,86 @@ export function drawChart(container, { series, data, axes, scales, bands, plugin
     }).observe(container);
   }
   container.dataset.points = String(data[0] ? data[0].length : 0);
+  container.dataset.gaps = String(Math.max(0, ...data.slice(1).map((ys) => holes(ys).length)));
+  if (tz) container.dataset.tz = tz;
   return chart;
+}
+
+/** Runs of nulls between values of a series: [[firstNullIndex, lastNullIndex], ...] (ends not counted). */
+export function holes(values) {
+  const out = [];
+  let start = -1;
+  let seen = false;
+  values.forEach((v, i) => {
+    if (v == null) {
+      if (seen && start < 0) start = i;
+    } else {
+      if (start >= 0) out.push([start, i - 1]);
+      start = -1;
+      seen = true;
+    }
+  });
+  return out;
+}
+
+/**
+ * A series whose values alone between nulls get a dot (a line needs two neighbours to be seen).
+ * Not for bars or scatters (own paths), nor where every point shows anyway; a series with
+ * `points: {show: false}` gets no dots unless it asks for them with `points: {show: false, lone: true}`.
+ */
+function withLonePoints(s) {
+  const points = s.points || {};
+  if (s.paths || points.show === true || (points.show === false && !points.lone)) return s;
+  const filter = (u, seriesIdx, show) => {
+    if (show) return null; // uPlot shows every point already
+    const ys = u.data[seriesIdx];
+    const lone = [];
+    for (let i = 0; i < ys.length; i++) {
+      if (ys[i] != null && ys[i - 1] == null && ys[i + 1] == null) lone.push(i);
+    }
+    return lone.length ? lone : null;
+  };
+  return { ...s, points: { ...points, filter } };
+}
+
+/**
+ * Rows of [x, ...ys] with a null row put into every hole longer than `maxGapS`, so lines break there.
+ * For series sampled irregularly (heart-rate samples): the server sends what it has, holes are implicit.
+ */
+export function breakAtHoles(xs, columns, maxGapS) {
+  const outX = [];
+  const outYs = columns.map(() => []);
+  for (let i = 0; i < xs.length; i++) {
+    if (i > 0 && xs[i] - xs[i - 1] > maxGapS) {
+      outX.push((xs[i] + xs[i - 1]) / 2);
+      outYs.forEach((col) => col.push(null));
+    }
+    outX.push(xs[i]);
+    columns.forEach((col, k) => outYs[k].push(col[i]));
+  }
+  return [outX, ...outYs];
+}
+
+/** Shaded spans of x behind the series: [{from, to, colour}] (workouts, stress episodes). */
+export function verticalSpans(spans) {
+  return {
+    hooks: {
+      drawClear: [
+        (u) => {
+          const { ctx, bbox } = u;
+          ctx.save();
+          for (const span of spans) {
+            const left = Math.max(u.valToPos(span.from, "x", true), bbox.left);
+            const right = Math.min(u.valToPos(span.to, "x", true), bbox.left + bbox.width);
+            if (right <= left) continue;
+            ctx.fillStyle = span.colour;
+            ctx.fillRect(left, bbox.top, right - left, bbox.height);
+          }
+          ctx.restore();
+        },
+      ],
+    },
+  };
 }
 
 export function emptyChart(container, message) {

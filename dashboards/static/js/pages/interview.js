@@ -1,7 +1,7 @@
 import { api, apiOptional, describeError } from "../api.js";
-import { cssVar, drawChart, emptyChart, verticalMarker } from "../charts.js";
+import { cssVar, drawChart, emptyChart, verticalMarker, verticalSpans, withAlpha } from "../charts.js";
 import { itemId, signedInPage } from "../shell.js";
-import { formatDateTime } from "../time.js";
+import { formatDateTime, formatTime } from "../time.js";
 import { $, el, replaceChildren, showFormError } from "../dom.js";
 
 const STEP_LABELS = {
@@ -86,20 +86,96 @@ function wireReflection(id) {
   });
 }
 
-/** Stress answers come as rows ([{t, hr_bpm, baseline_hr_bpm}]) or columns; take whichever is there. */
+const WINDOW_S = 300;
+const MIN_HOLE_S = 10 * 60; // shorter holes still break the line, but are not worth a sentence
+
+/** Stress answers come as rows ([{start, hr_bpm, baseline_hr_bpm, activity}]) or columns; take whichever is there. */
 function stressSeries(stress) {
   const rows = stress.windows || stress.points || stress.series || stress.samples;
+  const half = (stress.window_s || WINDOW_S) / 2;
   if (Array.isArray(rows) && rows.length) {
-    const t = (r) => (r.t ? Date.parse(r.t) / 1000 : r.t_ms ? r.t_ms / 1000 : r.start ? Date.parse(r.start) / 1000 : null);
-    return { x: rows.map(t), hr: rows.map((r) => r.hr_bpm ?? r.bpm ?? null), base: rows.map((r) => r.baseline_hr_bpm ?? null) };
+    // A window's values are its 5-minute means: drawn at the window's middle.
+    const t = (r) => (r.t ? Date.parse(r.t) / 1000 : r.t_ms ? r.t_ms / 1000 : r.start ? Date.parse(r.start) / 1000 + half : null);
+    return {
+      x: rows.map(t),
+      hr: rows.map((r) => r.hr_bpm ?? r.bpm ?? null),
+      base: rows.map((r) => r.baseline_hr_bpm ?? null),
+      activity: rows.map((r) => r.activity ?? null),
+      half,
+    };
   }
   if (Array.isArray(stress.t) && Array.isArray(stress.hr_bpm)) {
-    return { x: stress.t.map((v) => (typeof v === "string" ? Date.parse(v) / 1000 : v)), hr: stress.hr_bpm, base: stress.baseline_hr_bpm || stress.hr_bpm.map(() => null) };
+    const x = stress.t.map((v) => (typeof v === "string" ? Date.parse(v) / 1000 : v));
+    return { x, hr: stress.hr_bpm, base: stress.baseline_hr_bpm || stress.hr_bpm.map(() => null), activity: x.map(() => null), half: 0 };
   }
   return null;
 }
 
-async function loadStress(id, atIso) {
+/** Workouts and the hour after each, as x spans: from the answer's list, else from the windows' marks. */
+function exerciseSpans(stress, s) {
+  if (Array.isArray(stress.exercise)) {
+    return stress.exercise.map((e) => ({
+      start: Date.parse(e.start) / 1000,
+      end: Date.parse(e.end) / 1000,
+      until: Date.parse(e.excluded_until || e.end) / 1000,
+    }));
+  }
+  const spans = [];
+  s.activity.forEach((a, i) => {
+    if (!a) return;
+    const [from, to] = [s.x[i] - s.half, s.x[i] + s.half];
+    const last = spans.at(-1);
+    if (last && Math.abs(last.until - from) < 1) {
+      if (a === "exercise") last.end = to;
+      last.until = to;
+    } else spans.push({ start: from, end: a === "exercise" ? to : from, until: to });
+  });
+  return spans;
+}
+
+/** Runs of windows without a rest-time value that no workout explains, at least MIN_HOLE_S long. */
+function dataHoles(s, spans) {
+  const explained = (x) => spans.some((e) => x >= e.start && x < e.until);
+  const out = [];
+  let start = null;
+  s.x.forEach((x, i) => {
+    const missing = s.hr[i] == null && !explained(x);
+    if (missing && start == null) start = x - s.half;
+    if (!missing && start != null) {
+      out.push([start, x - s.half]);
+      start = null;
+    }
+  });
+  if (start != null) out.push([start, s.x.at(-1) + s.half]);
+  return out.filter(([a, b]) => b - a >= MIN_HOLE_S);
+}
+
+function describeHoles(holes, tz) {
+  const box = $("#stress-gaps");
+  box.dataset.holes = String(holes.length);
+  if (!holes.length) {
+    box.textContent = "";
+    box.hidden = true;
+    return;
+  }
+  const at = (x) => formatTime(new Date(x * 1000).toISOString(), tz);
+  const parts = holes.map(([a, b]) => `${at(a)}–${at(b)}`);
+  box.hidden = false;
+  box.textContent = `The line breaks where there is no rest-time data: ${parts.join(", ")}. Nothing is guessed for those times.`;
+}
+
+/** What the shading means (the lines are named by the chart's own legend). */
+function showLegend(spans, episodes) {
+  const items = [];
+  if (episodes.length) items.push(["Stress episode", "stress"]);
+  if (spans.length) items.push(["Workout", "workout"], ["Hour after a workout (not judged)", "after-workout"]);
+  const legend = $("#stress-legend");
+  legend.hidden = !items.length;
+  replaceChildren(legend, items.map(([label, kind]) =>
+    el("li", { "data-kind": kind }, el("span", { class: `swatch ${kind}`, "aria-hidden": "true" }), label)));
+}
+
+async function loadStress(id, atIso, tz) {
   const stress = await apiOptional(`/interviews/${id}/stress`);
   const container = $("#stress-chart");
   if (!stress) {
@@ -116,13 +192,28 @@ async function loadStress(id, atIso) {
     emptyChart(container, "No heart-rate data around this interview.");
     return;
   }
+  const spans = exerciseSpans(stress, s);
+  const episodes = (stress.episodes || []).map((e) => ({ from: Date.parse(e.start) / 1000, to: Date.parse(e.end) / 1000 }));
+  const shaded = [
+    ...spans.flatMap((e) => [
+      { from: e.start, to: e.end, colour: withAlpha("--zone-moderate", 0.22) },
+      { from: e.end, to: e.until, colour: withAlpha("--zone-moderate", 0.09) },
+    ]),
+    ...episodes.map((e) => ({ ...e, colour: withAlpha("--zone-peak", 0.16) })),
+  ];
+  showLegend(spans, episodes);
+  describeHoles(dataHoles(s, spans), tz);
+  const bpm = (u, v) => (v == null ? "–" : `${Math.round(v)} bpm`);
   drawChart(container, {
-    data: [s.x, s.hr, s.base],
-    series: [{}, { label: "Heart rate", stroke: cssVar("--zone-vigorous"), width: 2, spanGaps: true },
-      { label: "Your usual", stroke: cssVar("--muted"), width: 1.5, dash: [6, 4], spanGaps: true, points: { show: false } }],
+    data: [s.x, s.base, s.hr], // the usual first, so the heart rate is drawn over it where they meet
+    series: [{}, { label: "Your usual", stroke: cssVar("--muted"), width: 1.5, dash: [6, 4], points: { show: false }, value: bpm },
+      { label: "Heart rate", stroke: cssVar("--zone-vigorous"), width: 2, value: bpm }],
     axes: [{}, { label: "bpm" }],
-    plugins: [verticalMarker(Date.parse(atIso) / 1000, "interview")],
+    plugins: [verticalSpans(shaded), verticalMarker(Date.parse(atIso) / 1000, "interview")],
+    tz,
   });
+  container.dataset.workouts = String(spans.length);
+  container.dataset.episodes = String(episodes.length);
 }
 
 signedInPage(async (profile) => {
@@ -137,5 +228,5 @@ signedInPage(async (profile) => {
   document.title = `${interview.company} · Chin Up`;
   $("#interview-summary").textContent = `${formatDateTime(interview.at, profile.timezone)}${interview.outcome ? ` · ${interview.outcome}` : ""}`;
   fillReflection(interview.reflection);
-  await Promise.all([loadPlan(id), loadStress(id, interview.at)]);
+  await Promise.all([loadPlan(id), loadStress(id, interview.at, profile.timezone)]);
 });

@@ -47,11 +47,12 @@ function drawDaily(rows) {
     series: [
       {},
       { label: "Minutes", scale: "min", stroke: cssVar("--accent"), fill: withAlpha("--accent", 0.45), width: 1, ...bars() },
-      { label: "Confidence", scale: "rating", stroke: cssVar("--confidence"), width: 2, spanGaps: true, points: { show: true, size: 9, fill: cssVar("--confidence") } },
-      { label: "Mood", scale: "rating", stroke: cssVar("--mood"), width: 2, dash: [6, 4], spanGaps: true, points: { show: true, size: 9, fill: cssVar("--mood") } },
+      { label: "Confidence", scale: "rating", stroke: cssVar("--confidence"), width: 2, points: { show: true, size: 9, fill: cssVar("--confidence") } },
+      { label: "Mood", scale: "rating", stroke: cssVar("--mood"), width: 2, dash: [6, 4], points: { show: true, size: 9, fill: cssVar("--mood") } },
     ],
     scales: { x: { time: true, range: (u, lo, hi) => [lo - 43200, hi + 43200] }, min: { range: (u, lo, hi) => [0, Math.max(hi || 0, 60)] }, rating: { range: [0, 10] } },
     axes: [{}, { scale: "min", label: "minutes" }, { scale: "rating", side: 1, label: "rating", grid: { show: false } }],
+    tz: "UTC", // x is noon UTC of each date (dateToX): written in UTC, the dates are the user's own
   });
 }
 

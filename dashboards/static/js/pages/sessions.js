@@ -7,8 +7,10 @@ let profile = null;
 
 function describe(s) {
   const parts = [formatDuration(s.duration_s), `${s.heartbeat_up_minutes ?? 0} heartbeat-up min`];
+  if (s.in_progress === true) parts.unshift("in progress");
   if (s.avg_bpm) parts.push(`avg ${Math.round(s.avg_bpm)} bpm`);
-  if (s.hrr60_bpm != null) parts.push(`recovered ${Math.round(s.hrr60_bpm)} bpm in a minute`);
+  if (s.in_progress === true) parts.push("recovery pending");
+  else if (s.hrr60_bpm != null) parts.push(`recovered ${Math.round(s.hrr60_bpm)} bpm in a minute`);
   return parts.join(" · ");
 }
 

@@ -1,0 +1,330 @@
+"""What issue 12 changed on screen: the stress chart's gaps and workouts, the HRV band, session recovery.
+
+Each page is shot at 1280 and 390 px wide. The users live in Berlin and the browser in New York, so a
+time written in the browser's zone instead of the user's would show (text and chart axes alike).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Route, expect
+
+from tests.e2e.conftest import Dash, api, open_dash
+from tests.support.server import LiveServer
+from tests.support.settle import wait_for_analysis
+from tests.support.users import TestUser, register_device, sign_up
+
+pytestmark = pytest.mark.e2e
+
+TZ = "Europe/Berlin"
+BERLIN = ZoneInfo(TZ)
+BROWSER_TZ = "America/New_York"
+WIDTHS = {"1280": {"width": 1280, "height": 900}, "390": {"width": 390, "height": 844}}
+CALM = (65.0, 30.0)  # bpm, breathing swing of RR in ms
+STRESSED = (82.0, 6.0)
+RUN = (150.0, 2.0)
+AFTER_RUN = [(300.0, (float(bpm), 6.0)) for bpm in np.linspace(88.0, 66.0, 12)]  # an hour settling
+
+
+@dataclass
+class Person:
+    """A user in Berlin with one strap, and a tab per width signed in as them."""
+
+    server: LiveServer
+    user: TestUser
+    device_id: int
+    tabs: dict[str, Dash]
+
+    def upload(self, samples: list[dict[str, Any]]) -> None:
+        for i in range(0, len(samples), 10_000):
+            body = api(self.server, self.user, "POST", f"/devices/{self.device_id}/samples",
+                       json={"samples": samples[i : i + 10_000]})  # fmt: skip
+            assert not body["rejected"], body["rejected"][:3]
+
+    def settle(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            wait_for_analysis(client, self.server.url)
+
+    def shots(self, path: str, name: str, check: Any) -> None:
+        """Open the page at each width, run the checks on it, and shoot it."""
+        for width, tab in self.tabs.items():
+            tab.goto(path)
+            check(tab)
+            tab.no_sideways_scroll()
+            tab.shot(f"{name}-{width}")
+
+
+@pytest.fixture
+def person(browser: Browser, live_server: LiveServer) -> Iterator[Person]:
+    with httpx.Client(base_url=live_server.url, timeout=10) as client:
+        user = sign_up(client, timezone=TZ, resting_hr=60, max_hr=190)
+        device = register_device(client, user, name="Chest strap")["id"]
+    tabs = {
+        w: open_dash(browser, live_server, viewport=size, token=user.token, timezone_id=BROWSER_TZ)
+        for w, size in WIDTHS.items()
+    }
+    yield Person(live_server, user, device, tabs)
+    for tab in tabs.values():
+        tab.page.context.close()
+
+
+def _local(day: dt.date, hh: int, mm: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hh, mm), tzinfo=BERLIN)
+
+
+def _rr_samples(
+    segments: list[tuple[float, tuple[float, float]]], start: dt.datetime, seed: int
+) -> list[dict[str, Any]]:
+    """Once a second, the beats since the last notification: through (duration_s, (bpm, swing_ms)) segments."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for duration_s, (bpm, swing_ms) in segments:
+        k = np.arange(int(duration_s * bpm / 60.0))
+        parts.append(60_000.0 / bpm + swing_ms * np.sin(2 * np.pi * k / 5.0) + rng.normal(0.0, 2.0, k.size))
+    rr = np.concatenate(parts)
+    t = start.timestamp() + np.cumsum(rr) / 1000.0
+    cuts = np.flatnonzero(np.diff(np.floor(t))) + 1
+    return [
+        {"t": int(round(tp[-1] * 1000)), "bpm": int(round(60_000.0 / rp.mean())),
+         "rr_ms": [round(float(x), 1) for x in rp], "contact": True}
+        for tp, rp in zip(np.split(t, cuts), np.split(rr, cuts), strict=True)
+    ]  # fmt: skip
+
+
+# --- the stress chart: a workout, the hour after it, a stress episode and six hours without data -------
+
+
+def test_stress_chart_breaks_at_missing_data_and_leaves_out_the_workout(person: Person) -> None:
+    day = dt.datetime.now(BERLIN).date() - dt.timedelta(days=2)
+    for back in (2, 1):  # two calm mornings to learn "your usual" from
+        person.upload(_rr_samples([(2 * 3600, CALM)], _local(day - dt.timedelta(days=back), 8), seed=back))
+    # 06:00 calm, a run 06:30-07:10 and its hour of settling, calm, the interview at 09:00 and an hour of
+    # stress after it, calm to 10:30; then nothing until 14:00 (the strap was off), calm to 15:00.
+    morning = [(1800, CALM), (2400, RUN), *AFTER_RUN, (1800 + 1200, CALM), (3600, STRESSED), (1800, CALM)]
+    person.upload(_rr_samples(morning, _local(day, 6), seed=3))
+    person.upload(_rr_samples([(3600, CALM)], _local(day, 14), seed=4))
+    at = _local(day, 9)
+    interview = api(person.server, person.user, "POST", "/interviews",
+                    json={"company": "Initech", "role": "Analyst", "at": at.isoformat(), "outcome": "went badly"})  # fmt: skip
+    person.settle()
+    stress = api(person.server, person.user, "GET", f"/interviews/{interview['id']}/stress")
+    assert len(stress["episodes"]) == 1 and len(stress["exercise"]) == 1
+
+    def check(tab: Dash) -> None:
+        page = tab.page
+        chart = page.locator("#stress-chart")
+        expect(chart.locator("canvas")).to_have_count(1)
+        expect(chart).to_have_attribute("data-tz", TZ)  # the axis in the user's zone, not New York's
+        expect(chart).to_have_attribute("data-workouts", "1")
+        expect(chart).to_have_attribute("data-episodes", "1")
+        assert int(chart.get_attribute("data-gaps") or 0) >= 2  # the workout's hours and the strap-off hours
+        expect(page.locator("#stress-statement")).to_contain_text("1 stress episode")
+        expect(page.locator("#stress-statement")).to_contain_text(
+            "workout and the hour after it are left out"
+        )
+        legend = page.locator("#stress-legend li")
+        expect(legend).to_have_text(["Stress episode", "Workout", "Hour after a workout (not judged)"])
+        # The hole is named in the user's time: 10:30 to 14:00 in Berlin (04:30 to 08:00 in New York).
+        gaps = page.locator("#stress-gaps")
+        expect(gaps).to_have_attribute("data-holes", "1")
+        expect(gaps).to_contain_text(re.compile(r"10:3\d\s?(AM)?–0?2:00\s?PM"))
+        expect(page.locator("#interview-summary")).to_contain_text(re.compile(r"0?9:00\s?AM"))
+
+    person.shots(f"/interviews/{interview['id']}", "stress-gap", check)
+
+
+# --- the Recovery page: ln RMSSD per day, the normal band, today's status in words ----------------------
+
+
+def test_recovery_page_draws_the_band_and_says_todays_status(person: Person) -> None:
+    today = dt.datetime.now(BERLIN).date()
+    rng = np.random.default_rng(12)
+    missing = {9, 10}  # two days without the strap: a hole in the chart, not a line across it
+    for back in range(24, 0, -1):
+        if back in missing:
+            continue
+        swing = 14.0 if back <= 5 else float(rng.uniform(26.0, 34.0))  # the last days less variable
+        person.upload(
+            _rr_samples([(1200, (58.0, swing))], _local(today - dt.timedelta(days=back), 6), seed=back)
+        )
+    now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    person.upload([{"t": now_ms - 60_000 + 1000 * i, "bpm": 70, "contact": True} for i in range(50)])  # today
+    person.settle()
+    days = api(person.server, person.user, "GET", "/days",
+               params={"from": (today - dt.timedelta(days=55)).isoformat(), "to": today.isoformat()})  # fmt: skip
+    hrv = days[-1]["hrv"]
+    assert days[-1]["date"] == today.isoformat() and hrv["status"] == "below", hrv
+    band = f"{hrv['band_low']:.2f}–{hrv['band_high']:.2f}"
+
+    def check(tab: Dash) -> None:
+        page = tab.page
+        status = page.locator("#recovery-status")
+        expect(status).to_have_attribute("data-status", "below")
+        expect(status).to_contain_text("Today: Your heart-rate variability is below your normal range")
+        expect(status).to_contain_text(
+            f"7-day average ln RMSSD is {hrv['acute_ln_rmssd']:.2f}, below your normal band of {band}"
+        )
+        expect(page.locator("#recovery-facts")).to_contain_text(band)
+        chart = page.locator("#hrv-chart")
+        expect(chart.locator("canvas")).to_have_count(1)
+        expect(chart).to_have_attribute("data-tz", "UTC")  # daily x values are noon UTC of each date
+        assert int(chart.get_attribute("data-band-days") or 0) >= 8
+        assert int(chart.get_attribute("data-gaps") or 0) >= 1  # the two days without a reading
+
+    person.shots("/recovery", "recovery-band", check)
+
+
+# --- sessions: recovery with a good fit, without a fitted curve, without data after the stop, in progress
+
+
+def _workout(start_ms: int, *, recovery_s: int, effort_s: int = 12 * 60) -> list[dict[str, Any]]:
+    """2 min easy, an effort at about 150 bpm, then ``recovery_s`` of exponential recovery (tau 40 s), 1 Hz."""
+    samples = []
+    for i in range(120 + effort_s + recovery_s):
+        if i < 120:
+            bpm = 80
+        elif i < 120 + effort_s:
+            bpm = 150 + i % 7 - 3
+        else:
+            bpm = round(85 + 65 * np.exp(-(i - 120 - effort_s) / 40))
+        samples.append({"t": start_ms + i * 1000, "bpm": int(bpm) + i % 3 - 1, "contact": True})
+    return samples
+
+
+def _only_session(person: Person) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    query = {
+        "from": (now - dt.timedelta(days=1)).isoformat(),
+        "to": (now + dt.timedelta(minutes=1)).isoformat(),
+    }
+    [session] = api(person.server, person.user, "GET", "/sessions", params=query)
+    return dict(session)
+
+
+def _rewrite_session(tab: Dash, session_id: int, change: dict[str, Any]) -> None:
+    """Answer GET /sessions/{id} (and the list) with the server's session changed: fields that only a newer
+    server fills in, or a recovery it cannot produce on demand, so the page's handling is what is tested."""
+
+    def handle(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        items = body if isinstance(body, list) else [body]
+        for item in items:
+            if item.get("id") == session_id:
+                item.update({k: v(item) if callable(v) else v for k, v in change.items()})
+        route.fulfill(response=answer, body=json.dumps(body), content_type="application/json")
+
+    tab.page.route(re.compile(rf"/api/v1/sessions(/{session_id})?(\?.*)?$"), handle)
+
+
+def _ms_ago(minutes: float) -> int:
+    return int((dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)).timestamp() * 1000)
+
+
+def test_a_session_with_a_reliable_recovery_fit(person: Person) -> None:
+    person.upload(_workout(_ms_ago(40), recovery_s=6 * 60))
+    person.settle()
+    session = _only_session(person)
+    assert session["hrr60_bpm"] is not None and session["recovery_tau_s"] is not None, session
+
+    def check(tab: Dash) -> None:
+        page = tab.page
+        statement = page.locator("#recovery-statement")
+        expect(statement).to_have_attribute("data-state", "measured")
+        expect(statement).to_contain_text(f"fell {round(session['hrr60_bpm'])} bpm in the first minute")
+        expect(statement).to_contain_text(f"time constant of {round(session['recovery_tau_s'])} s")
+        expect(page.locator("#recovery-chart")).to_have_attribute("data-fit", "yes")
+        expect(page.locator("#recovery-explainer")).to_contain_text(
+            "A cool-down walk lowers the first-minute drop"
+        )
+        expect(page.locator("#session-state")).to_be_hidden()
+        drop = page.locator("#session-facts div", has_text="First-minute drop")
+        expect(drop.locator("dd")).to_have_text(f"{round(session['hrr60_bpm'])} bpm")
+        assert int(page.locator("#hr-chart").get_attribute("data-points") or 0) > 900
+
+    person.shots(f"/sessions/{session['id']}", "session-fit", check)
+
+
+def test_a_session_without_a_reliable_fit_says_why(person: Person) -> None:
+    person.upload(_workout(_ms_ago(40), recovery_s=6 * 60))
+    person.settle()
+    session = _only_session(person)
+    note = "the recovery curve did not fit the data well enough to give a time constant"
+    # The drops stay; the fit is withheld, as the service does when its quality is poor.
+    unfit = {"recovery_tau_s": None, "recovery_note": note,
+             "recovery": lambda s: {**s["recovery"], "fit": None}}  # fmt: skip
+    for tab in person.tabs.values():
+        _rewrite_session(tab, session["id"], unfit)
+
+    def check(tab: Dash) -> None:
+        page = tab.page
+        statement = page.locator("#recovery-statement")
+        expect(statement).to_have_attribute("data-state", "measured")
+        expect(statement).to_contain_text("in the first minute")
+        expect(statement).to_contain_text(f"{note[0].upper()}{note[1:]}.")
+        expect(statement).not_to_contain_text("time constant of")
+        expect(page.locator("#recovery-chart")).to_have_attribute("data-fit", "no")
+        expect(page.locator("#recovery-chart canvas")).to_have_count(1)  # the measured points, no curve
+
+    person.shots(f"/sessions/{session['id']}", "session-no-fit", check)
+
+
+def test_a_session_without_data_after_the_stop_says_why_instead_of_a_number(person: Person) -> None:
+    person.upload(_workout(_ms_ago(40), recovery_s=0))  # the strap came off as the effort ended
+    person.settle()
+    session = _only_session(person)
+    assert session["hrr60_bpm"] is None and session["hrr120_bpm"] is None, session
+    note = session.get("recovery_note") or "not enough data after the stop"
+    if "recovery_note" not in session:  # until the service sends it, as it soon will
+        for tab in person.tabs.values():
+            _rewrite_session(tab, session["id"], {"recovery_note": note})
+
+    def check(tab: Dash) -> None:
+        page = tab.page
+        statement = page.locator("#recovery-statement")
+        expect(statement).to_have_attribute("data-state", "none")
+        expect(statement).to_contain_text("No recovery value for this session.")
+        expect(statement).to_contain_text(note[0].upper() + note[1:].rstrip("."))
+        expect(statement).not_to_contain_text("bpm")
+        expect(page.locator("#session-facts")).to_contain_text("not measured")
+        expect(page.locator("#recovery-explainer")).to_contain_text("cool-down walk")
+
+    person.shots(f"/sessions/{session['id']}", "session-no-recovery", check)
+
+
+def test_a_session_in_progress_says_so_and_recovery_is_pending(person: Person) -> None:
+    start = _ms_ago(16)
+    person.upload(_workout(start, recovery_s=0, effort_s=14 * 60 - 5)[: 16 * 60 - 5])  # still going now
+    person.settle()
+    session = _only_session(person)
+    if "in_progress" not in session:  # until the service sends it, as it soon will
+        for tab in person.tabs.values():
+            _rewrite_session(tab, session["id"], {"in_progress": True, "recovery_note": None})
+    else:
+        assert session["in_progress"] is True, session
+
+    def check(tab: Dash) -> None:
+        page = tab.page
+        expect(page.locator("#session-state")).to_have_text("in progress")
+        expect(page.locator("#session-summary")).to_contain_text("so far")
+        statement = page.locator("#recovery-statement")
+        expect(statement).to_have_attribute("data-state", "pending")
+        expect(statement).to_contain_text("Recovery: pending")
+        expect(page.locator("#session-facts")).to_contain_text("pending")
+        expect(page.locator("#recovery-chart")).to_contain_text("once you stop")
+
+    person.shots(f"/sessions/{session['id']}", "session-in-progress", check)
+    list_tab = person.tabs["1280"]
+    list_tab.goto("/sessions")
+    expect(list_tab.page.locator("#session-list")).to_contain_text("in progress")
+    expect(list_tab.page.locator("#session-list")).to_contain_text("recovery pending")

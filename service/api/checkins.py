@@ -45,8 +45,15 @@ def within(query: S, column: InstrumentedAttribute[dt.datetime], from_: str | No
     return query
 
 
+_QUERY_FIRST_MS = int(dt.datetime(1900, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+_QUERY_LAST_MS = int(dt.datetime(2101, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+
+
 def _query_datetime(value: str, name: str) -> dt.datetime:
-    return dt.datetime.fromtimestamp(query_time_ms(value, name) / 1000, dt.UTC)
+    """A bound of a range query; beyond the journal's span (service.api.types) it means "from the start"
+    or "to the end", so it is clamped there rather than refused."""
+    t_ms = min(max(query_time_ms(value, name), _QUERY_FIRST_MS), _QUERY_LAST_MS)
+    return dt.datetime.fromtimestamp(t_ms / 1000, dt.UTC)
 
 
 def refuse_future(value: dt.datetime | None, name: str, tolerance_s: int) -> None:

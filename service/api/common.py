@@ -18,7 +18,8 @@ def query_time_ms(value: str, name: str) -> int:
     """A query parameter that is ISO 8601 with an offset or epoch milliseconds."""
     text = value.strip()
     try:
-        t_ms = parse_time_ms(int(text) if text.lstrip("-").isdigit() else text)
+        # a query may start before anything stored ("from 1990"): only samples have the 2000 floor
+        t_ms = parse_time_ms(int(text) if text.lstrip("-").isdigit() else text, iso_floor_ms=None)
     except ValueError as exc:
         raise InvalidInput(f"{name}: {exc}") from exc
     if t_ms > MAX_TIME_MS:  # beyond any date (and any 64-bit column): refused, not bound into a query

@@ -16,6 +16,7 @@ from service.analysis.minutes import DayTotals, target_met, week_summary
 from service.api.common import FastJSON
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.sessions import session_public
+from service.api.types import Day
 from service.errors import InvalidInput
 from service.models import CheckIn, DayRollup, User, WorkoutSession
 
@@ -208,8 +209,8 @@ def list_days(
     user: CurrentUser,
     db: SessionDep,
     ctx: ContextDep,
-    from_: Annotated[dt.date, Query(alias="from")],
-    to: Annotated[dt.date, Query()],
+    from_: Annotated[Day, Query(alias="from")],
+    to: Annotated[Day, Query()],
 ) -> FastJSON:
     """Every local day from `from` to `to` inclusive, days without data included (as zeros)."""
     if to < from_:
@@ -233,7 +234,7 @@ def list_days(
 
 
 @router.get("/{date}", response_class=FastJSON)
-def read_day(date: dt.date, user: CurrentUser, db: SessionDep, ctx: ContextDep) -> FastJSON:
+def read_day(date: Day, user: CurrentUser, db: SessionDep, ctx: ContextDep) -> FastJSON:
     """One day in full: with the streak, the week against the WHO band and HRV against the personal band."""
     rollup = db.get(DayRollup, (user.id, date))
     sessions, checkins = _journal_by_day(db, user, date, date)

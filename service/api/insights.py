@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from service import localtime
 from service.analysis.insights import MIN_PAIRED_DAYS, exercise_vs_rating
 from service.api.deps import CurrentUser, SessionDep
+from service.api.types import Day
 from service.errors import InvalidInput
 from service.models import CheckIn, DayRollup, User
 
@@ -114,9 +115,9 @@ def exercise_vs_confidence(
     lag_days: Annotated[int, Query(ge=0, le=1, description="0: same day; 1: the rating of the next day")] = 0,
     metric: Annotated[Metric, Query()] = "confidence",
     from_: Annotated[
-        dt.date | None, Query(alias="from", description="first local day of the minutes")
+        Day | None, Query(alias="from", description="first local day of the minutes")
     ] = None,
-    to: Annotated[dt.date | None, Query(description="last local day (default: today)")] = None,
+    to: Annotated[Day | None, Query(description="last local day (default: today)")] = None,
 ) -> ExerciseInsightPublic:
     """Spearman's rho of a day's heartbeat-up minutes against that day's (or the next day's) rating."""
     first, last = _range(user, from_, to)

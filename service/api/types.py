@@ -17,13 +17,31 @@ def _check_timezone(name: str) -> str:
     return name
 
 
+# Journal times and the days asked about lie in a person's life: this span keeps every conversion (local
+# days, UTC, offsets up to +-23:59) inside what datetime and the databases can hold.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+
+
 def _to_utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC)
+    try:
+        utc = value.astimezone(dt.UTC)
+    except OverflowError as exc:  # year 1 or 9999 with an extreme offset
+        raise ValueError(f"time must lie between {FIRST_DAY} and {LAST_DAY}") from exc
+    if not FIRST_DAY <= utc.date() <= LAST_DAY:
+        raise ValueError(f"time must lie between {FIRST_DAY} and {LAST_DAY}")
+    return utc
+
+
+def _check_day(value: dt.date) -> dt.date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"date must lie between {FIRST_DAY} and {LAST_DAY}")
+    return value
 
 
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_check_timezone)]
 # Times cross the API as ISO 8601 with an offset; inside they are UTC.
 UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+Day = Annotated[dt.date, AfterValidator(_check_day)]
 Rating = Annotated[int, Field(ge=1, le=10)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]

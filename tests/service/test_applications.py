@@ -42,7 +42,7 @@ def test_bad_applications_are_422_with_a_reason(client: TestClient) -> None:
         ({"role": "r" * 201}, "role"),
         ({"status": "s" * 101}, "status"),
         ({"applied_at": None}, "applied_at"),
-        ({"applied_at": "2999-03-08T10:00:00Z"}, "future"),
+        ({"applied_at": "2099-03-08T10:00:00Z"}, "future"),
         ({"salary": 1}, "salary"),
     ):
         answer = client.post(URL, json={**good, **change}, headers=user.headers)

@@ -44,7 +44,7 @@ def test_bad_practice_is_422_with_a_reason(client: TestClient) -> None:
         ({"questions": [""]}, "questions"),
         ({"questions": ["q"] * 201}, "questions"),
         ({"at": "2024-03-07T10:00:00"}, "timezone"),
-        ({"at": "2999-03-07T10:00:00Z"}, "future"),
+        ({"at": "2099-03-07T10:00:00Z"}, "future"),
         ({"minutes": 20}, "minutes"),
     ):
         answer = client.post(URL, json={**good, **change}, headers=user.headers)

@@ -2,9 +2,14 @@
 
 Minutes are UTC clock minutes (multiples of 60 s of the time origin). Every IANA zone in use today has
 a whole-minute UTC offset, so a local midnight is always a minute boundary and a day never splits a
-minute; minutes are given to the day that holds their start. A sample covers the time until the next
-sample, capped at ``max_cover_s`` (the last sample covers nothing), so irregular sampling is time-weighted,
-a hole stays a hole, and removing samples never adds time (min(x, cap) is subadditive).
+minute; minutes are given to the day that holds their start.
+
+Coverage (DESIGN.md "Sparse recordings"): two neighbouring samples at most ``max_cover_s`` apart cover the
+time between them, each the half nearer to it; a longer spacing is a hole, and nothing before the first
+sample or after the last is covered. So sparse and irregular sampling is time-weighted, a change between
+two samples is placed within half their spacing of where it happened (no lag, unlike holding a value
+until the next sample), and a hole stays a hole: removing samples that leaves a spacing longer than
+``max_cover_s`` only uncovers time, never hands any to another value.
 """
 
 from __future__ import annotations
@@ -15,14 +20,15 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from service.analysis.cleaning import as_bpm, as_mask, as_times
+from service.analysis.cleaning import MAX_SPACING_S, as_bpm, as_mask, as_times, check_steps
 from service.analysis.errors import InvalidSeries
 from service.analysis.profile import HeartProfile
 
 MINUTE_S = 60.0
 UP_MIN_S = 30.0  # a heartbeat-up minute needs >= 30 s of valid HR at/above threshold (DESIGN.md)
-MAX_COVER_S = 5.0  # a sample stands for at most 5 s; BLE straps notify about once a second
-CHUNK_SAMPLES = 1 << 20  # per-sample work in cache-sized pieces
+# Neighbours at most this far apart cover the time between them; why 30 s: cleaning.MAX_SPACING_S.
+MAX_COVER_S = MAX_SPACING_S
+CHUNK_SAMPLES = 1 << 18  # per-sample work in cache-sized pieces (2 MB of times: fastest on a year at 1 Hz)
 # WHO 2020 guidelines on physical activity: 150-300 min/week moderate, or an equivalent combination with
 # vigorous activity counting double (Bull et al., Br J Sports Med 2020;54:1451-62).
 WHO_LOW_MIN = 150
@@ -30,6 +36,7 @@ WHO_HIGH_MIN = 300
 
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
+Index = NDArray[np.intp]
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,36 @@ class MinuteTable:
         )
 
 
+def _check_cover(max_cover_s: float) -> None:
+    """Refuse bounds over a minute: half of a spacing up to 60 s reaches the next minute at most (see _fill_rows)."""
+    if not 0.0 < max_cover_s <= MINUTE_S:
+        raise InvalidSeries("max_cover_s", "must lie in (0, 60]")
+
+
+def sample_cover(t_s: ArrayLike, max_cover_s: float = MAX_COVER_S) -> F64:
+    """Seconds each sample stands for under the minute table's coverage rule, for sums over time (TRIMP).
+
+    Args:
+        t_s: sample times (s), non-decreasing.
+        max_cover_s: longest spacing bridged; a sample covers half of each spacing to a neighbour at most
+            this far away, nothing of a longer one, nothing before the first sample or after the last.
+
+    Returns:
+        Per-sample cover (s); its sum is the covered time.
+
+    Raises:
+        InvalidSeries: times not sorted, or max_cover_s outside (0, 60].
+    """
+    _check_cover(max_cover_s)
+    t = as_times(t_s)
+    half = np.diff(t) / 2.0
+    half[half > max_cover_s / 2.0] = 0.0
+    cover = np.zeros(t.size)
+    cover[:-1] += half
+    cover[1:] += half
+    return cover
+
+
 def minute_table(
     t_s: ArrayLike,
     bpm: ArrayLike,
@@ -109,7 +146,8 @@ def minute_table(
         valid: per-sample validity (``clean_hr(...).valid``); invalid samples count as holes.
         profile: resting HR and HRmax that place the threshold and zone edges.
         contact: optional per-sample sensor contact (False = lost), for ``lost_contact_s``.
-        max_cover_s: longest time one sample stands for; the last sample stands for nothing (no next).
+        max_cover_s: longest spacing bridged: neighbours at most this far apart cover the time between
+            them, each the half nearer to it; a longer spacing is a hole (see the module docstring).
         start_s: drop minutes starting before this (s).
         end_s: drop minutes starting at or after this (s).
         chunk_samples: samples handled per piece (memory and cache use; the result does not depend on it).
@@ -120,74 +158,28 @@ def minute_table(
     Raises:
         InvalidSeries: mismatched lengths, times not sorted, or max_cover_s outside (0, 60].
     """
-    if not 0.0 < max_cover_s <= MINUTE_S:
-        raise InvalidSeries("max_cover_s", "must lie in (0, 60]")
-    t = as_times(t_s)
+    _check_cover(max_cover_s)
+    t = as_times(t_s, check_order=False)  # each chunk checks the steps it computes anyway
     n = t.size
     b = as_bpm(bpm, n)
     ok = as_mask(valid, n, "valid")
-    lost = as_mask(contact, n, "contact")
     assert ok is not None
     if n == 0:
         return _empty(profile)
-    edges = (profile.threshold_bpm, profile.vigorous_bpm, profile.peak_bpm)
-    # Per-sample work runs chunk by chunk (cut at minute boundaries): cache-sized temporaries, no
-    # full-length copies; each chunk yields raw per-minute sums, corrected below for coverage that
-    # runs from one minute into the next.
+    # Per-sample work runs chunk by chunk (cut at minute boundaries) on reused cache-sized buffers; each
+    # chunk's rows are finished in the chunk (it reads one sample either side) and written in place.
     pieces = _chunks(t, chunk_samples)
     longest = max(hi - lo for lo, hi in pieces)
-    work = _Work(
-        np.empty(longest),
-        np.empty(longest, np.float32),
-        np.empty(longest, np.float32),
-        np.empty(longest, np.float32),
-    )
-    parts = [_chunk_sums(t, b, ok, lost, lo, hi, max_cover_s, edges, work) for lo, hi in pieces]
-    col = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-    first, last, start = col["first"], col["last"], col["start"]
-    cover_last = np.minimum(
-        np.where(last + 1 < n, t[np.minimum(last + 1, n - 1)] - t[last], np.inf), max_cover_s
-    )
-    cover_last[-1] = 0.0  # the very last sample has no next one: it stands for nothing
-    spill = np.maximum(t[last] + cover_last - (start + MINUTE_S), 0.0)
-    spill_in = np.zeros_like(spill)
-    spill_in[1:] = np.where(start[1:] - start[:-1] == MINUTE_S, spill[:-1], 0.0)  # else dropped: no row
-
-    def fix(total: F64, at_last: F64) -> F64:
-        total = total - spill * at_last
-        total[1:] += spill_in[1:] * at_last[:-1]
-        return np.maximum(total, 0.0)
-
-    ok_last = ok[last].astype(np.float64)
-    bpm_last = np.where(ok[last], b[last], 0.0)
-    valid_s = fix(col["valid"], ok_last)
-    bpm_s = fix(col["bpm"], bpm_last)
-    lost_s = fix(col["lost"], (~lost[last]).astype(np.float64)) if lost is not None else col["lost"]
-    above = [fix(col[f"above{k}"], (bpm_last >= edge).astype(np.float64)) for k, edge in enumerate(edges)]
-    mean_bpm = np.full(first.size, np.nan)
-    np.divide(bpm_s, valid_s, out=mean_bpm, where=valid_s > 0)
-    first_valid, last_valid = _valid_times(t, ok, first, last, col.pop("bad"))
-    table = MinuteTable(
-        profile=profile,
-        minute_start_s=start,
-        n_samples=(last - first + 1).astype(np.int32),
-        valid_s=valid_s.astype(np.float32),
-        lost_contact_s=lost_s.astype(np.float32),
-        up_s=above[0].astype(np.float32),
-        moderate_s=(above[0] - above[1]).astype(np.float32),
-        vigorous_s=(above[1] - above[2]).astype(np.float32),
-        peak_s=above[2].astype(np.float32),
-        mean_bpm=mean_bpm.astype(np.float32),
-        min_bpm=col["min"],
-        max_bpm=col["max"],
-        first_valid_s=first_valid,
-        last_valid_s=last_valid,
-    )
-    if start_s is None and end_s is None:
-        return table
-    lo = -np.inf if start_s is None else float(start_s)
-    hi = np.inf if end_s is None else float(end_s)
-    return table.take((start >= lo) & (start < hi))
+    edges = (profile.threshold_bpm, profile.vigorous_bpm, profile.peak_bpm)
+    ctx = _Context(t, b, ok, as_mask(contact, n, "contact"), max_cover_s, edges, _Work.sized(longest))
+    out = _allocate(profile, min(n, int(np.floor(t[-1] / MINUTE_S) - np.floor(t[0] / MINUTE_S)) + 1))
+    filled = 0
+    for lo, hi in pieces:  # one iteration per chunk of about chunk_samples samples
+        filled = _fill_rows(ctx, lo, hi, out, filled)
+    starts = out.minute_start_s[:filled]
+    first = 0 if start_s is None else int(np.searchsorted(starts, float(start_s)))
+    last = filled if end_s is None else int(np.searchsorted(starts, float(end_s)))
+    return out.take(slice(first, max(first, last)))
 
 
 def _chunks(t: F64, size: int) -> list[tuple[int, int]]:
@@ -208,83 +200,216 @@ def _chunks(t: F64, size: int) -> list[tuple[int, int]]:
 class _Work:
     """Buffers reused by every chunk: allocating fresh ones per chunk costs more than the arithmetic."""
 
+    step: F64
+    gap: F32
     minute: F64
     cover: F32
-    bpm: F32
     product: F32
+    flag: NDArray[np.bool_]
+
+    @staticmethod
+    def sized(samples: int) -> _Work:
+        """Buffers for chunks of up to ``samples`` samples."""
+        return _Work(
+            np.empty(samples + 1),
+            np.empty(samples + 1, np.float32),
+            np.empty(samples),
+            np.empty(samples, np.float32),
+            np.empty(samples, np.float32),
+            np.empty(samples + 1, np.bool_),
+        )
 
 
-def _chunk_sums(
-    t: F64,
-    b: F32,
-    ok: NDArray[np.bool_],
-    lost: NDArray[np.bool_] | None,
-    lo: int,
-    hi: int,
-    max_cover_s: float,
-    edges: tuple[float, ...],
-    work: _Work,
-) -> dict[str, NDArray[Any]]:
-    """Raw per-minute sums of samples lo..hi-1 (each sample's whole coverage counted in its minute)."""
-    tc = t[lo:hi]
-    m = tc.size
-    cover, bq, product, minute = work.cover[:m], work.bpm[:m], work.product[:m], work.minute[:m]
-    if hi < t.size:
-        np.subtract(t[lo + 1 : hi + 1], tc, out=cover, casting="unsafe")
-    else:
-        np.subtract(tc[1:], tc[:-1], out=cover[:-1], casting="unsafe")
-        cover[-1] = 0.0  # no next sample: nothing known after it (adding a hole never adds time)
-    np.minimum(cover, np.float32(max_cover_s), out=cover)
-    np.divide(tc, MINUTE_S, out=minute)
-    np.floor(minute, out=minute)
-    first = np.concatenate(([0], np.flatnonzero(minute[1:] != minute[:-1]) + 1))
-    sums: dict[str, NDArray[Any]] = {
-        "first": first + lo,
-        "last": np.append(first[1:] - 1, m - 1) + lo,
-        "start": minute[first] * MINUTE_S,
+@dataclass(frozen=True)
+class _Context:
+    """The whole series and settings one call works on (chunks read one sample beyond their ends)."""
+
+    t: F64
+    b: F32
+    ok: NDArray[np.bool_]
+    lost: NDArray[np.bool_] | None  # contact mask (False = lost), or None
+    max_cover_s: float
+    edges: tuple[float, ...]
+    work: _Work
+
+
+def _allocate(profile: HeartProfile, rows: int) -> MinuteTable:
+    """Output columns for at most ``rows`` minutes, filled chunk by chunk (no concatenation at the end)."""
+    times, counts = ("minute_start_s", "first_valid_s", "last_valid_s"), ("n_samples",)
+    columns: dict[str, Any] = {
+        f.name: np.empty(
+            rows, np.float64 if f.name in times else np.int32 if f.name in counts else np.float32
+        )
+        for f in fields(MinuteTable)
+        if f.name != "profile"
     }
-    # Invalid and contact-lost samples are few: handle them by index, not with full-chunk masks.
-    bad = np.flatnonzero(~ok[lo:hi])
-    sums["bad"] = bad + lo
-    sums["lost"] = np.zeros(first.size)
-    if lost is not None:
-        gone = np.flatnonzero(~lost[lo:hi])
+    return MinuteTable(profile=profile, **columns)
+
+
+# Rows of the per-minute sums handled together: valid s, bpm x s, s at or above each zone edge, lost s.
+_VALID, _BPM, _ABOVE, _LOST = 0, 1, 2, 5
+
+
+def _fill_rows(c: _Context, lo: int, hi: int, out: MinuteTable, at: int) -> int:
+    """Write the minutes of samples lo..hi-1 into ``out`` from row ``at``; return the next free row.
+
+    Each sample's whole cover is summed in its own minute first. Only the first and the last sample of a
+    minute can cover time beyond it (half a spacing of at most 60 s: into the next minute at most), so
+    that part is then moved across the edge, minute by minute, with the values of those samples.
+    """
+    m = hi - lo
+    gap, cover2 = _bridged(c, lo, hi)  # cover2: TWICE each sample's cover, exact for whole seconds
+    first, start = _minute_starts(c, lo, hi)
+    last = np.append(first[1:] - 1, m - 1)
+    ok, bc = c.ok[lo:hi], c.b[lo:hi]
+    bad = np.flatnonzero(~ok)  # invalid and contact-lost samples are few: handled by index
+    sums = np.zeros((6, first.size), np.float32)
+    if c.lost is not None:
+        gone = np.flatnonzero(~c.lost[lo:hi])
         owner = np.searchsorted(first, gone, side="right") - 1
-        sums["lost"] = np.bincount(owner, weights=cover[gone], minlength=first.size)
-    np.copyto(bq, b[lo:hi])
-    bq[bad] = np.nan
-    sums["min"], sums["max"] = np.fmin.reduceat(bq, first), np.fmax.reduceat(bq, first)
-    bq[bad] = 0.0
-    cover[bad] = 0.0  # from here on: seconds of VALID coverage
-    sums["valid"] = np.add.reduceat(cover, first).astype(np.float64)
-    sums["bpm"] = np.add.reduceat(np.multiply(cover, bq, out=product), first).astype(np.float64)
-    for k, total in enumerate(_seconds_above(cover, bq, first, sums["max"], edges)):
-        sums[f"above{k}"] = total
-    return sums
+        sums[_LOST] = np.bincount(owner, weights=cover2[gone], minlength=first.size)
+    cover2[bad] = 0.0  # from here on: VALID coverage
+    product = np.multiply(cover2, bc, out=c.work.product[:m])
+    product[bad] = 0.0  # an invalid sample may hold NaN
+    sums[_VALID] = np.add.reduceat(cover2, first)
+    sums[_BPM] = np.add.reduceat(product, first)
+    min_bpm, max_bpm = _min_max(bc, ok, first, last, bad)
+    _seconds_above(cover2, bc, first, max_bpm, c.edges, out=sums[_ABOVE:_LOST])
+    valid_s, bpm_s, up_s, vigorous_up_s, peak_s, lost_s = _move_edge_cover(
+        c, lo, hi, gap, first + lo, last + lo, start, sums
+    )
+    rows = slice(at, at + first.size)
+    out.minute_start_s[rows] = start
+    out.n_samples[rows] = last - first + 1
+    out.valid_s[rows] = valid_s
+    out.lost_contact_s[rows] = lost_s
+    out.up_s[rows] = up_s
+    out.moderate_s[rows] = up_s - vigorous_up_s
+    out.vigorous_s[rows] = vigorous_up_s - peak_s
+    out.peak_s[rows] = peak_s
+    mean = np.full(first.size, np.nan)
+    np.divide(bpm_s, valid_s, out=mean, where=valid_s > 0)
+    out.mean_bpm[rows] = mean
+    out.min_bpm[rows], out.max_bpm[rows] = min_bpm, max_bpm
+    out.first_valid_s[rows], out.last_valid_s[rows] = _valid_times(c.t[lo:hi], ok, first, last, bad)
+    return at + first.size
+
+
+def _bridged(c: _Context, lo: int, hi: int) -> tuple[F32, F32]:
+    """Bridged spacings around samples lo..hi-1 and twice each sample's cover.
+
+    ``gap[j]`` is the spacing before sample lo+j (``gap[m]`` the one after hi-1), zero where it is longer
+    than ``max_cover_s`` or there is no neighbour: a hole, covered by neither side.
+
+    Raises:
+        InvalidSeries: the times are not sorted (checked here, on steps computed anyway).
+    """
+    t, m = c.t, hi - lo
+    step = c.work.step[: m + 1]  # float64 first: a subtraction that casts as it goes is slower
+    step[0] = t[lo] - t[lo - 1] if lo > 0 else np.inf
+    np.subtract(t[lo + 1 : hi], t[lo : hi - 1], out=step[1:m])
+    step[m] = t[hi] - t[hi - 1] if hi < t.size else np.inf
+    check_steps(step[:m])
+    gap = c.work.gap[: m + 1]
+    np.copyto(gap, step, casting="same_kind")
+    gap[np.flatnonzero(np.greater(gap, c.max_cover_s, out=c.work.flag[: m + 1]))] = 0.0
+    return gap, np.add(gap[:-1], gap[1:], out=c.work.cover[:m])
+
+
+def _minute_starts(c: _Context, lo: int, hi: int) -> tuple[Index, F64]:
+    """First sample (chunk index) and start time of every minute holding samples lo..hi-1."""
+    m = hi - lo
+    minute = np.divide(c.t[lo:hi], MINUTE_S, out=c.work.minute[:m])
+    np.floor(minute, out=minute)
+    changed = np.not_equal(minute[1:], minute[:-1], out=c.work.flag[: m - 1])
+    first = np.concatenate(([0], np.flatnonzero(changed) + 1))
+    return first, minute[first] * MINUTE_S
+
+
+def _min_max(bc: F32, ok: NDArray[np.bool_], first: Index, last: Index, bad: Index) -> tuple[F32, F32]:
+    """Lowest and highest valid bpm of each minute (NaN where none is valid).
+
+    Reduced over all samples first (no masked copy of the chunk), then redone for the few minutes that
+    hold an invalid sample.
+    """
+    low, high = np.fmin.reduceat(bc, first), np.fmax.reduceat(bc, first)  # 4x faster than minimum/maximum
+    if bad.size:
+        owner = np.searchsorted(first, bad, side="right") - 1  # sorted
+        rows = owner[np.flatnonzero(np.diff(owner, prepend=-1))]
+        idx = _fill_ranges(first[rows], last[rows])
+        values = bc[idx]
+        values[~ok[idx]] = np.nan
+        starts = np.cumsum(last[rows] - first[rows] + 1) - (last[rows] - first[rows] + 1)
+        low[rows], high[rows] = np.fmin.reduceat(values, starts), np.fmax.reduceat(values, starts)
+    return low, high
+
+
+def _fill_ranges(first: Index, last: Index) -> Index:
+    """All indices in the inclusive ranges [first[k], last[k]], built without a loop."""
+    lengths = last - first + 1
+    if lengths.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    return np.arange(int(lengths.sum())) + np.repeat(first - np.cumsum(lengths) + lengths, lengths)
+
+
+def _move_edge_cover(
+    c: _Context, lo: int, hi: int, gap: F32, first: Index, last: Index, start: F64, sums: F32
+) -> F32:
+    """Per-minute totals (s), one row per quantity, once the edge samples' cover is moved across the edges.
+
+    ``sums`` hold twice the cover of each minute's own samples; ``first`` / ``last`` are global indices.
+    The sample before the chunk (lo-1) and the one after it (hi) take part as the neighbours' edge samples.
+    """
+    t, m = c.t, hi - lo
+    fwd = np.maximum(t[last] + 0.5 * gap[last - lo + 1] - (start + MINUTE_S), 0.0)  # leaves into the next
+    bwd = np.maximum(start - (t[first] - 0.5 * gap[first - lo]), 0.0)  # leaves into the previous
+    fwd_in = max(t[lo - 1] + 0.5 * gap[0] - start[0], 0.0) if lo > 0 else 0.0
+    bwd_in = max(start[-1] + MINUTE_S - (t[hi] - 0.5 * gap[m]), 0.0) if hi < t.size else 0.0
+    at_first = _edge_values(c, np.append(first, min(hi, t.size - 1)))  # then the next chunk's first
+    at_last = _edge_values(c, np.concatenate(([max(lo - 1, 0)], last)))  # after the previous chunk's last
+    moved = np.multiply(sums, np.float32(0.5), out=sums)
+    leaving = at_last[:, 1:] * fwd.astype(np.float32)  # into the next minute
+    moved -= leaving
+    moved[:, 1:] += leaving[:, :-1]
+    leaving = np.multiply(at_first[:, :-1], bwd.astype(np.float32), out=leaving)  # into the previous one
+    moved -= leaving
+    moved[:, :-1] += leaving[:, 1:]
+    moved[:, 0] += at_last[:, 0] * np.float32(fwd_in)  # from the sample before the chunk
+    moved[:, -1] += at_first[:, -1] * np.float32(bwd_in)  # from the sample after it
+    return np.maximum(moved, 0.0, out=moved)
+
+
+def _edge_values(c: _Context, idx: Index) -> F32:
+    """What one second of each sample's cover adds to each per-minute quantity (rows as in ``sums``)."""
+    values = np.zeros((6, idx.size), np.float32)
+    ok = c.ok[idx]
+    values[_VALID] = ok
+    values[_BPM] = np.where(ok, c.b[idx], 0.0)
+    for k, edge in enumerate(c.edges):  # three zone edges
+        values[_ABOVE + k] = values[_BPM] >= edge
+    if c.lost is not None:
+        values[_LOST] = ~c.lost[idx]
+    return values
 
 
 def _seconds_above(
-    cover: F32, bq: F32, first: NDArray[np.intp], max_bpm: NDArray[Any], edges_bpm: tuple[float, ...]
-) -> list[F64]:
-    """Valid seconds at or above each edge per minute, summing only minutes whose max reaches the edge."""
+    cover: F32, bq: F32, first: Index, max_bpm: NDArray[Any], edges_bpm: tuple[float, ...], out: F32
+) -> None:
+    """Valid cover at or above each edge per minute into ``out`` (one row per edge, zeroed by the caller),
+    summing only minutes whose max reaches the edge."""
     last = np.append(first[1:] - 1, cover.size - 1)
     hot = np.flatnonzero(max_bpm >= edges_bpm[0])  # rest minutes cannot contribute: skip their samples
-    lengths = last[hot] - first[hot] + 1
-    idx = np.arange(int(lengths.sum())) + np.repeat(first[hot] - np.cumsum(lengths) + lengths, lengths)
+    if hot.size == 0:
+        return
+    idx = _fill_ranges(first[hot], last[hot])
     cover_h, bpm_h = cover[idx], bq[idx]
+    lengths = last[hot] - first[hot] + 1
     starts_h = np.cumsum(lengths) - lengths
-    out = []
-    for edge in edges_bpm:  # three zone edges
-        total = np.zeros(first.size)
-        if hot.size:
-            total[hot] = np.add.reduceat(cover_h * (bpm_h >= edge), starts_h)
-        out.append(total)
-    return out
+    for k, edge in enumerate(edges_bpm):  # three zone edges
+        out[k, hot] = np.add.reduceat(cover_h * (bpm_h >= edge), starts_h)
 
 
-def _valid_times(
-    t: F64, ok: NDArray[np.bool_], first: NDArray[np.intp], last: NDArray[np.intp], bad: NDArray[np.intp]
-) -> tuple[F64, F64]:
+def _valid_times(t: F64, ok: NDArray[np.bool_], first: Index, last: Index, bad: Index) -> tuple[F64, F64]:
     """Time of the first and last valid sample of each minute (NaN for a minute without one).
 
     ``bad`` holds the (sorted) indices of the invalid samples; their runs are found from it alone.

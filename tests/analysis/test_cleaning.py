@@ -86,12 +86,55 @@ def test_frozen_values_for_minutes_are_invalid() -> None:
     assert result.valid[:290].all() and result.valid[490:].all()
 
 
-def test_short_identical_runs_and_sparse_samples_are_not_frozen() -> None:
+def test_short_identical_runs_are_not_frozen() -> None:
     t, bpm = _steady()
     bpm[100:125] = 118.0  # 25 s identical: a calm heart at integer resolution
     assert clean_hr(t, bpm).valid.all()
-    sparse_t = T0 + np.arange(0, 600, 25.0)  # "smart recording": 24 samples over 10 min
-    assert clean_hr(sparse_t, np.full(sparse_t.size, 140.0)).valid.all()
+
+
+def test_frozen_counts_time_not_samples() -> None:
+    # The same 10 minutes of a stuck sensor, read every second or every 25 s ("smart recording"): frozen
+    # both ways. (Before issue 12 the sparse one passed: the rule also asked for 30 identical readings.)
+    for spacing_s in (1.0, 25.0):
+        t = T0 + np.arange(0, 600, spacing_s)
+        assert not clean_hr(t, np.full(t.size, 140.0)).valid.any()
+    # A sparse heart that varies by a beat or two is never frozen.
+    t = T0 + np.arange(0, 7200, 19.0)
+    bpm = np.rint(140 + np.random.default_rng(1).normal(0, 2, t.size))
+    assert clean_hr(t, bpm).valid.all()
+
+
+def test_a_few_sparse_readings_that_agree_are_not_frozen() -> None:
+    # 6 readings 30 s apart span 150 s: a chance agreement (thinned real runs show one in 40), not a frozen
+    # sensor; the 7th reading makes it one.
+    t = T0 + np.arange(0, 600, 30.0)
+    bpm = 130.0 + (np.arange(t.size) % 2)
+    bpm[5:11] = 140.0
+    assert clean_hr(t, bpm).valid.all()
+    bpm[11] = 140.0
+    frozen = np.flatnonzero(clean_hr(t, bpm).reasons & Reason.FROZEN)
+    assert frozen.tolist() == list(range(5, 12))
+
+
+def test_a_hole_ends_a_frozen_run() -> None:
+    # 100 s identical, a 10-minute hole, 100 s identical again: nothing is known across the hole.
+    t = T0 + np.concatenate((np.arange(100.0), 700 + np.arange(100.0)))
+    assert clean_hr(t, np.full(t.size, 120.0)).valid.all()
+
+
+def test_sparse_changes_a_heart_can_make_are_kept() -> None:
+    # Every 19 s: 100 -> 160 bpm in one spacing (3.2 bpm/s, a sprint start) is a heart, not an artefact.
+    t = T0 + np.arange(0, 19 * 12, 19.0)
+    bpm = np.array([100.0] * 6 + [160.0] * 6)
+    assert clean_hr(t, bpm).valid.all()
+
+
+def test_a_spike_in_a_smart_recording_is_flagged() -> None:
+    # Every 4 s a change may be at most 35 + 3 x 2 = 41 bpm: a +70 spike for one reading is an artefact.
+    t = T0 + np.arange(0, 400, 4.0)
+    bpm = np.rint(120 + np.random.default_rng(2).normal(0, 1.5, t.size))
+    bpm[50] += 70
+    assert np.flatnonzero(~clean_hr(t, bpm).valid).tolist() == [50]
 
 
 def test_chunked_cleaning_equals_one_piece() -> None:
@@ -104,10 +147,23 @@ def test_chunked_cleaning_equals_one_piece() -> None:
     contact = np.ones(t.size, bool)
     contact[100:120] = False
     whole = clean_hr(t, bpm, contact=contact, chunk_samples=10**9)
-    for chunk in (1000, 997, 14):
+    for chunk in (1000, 997, 16, 14, 1):
         pieces = clean_hr(t, bpm, contact=contact, chunk_samples=chunk)
         np.testing.assert_array_equal(pieces.reasons, whole.reasons)
     assert all(whole.count(r) for r in Reason)
+
+
+def test_chunked_cleaning_of_sparse_data_equals_one_piece() -> None:
+    rng = np.random.default_rng(5)
+    t = T0 + np.cumsum(rng.choice([1.0, 4.0, 7.0, 19.0, 29.0, 45.0], 3000))
+    bpm = np.rint(120 + rng.normal(0, 2, t.size))
+    bpm[[400, 1700, 2600]] += 90  # spikes
+    for first, n in ((1000, 9), (2000, 40), (2990, 10)):  # frozen runs, one across the end
+        bpm[first : first + n] = 133.0
+    whole = clean_hr(t, bpm, chunk_samples=10**9)
+    assert whole.count(Reason.FROZEN) and whole.count(Reason.JUMP)
+    for chunk in (1000, 97, 16, 1):
+        np.testing.assert_array_equal(clean_hr(t, bpm, chunk_samples=chunk).reasons, whole.reasons)
 
 
 def test_bad_input_is_refused() -> None:

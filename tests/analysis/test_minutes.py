@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from service.analysis.cleaning import clean_hr
 from service.analysis.errors import InvalidSeries
-from service.analysis.minutes import day_totals, merge_minutes, minute_table, week_summary
+from service.analysis.minutes import MAX_COVER_S, day_totals, merge_minutes, minute_table, week_summary
 from service.analysis.profile import HeartProfile
 
 PROFILE = HeartProfile(resting_hr=60.0, max_hr=190.0)  # threshold 112, vigorous 138, peak 170.5 bpm
@@ -51,7 +51,9 @@ def test_a_minute_needs_30_seconds_at_or_above_threshold() -> None:
     bpm[60:] = np.where(np.arange(60) < 29, 120.0, 100.0)  # 29 s above in the second
     table = minute_table(t, bpm, np.ones(120, bool), profile=PROFILE)
     assert table.up.tolist() == [True, False]
-    assert table.up_s.tolist() == [30.0, 29.0]
+    # Each sample stands for half a second either side: the sample at 60 s (120 bpm) gives 0.5 s to each
+    # minute, so the first has 0.5 + 29 + 0.5 s at 120 bpm and the second 0.5 + 28 s.
+    assert table.up_s.tolist() == [30.0, 28.5]
 
 
 def test_a_hole_inside_a_workout_is_not_counted() -> None:
@@ -60,7 +62,7 @@ def test_a_hole_inside_a_workout_is_not_counted() -> None:
     bpm = _noisy(150.0, t.size)
     table = _table(t[keep], bpm[keep])
     assert int(table.up.sum()) == 20
-    assert table.valid_s.sum() == pytest.approx(20 * 60, abs=1.0)
+    assert table.valid_s.sum() == 2 * 599.0  # each block of 600 samples spans 599 s; the 601-s hole nothing
 
 
 def test_lost_contact_and_zeros_are_holes_and_counted_as_lost() -> None:
@@ -78,14 +80,19 @@ def test_lost_contact_and_zeros_are_holes_and_counted_as_lost() -> None:
     assert totals.valid_minutes.tolist() == [7]
 
 
-def test_irregular_sampling_is_time_weighted_without_bridging_gaps() -> None:
-    # One sample every 4 s covers a minute fully; one every 20 s covers 2 x 5 s (the last covers nothing).
+def test_irregular_sampling_is_time_weighted_and_bridges_at_most_30_s() -> None:
+    # A sample covers half the spacing to each neighbour up to 30 s away (smart recording, DESIGN.md
+    # "Sparse recordings"); a longer spacing is a hole. Every 4 s covers a minute fully (the sample at 60 s
+    # gives 2 s back to it); every 20 s covers 10 + 20 + 10 = 40 s of the second minute (nothing after its
+    # last sample: an 80-s hole follows); every 40 s covers nothing at all.
     dense = T0 + np.arange(0, 60, 4.0)
     sparse = T0 + 60 + np.arange(0, 60, 20.0)
-    t = np.concatenate((dense, sparse))
+    holes = T0 + 180 + np.arange(0, 120, 40.0)
+    t = np.concatenate((dense, sparse, holes))
     table = minute_table(t, np.full(t.size, 150.0), np.ones(t.size, bool), profile=PROFILE)
-    assert table.valid_s.tolist() == [60.0, 10.0]
-    assert table.up.tolist() == [True, False]
+    assert table.minute_start_s.tolist() == [T0, T0 + 60, T0 + 180, T0 + 240]
+    assert table.valid_s.tolist() == [60.0, 40.0, 0.0, 0.0]
+    assert table.up.tolist() == [True, True, False, False]
 
 
 def test_coverage_running_past_a_minute_boundary_moves_to_the_next_minute() -> None:
@@ -103,7 +110,8 @@ def test_mean_min_max_use_only_valid_samples() -> None:
     valid[0] = False
     bpm[0] = 250.0
     table = minute_table(t, bpm, valid, profile=PROFILE)
-    assert table.mean_bpm[0] == pytest.approx((29 * 120 + 29 * 100) / 58)  # time-weighted; last covers 0
+    # time-weighted: samples 1-29 cover 1 s each at 120 bpm, 30-58 1 s at 100, 59 (the last) 0.5 s
+    assert table.mean_bpm[0] == pytest.approx((29 * 120 + 29.5 * 100) / 58.5)
     assert (table.min_bpm[0], table.max_bpm[0]) == (100.0, 120.0)
     assert table.first_valid_s[0] == T0 + 1
 
@@ -179,7 +187,7 @@ def test_incremental_update_equals_full_recomputation() -> None:
     first = minute_table(t[t < cut], bpm[t < cut], valid[t < cut], profile=PROFILE)
     # New samples arrive: recompute from the minute before the cut, with max_cover_s of context.
     redo = cut - 60
-    ctx = t >= redo - 5
+    ctx = t >= redo - MAX_COVER_S
     fresh = minute_table(t[ctx], bpm[ctx], valid[ctx], profile=PROFILE, start_s=redo)
     merged = merge_minutes(first, fresh)
     np.testing.assert_array_equal(merged.minute_start_s, full.minute_start_s)
@@ -225,8 +233,10 @@ def _random_day(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), hole_at=st.floats(0, 1), hole_len=st.floats(1, 2000))
+@given(seed=st.integers(0, 10_000), hole_at=st.floats(0, 1), hole_len=st.floats(MAX_COVER_S, 2000))
 def test_adding_a_hole_never_adds_minutes(seed: int, hole_at: float, hole_len: float) -> None:
+    # A hole at least MAX_COVER_S long is never bridged, so it only takes cover away, minute by minute.
+    # (Removing fewer samples is thinning: tests/analysis/test_sparse.py bounds what that can change.)
     t, bpm = _random_day(seed)
     start = t[0] + hole_at * (t[-1] - t[0])
     keep = (t < start) | (t >= start + hole_len)
@@ -235,6 +245,8 @@ def test_adding_a_hole_never_adds_minutes(seed: int, hole_at: float, hole_len: f
     after = minute_table(t[keep], bpm[keep], valid[keep], profile=PROFILE)
     assert after.up.sum() <= before.up.sum()
     assert after.valid_s.sum() <= before.valid_s.sum() + 1e-3
+    rows = np.searchsorted(before.minute_start_s, after.minute_start_s)
+    assert np.all(after.up_s <= before.up_s[rows] + 1e-3)
 
 
 @settings(max_examples=25, deadline=None)

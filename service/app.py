@@ -54,6 +54,8 @@ def create_app(
             sessions, live, debounce_s=settings.analysis_debounce_s, quiet_s=settings.analysis_quiet_s
         )
         app.state.ctx = AppContext(settings=settings, sessions=sessions, live=live, rollups=rollups)
+        if not rollups.inline:
+            await asyncio.to_thread(rollups.recover)  # analysis a killed process owed its answered uploads
         stop = asyncio.Event()
         app.state.recording = StrapSupervisor(
             transport=settings.ble_transport,

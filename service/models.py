@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -301,6 +302,10 @@ class WorkoutSession(Base):
     fit_hr_asymptote: Mapped[float | None]
     fit_t0_ms: Mapped[int | None] = mapped_column(BigInteger)
     fit_duration_s: Mapped[float | None]
+    # Still receiving data when last analysed (its recovery is pending); the API also ends it once no data
+    # have come for longer than a hole (service.api.sessions.session_public).
+    in_progress: Mapped[bool] = mapped_column(default=False, server_default=false())
+    recovery_note: Mapped[str | None] = mapped_column(String(200))  # why a recovery value is missing/low
 
 
 class PairedStrap(Base):
@@ -331,3 +336,21 @@ class NudgeSent(Base):
     message: Mapped[str] = mapped_column(Text)
     minutes: Mapped[int] = mapped_column(default=0)
     target_minutes: Mapped[int] = mapped_column(default=60)
+
+
+class AnalysisTask(Base):
+    """Analysis owed to stored samples, written in the ingest transaction: a kill after the answer loses none.
+
+    `minutes`: the span lo_ms..hi_ms still to count; `history` / `totals`: the user's whole history or every
+    day's target to recompute. Rows are deleted once their work is done; at start the service takes up what
+    is left (service.rollups.Rollups.recover).
+    """
+
+    __tablename__ = "analysis_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = _user_fk()
+    kind: Mapped[str] = mapped_column(String(16))
+    lo_ms: Mapped[int | None] = mapped_column(BigInteger)
+    hi_ms: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,8 +58,15 @@ def beats_from_samples(
     return beat_t[keep], rr[keep]
 
 
-def update_day_details(db: Session, user: User, day: dt.date, profile: HeartProfile) -> None:
-    """Recompute one day's sessions, resting HR and HRV from its samples and store them on its rollup."""
+def update_day_details(
+    db: Session, user: User, day: dt.date, profile: HeartProfile, *, now_s: float | None = None
+) -> None:
+    """Recompute one day's sessions, resting HR and HRV from its samples and store them on its rollup.
+
+    ``now_s`` (default: the clock) is when the analysis runs: data up to then could have arrived, so a
+    session reaching the newest sample within a hole's length of it is "in progress". The newest sample
+    counts when it is later still (a phone whose clock runs ahead streams "future" samples live).
+    """
     tz = localtime.zone(user.timezone)
     edges = localtime.day_edges_s(day, day, tz)
     rows = fetch_samples(
@@ -71,7 +79,8 @@ def update_day_details(db: Session, user: User, day: dt.date, profile: HeartProf
         t_ms = np.round(t_s * 1000).astype(np.int64)
         valid = clean_hr(t_s, bpm, contact=contact).valid
         minutes = minute_table(t_s, bpm, valid, profile=profile, contact=contact)
-        found = find_sessions(t_s, bpm, valid, minutes)
+        data_end_s = max(time.time() if now_s is None else now_s, float(t_s[-1]))
+        found = find_sessions(t_s, bpm, valid, minutes, data_end_s=data_end_s)
         _replace_detected_sessions(db, user.id, edges[0], edges[1], found)
         resting = estimate_resting_hr(
             minutes.minute_start_s, minutes.mean_bpm, minutes.valid_s, edges, window_days=1
@@ -211,13 +220,17 @@ def session_columns(session: DetectedSession) -> dict[str, object]:
         "end_of_effort_ms": None
         if session.end_of_effort_s is None
         else int(round(session.end_of_effort_s * 1000)),
-        "hr_end_of_effort": _finite(fit.hr0_bpm) if fit else None,
+        # The measured HR where the drops start (never above the session's highest), not the fit's hr0,
+        # which extrapolates (the demo showed "starting from 154 bpm" on a session whose highest was 145).
+        "hr_end_of_effort": _finite(session.end_of_effort_bpm),
         "recovery_tau_s": _finite(session.recovery_tau_s),
         "recovery_fit_r2": _finite(session.recovery_fit_r2),
         "fit_hr0": _finite(fit.hr0_bpm) if fit else None,
         "fit_hr_asymptote": _finite(fit.hr_end_bpm) if fit else None,
         "fit_t0_ms": int(round(fit.t0_s * 1000)) if fit else None,
         "fit_duration_s": _finite(fit.duration_s) if fit else None,
+        "in_progress": bool(session.in_progress),
+        "recovery_note": session.recovery_note[:200] if session.recovery_note else None,  # the column's size
     }
 
 

@@ -13,6 +13,7 @@ profile recomputes the user's history in a task of its own, so other users' minu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -33,7 +34,7 @@ from service.analysis.profile import HeartProfile, build_profile
 from service.db import writer_lock
 from service.ingest import CleanSample
 from service.live import LiveHub
-from service.models import DayRollup, HrvWindow, MinuteRollup, Sample, User
+from service.models import AnalysisTask, DayRollup, HrvWindow, MinuteRollup, Sample, User
 from service.rollup_days import update_day_details
 from service.sample_query import load_samples
 
@@ -149,7 +150,22 @@ class Rollups:
             return self._user_locks.setdefault(user_id, threading.Lock())
 
     # -- fast path ---------------------------------------------------------------------------------
-    def on_ingest(self, user_id: int, samples: Sequence[CleanSample]) -> None:
+    def note_ingest(self, db: Session, user_id: int, samples: Sequence[CleanSample]) -> list[Span]:
+        """In the ingest transaction, before its commit: the analysis these samples are owed, as rows.
+
+        So a process killed between the answer and the analysis loses nothing: the next start takes the
+        rows up (recover). Returns the spans, for on_ingest after the commit.
+        """
+        spans = sample_spans(samples)
+        if spans and not self.inline:
+            rows = [{"user_id": user_id, "kind": "minutes", "lo_ms": round(lo * 1000), "hi_ms": round(hi * 1000)}
+                    for lo, hi in spans]  # fmt: skip
+            db.execute(insert(AnalysisTask), rows)
+        return spans
+
+    def on_ingest(
+        self, user_id: int, samples: Sequence[CleanSample], spans: list[Span] | None = None
+    ) -> None:
         """New samples stored: minutes and day totals follow within FAST_INTERVAL_S (at once when inline).
 
         Every sample's neighbourhood is recomputed, whatever the batch spans; batches arriving together are
@@ -157,7 +173,7 @@ class Rollups:
         """
         if not samples:
             return
-        spans = time_clusters(np.fromiter((s.t_ms for s in samples), np.float64, len(samples)) / 1000.0)
+        spans = spans if spans is not None else sample_spans(samples)
         if self.inline:
             self._update_spans(user_id, spans)
             return
@@ -174,9 +190,12 @@ class Rollups:
         with self._state:
             dirty, self._dirty = self._dirty, {}
             self._counting.update(dirty)
+        owed = self._owed_spans(list(dirty)) if dirty else {}
         for user_id, spans in dirty.items():
+            task_ids, stored = owed.get(user_id, ([], []))
             try:
-                self._update_spans(user_id, spans)
+                self._update_spans(user_id, [*spans, *stored])
+                self._done(task_ids)
             except Exception as exc:  # one user's failure must not stop the others'
                 self._failed(user_id, "minutes", exc, retry=lambda u=user_id, s=spans: self._requeue(u, s))
             else:
@@ -185,6 +204,47 @@ class Rollups:
                 with self._state:
                     self._counting.pop(user_id, None)
         return len(dirty)
+
+    def _owed_spans(self, user_ids: list[int]) -> dict[int, tuple[list[int], list[Span]]]:
+        """The stored minutes tasks of these users: every one committed before this call is done with them.
+
+        (A task committed later has its on_ingest after this call too, so the next round counts it.)
+        """
+        out: dict[int, tuple[list[int], list[Span]]] = {}
+        with self._sessions() as db:
+            rows = db.execute(
+                select(AnalysisTask.id, AnalysisTask.user_id, AnalysisTask.lo_ms, AnalysisTask.hi_ms).where(
+                    AnalysisTask.kind == "minutes", AnalysisTask.user_id.in_(user_ids)
+                )
+            ).all()
+        for task_id, user_id, lo_ms, hi_ms in rows:
+            ids, spans = out.setdefault(user_id, ([], []))
+            ids.append(task_id)
+            spans.append((lo_ms / 1000.0, hi_ms / 1000.0))
+        return out
+
+    def _done(self, task_ids: Sequence[int]) -> None:
+        if not task_ids:
+            return
+        with self._sessions() as db, writer_lock(db.get_bind()):  # type: ignore[arg-type]
+            db.execute(delete(AnalysisTask).where(AnalysisTask.id.in_(task_ids)))
+            db.commit()
+
+    def recover(self) -> int:
+        """At start: take up the analysis a previous process owed (killed after answering); returns tasks."""
+        with self._sessions() as db:
+            rows = db.execute(
+                select(AnalysisTask.user_id, AnalysisTask.kind, AnalysisTask.lo_ms, AnalysisTask.hi_ms)
+            ).all()
+        with self._state:
+            for user_id, kind, lo_ms, hi_ms in rows:
+                if kind == "minutes" and lo_ms is not None and hi_ms is not None:
+                    self._dirty.setdefault(user_id, [])
+                elif self._history.get(user_id) != "history":
+                    self._history[user_id] = kind
+        if rows:
+            log.info("taking up %d analysis task(s) left by the previous run", len(rows))
+        return len(rows)
 
     def _requeue(self, user_id: int, spans: list[Span]) -> None:
         with self._state:
@@ -260,8 +320,12 @@ class Rollups:
             profile = profile_for(user)
             tz = localtime.zone(user.timezone)
             days = localtime.days_between(float(lo), float(hi) - 1, tz)
+            # Read and computed outside SQLite's writer lock (reads do not begin a transaction there); only
+            # the rows' replacement and the day totals hold it. Samples stored meanwhile are counted by
+            # their own update: the user's lock orders the two.
+            rows = self._minute_rows_between(db, user_id, float(lo), float(hi), profile)
             with writer_lock(db.get_bind()):  # type: ignore[arg-type]
-                self._recompute_minutes(db, user_id, float(lo), float(hi), profile)
+                self._replace_minutes(db, user_id, float(lo), float(hi), rows)
                 met = self._retotal_days(db, user, days)
                 db.commit()
         if publish:
@@ -269,20 +333,24 @@ class Rollups:
         self._queue(user_id, days)
         return days
 
-    def _recompute_minutes(
+    def _minute_rows_between(
         self, db: Session, user_id: int, lo: float, hi: float, profile: HeartProfile
-    ) -> None:
+    ) -> list[dict[str, object]]:
         data = load_samples(db, user_id, lo - MARGIN_S, hi + MARGIN_S)
         valid = clean_hr(data.t_s, data.bpm, contact=data.contact).valid
         table = minute_table(
             data.t_s, data.bpm, valid, profile=profile, contact=data.contact, start_s=lo, end_s=hi
         )
+        return _minute_rows(user_id, table)
+
+    def _replace_minutes(
+        self, db: Session, user_id: int, lo: float, hi: float, rows: list[dict[str, object]]
+    ) -> None:
         db.execute(
             delete(MinuteRollup).where(
                 MinuteRollup.user_id == user_id, MinuteRollup.minute_s >= lo, MinuteRollup.minute_s < hi
             )
         )
-        rows = _minute_rows(user_id, table)
         if rows:
             db.execute(insert(MinuteRollup), rows)
 
@@ -408,10 +476,14 @@ class Rollups:
         """The daily target changed: every day's target and the moment it was met, from the stored minutes."""
         self._request(user_id, "totals")
 
-    def _request(self, user_id: int, kind: str) -> None:
+    def _request(self, user_id: int, kind: str, *, persist: bool = True) -> None:
         if self.inline:
             self._run_history(user_id, kind)
             return
+        if persist:
+            with self._sessions() as db, writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                db.execute(insert(AnalysisTask), [{"user_id": user_id, "kind": kind}])
+                db.commit()
         with self._state:
             if self._history.get(user_id) != "history":  # a full recompute includes the totals
                 self._history[user_id] = kind
@@ -425,9 +497,22 @@ class Rollups:
             del self._history[user_id]
             self._history_running.add(user_id)
         try:
+            with self._sessions() as db:
+                upto = db.scalar(
+                    select(func.max(AnalysisTask.id)).where(
+                        AnalysisTask.user_id == user_id, AnalysisTask.kind.in_(("history", "totals"))
+                    )
+                )
             self._run_history(user_id, kind)
+            if upto is not None:
+                with self._sessions() as db, writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                    db.execute(delete(AnalysisTask).where(
+                        AnalysisTask.user_id == user_id, AnalysisTask.kind.in_(("history", "totals")),
+                        AnalysisTask.id <= upto,
+                    ))  # fmt: skip
+                    db.commit()
         except Exception as exc:
-            self._failed(user_id, kind, exc, retry=lambda: self._request(user_id, kind))
+            self._failed(user_id, kind, exc, retry=lambda: self._request(user_id, kind, persist=False))
         else:
             self._succeeded(user_id, kind)
         finally:
@@ -491,11 +576,10 @@ class Rollups:
         return self.run_retries() + self.run_dirty() + self.run_pending()
 
     async def _tick(self, stop: asyncio.Event, work: Callable[[], int]) -> None:
+        """`work` every FAST_INTERVAL_S until `stop`."""
         while not stop.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=FAST_INTERVAL_S)
-            except TimeoutError:
-                pass
             if stop.is_set():
                 break
             try:
@@ -526,6 +610,13 @@ def merge_spans(spans: Iterable[Span], gap_s: float = 2 * MARGIN_S, max_len_s: f
             lo += max_len_s
         out.append((lo, hi))
     return out
+
+
+def sample_spans(samples: Sequence[CleanSample]) -> list[Span]:
+    """The spans a batch's samples cover (see time_clusters), in seconds."""
+    if not samples:
+        return []
+    return time_clusters(np.fromiter((s.t_ms for s in samples), np.float64, len(samples)) / 1000.0)
 
 
 def time_clusters(t_s: NDArray[np.float64], gap_s: float = 2 * MARGIN_S) -> list[tuple[float, float]]:

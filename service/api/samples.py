@@ -97,13 +97,15 @@ def ingest_samples(
     newest = max((s.t_ms for s in clean), default=None)
     with writer_lock(db.get_bind()):  # type: ignore[arg-type]
         accepted = store_samples(db, user_id=device.user_id, device_id=device.id, samples=clean)
+        spans = None
         if accepted and newest is not None:
             if device.last_sample_ms is None or newest > device.last_sample_ms:
                 device.last_sample_ms = newest
+            spans = ctx.rollups.note_ingest(db, device.user_id, clean)  # owed analysis, committed with them
         db.commit()
     if accepted:
         publish_heart_rate(ctx.live, device.user_id, device.id, clean, now_ms=now_ms)
-        ctx.rollups.on_ingest(device.user_id, clean)
+        ctx.rollups.on_ingest(device.user_id, clean, spans)
     return IngestPublic(
         accepted=accepted,
         duplicates=len(clean) - accepted + verdict.repeats,

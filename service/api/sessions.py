@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from service import localtime
 from service.analysis.cleaning import clean_hr
-from service.analysis.sessions import summarise_session
+from service.analysis.recovery import NOTE_NO_DATA, NOTE_PENDING
+from service.analysis.sessions import MAX_HOLE_S, summarise_session
 from service.api.common import FastJSON, iso_ms, query_time_ms
 from service.api.deps import CurrentUser, SessionDep
 from service.api.types import DbId, UtcTime
@@ -60,13 +62,27 @@ class SessionPublic(BaseModel):
     recovery_tau_s: float | None
     source: str
     recovery: RecoveryPublic
+    in_progress: bool = False  # still receiving data: the end is the latest sample, recovery pending
+    recovery_note: str | None = None  # why a recovery value is missing or reads low, for the page to show
+    recovery_fit_r2: float | None = None  # quality of the fit behind recovery_tau_s (shown only with it)
 
 
 def _local_iso(t_ms: int, tz: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(t_ms / 1000, tz).isoformat(timespec="seconds")
 
 
-def session_public(s: WorkoutSession, tz: ZoneInfo) -> SessionPublic:
+def session_public(s: WorkoutSession, tz: ZoneInfo, *, now_ms: int | None = None) -> SessionPublic:
+    """The API form of a stored session.
+
+    A session stored "in progress" stays so only while data could still extend it: once no sample has come
+    for longer than a hole (2 minutes) after its end, it ended there, and its pending recovery has no data
+    after the stop (the analysis runs again only when new samples arrive, so it cannot say so itself).
+    """
+    now = time.time() * 1000 if now_ms is None else now_ms
+    in_progress = bool(s.in_progress) and now - s.end_ms <= MAX_HOLE_S * 1000
+    note = s.recovery_note
+    if s.in_progress and not in_progress and note == NOTE_PENDING:
+        note = NOTE_NO_DATA
     fit = None
     if s.fit_t0_ms is not None and s.fit_hr0 is not None and s.recovery_tau_s is not None:
         fit = RecoveryFitPublic(
@@ -96,6 +112,9 @@ def session_public(s: WorkoutSession, tz: ZoneInfo) -> SessionPublic:
             hr_end_of_effort=s.hr_end_of_effort,
             fit=fit,
         ),
+        in_progress=in_progress,
+        recovery_note=note,
+        recovery_fit_r2=s.recovery_fit_r2 if s.recovery_tau_s is not None else None,
     )
 
 

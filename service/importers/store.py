@@ -66,10 +66,11 @@ class DbSink:
             newest = max(s.t_ms for s in clean)
             if device.last_sample_ms is None or newest > device.last_sample_ms:
                 device.last_sample_ms = newest
+        spans = self.rollups.note_ingest(self.db, self.user_id, clean) if accepted else None
         self.db.commit()
         if accepted:
             publish_heart_rate(self.live, self.user_id, device_id, clean, now_ms=int(time.time() * 1000))
-            self.rollups.on_ingest(self.user_id, clean)
+            self.rollups.on_ingest(self.user_id, clean, spans)
         return BatchResult(
             accepted=accepted,
             duplicates=len(clean) - accepted + verdict.repeats,

@@ -32,6 +32,7 @@ from devices.spool import MIN_MAX_BYTES, Spool, SpooledSample
 from devices.strap import StrapLink
 from devices.uploader import Uploader
 from tests.support.server import LiveServer, free_port
+from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ class ServeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "CHINUP_DATA_DIR": str(self.data_dir), "CHINUP_ANALYSIS_DEBOUNCE_S": "0.5"}
+        env = {**os.environ, "CHINUP_DATA_DIR": str(self.data_dir)}  # the production settings
         command = [
             sys.executable,
             "-m",
@@ -200,6 +201,38 @@ def test_sigkill_of_the_service_loses_and_doubles_nothing(db_url: str, tmp_path:
         recorders = asyncio.run(run_recorders(server.url, user, tmp_path, kill_and_restart))
         assert sum(r.uploader.counters.retries for r in recorders) > 0  # the outage was felt
         assert_exactly_once(db_url, user, recorders)
+
+
+def test_sigkill_right_after_an_acknowledged_upload_loses_no_analysis(db_url: str, tmp_path: Path) -> None:
+    """The analysis an upload is owed is written with its samples: killed before counting, the next start
+    counts them (before, such samples stayed stored with no minute ever counted, even after a restart)."""
+    day = dt.date.today() - dt.timedelta(days=2)
+    t0_ms = int(dt.datetime.combine(day, dt.time(7), dt.UTC).timestamp() * 1000)
+    samples = [{"t": t0_ms + i * 1000, "bpm": 150 + (i * 7) % 9 - 4, "contact": True} for i in range(20 * 60)]
+    with serve(db_url, tmp_path) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        for _ in range(3):  # the kill must land before the half-second counting tick: try again if it did not
+            user = sign_up(client, timezone="UTC", resting_hr=60, max_hr=190)
+            device = register_device(client, user)["id"]
+            answer = client.post(
+                f"/api/v1/devices/{device}/samples", json={"samples": samples}, headers=user.headers
+            )
+            server.kill()
+            assert answer.status_code == 200 and answer.json()["accepted"] == len(samples)
+            engine = create_engine(db_url)
+            try:
+                with engine.connect() as conn:
+                    counted = conn.execute(text("SELECT count(*) FROM minute_rollups WHERE user_id = :u"),
+                                           {"u": user.id}).scalar()  # fmt: skip
+            finally:
+                engine.dispose()
+            server.start()
+            if counted == 0:
+                break
+        assert counted == 0, "the server counted before every kill: nothing shown"
+        wait_for_analysis(client)
+        summary = client.get(f"/api/v1/days/{day}", headers=user.headers).json()
+        assert summary["heartbeat_up_minutes"] == 20 and not summary["analysis_pending"]
+        assert len(summary["sessions"]) == 1
 
 
 # -- PostgreSQL restarted ------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from service.analysis.cleaning import as_bpm, as_mask, as_times, clean_hr
 from service.analysis.effort import SMOOTH_S, smooth
-from service.analysis.minutes import MAX_COVER_S, MINUTE_S, MinuteTable, minute_table, sample_cover
+from service.analysis.minutes import MAX_COVER_S, MINUTE_S, MinuteTable, cover_of_sorted, minute_table
 from service.analysis.profile import HeartProfile
 from service.analysis.recovery import (
     FIT_S,
@@ -43,7 +43,7 @@ from service.analysis.recovery import (
     RecoveryFit,
     _session_recovery,
 )
-from service.analysis.trimp import TRIMP_K_MALE, banister_trimp
+from service.analysis.trimp import TRIMP_K_MALE, trimp_of_cover
 
 STILL_EXERCISING_HRR = 0.30  # ACSM "light" from here: the level a session continues above (hysteresis)
 MIN_SUSTAINED_MINUTES = 5
@@ -372,7 +372,7 @@ def _summarise(
     profile = minutes.profile
     inside = ok[lo:hi]
     ts, bs = t[lo:hi], b[lo:hi]
-    cover = sample_cover(ts, max_cover_s)[inside]
+    cover = cover_of_sorted(ts, max_cover_s)[inside]
     bv = bs[inside].astype(np.float64)
     zone = counted_minutes(minutes, start_s, end_s)
     if in_progress:
@@ -397,7 +397,7 @@ def _summarise(
         moderate_minutes=int(np.count_nonzero(zone == 1)),
         vigorous_minutes=int(np.count_nonzero(zone == 2)),
         peak_minutes=int(np.count_nonzero(zone == 3)),
-        trimp=banister_trimp(ts, bs, profile=profile, valid=inside, k=trimp_k, max_cover_s=max_cover_s),
+        trimp=trimp_of_cover(cover, bv, profile=profile, k=trimp_k),
         hrr120_bpm=rec.hrr120_bpm,
         recovery_tau_s=rec.tau_s,
         recovery_fit_r2=rec.fit.r2 if rec.fit else None,

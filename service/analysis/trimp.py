@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from service.analysis.cleaning import as_bpm, as_mask, as_times
 from service.analysis.minutes import MAX_COVER_S, sample_cover
@@ -48,8 +50,12 @@ def banister_trimp(
     t = as_times(t_s)
     b = as_bpm(bpm, t.size)
     ok = as_mask(valid, t.size, "valid")
-    hrr = np.clip(profile.intensity(b), 0.0, 1.0)
-    load = sample_cover(t, max_cover_s) / 60.0 * hrr * 0.64 * np.exp(k * hrr)
-    if ok is not None:
-        load = load[ok]
-    return float(np.nansum(load))
+    cover = sample_cover(t, max_cover_s)
+    return trimp_of_cover(cover if ok is None else cover[ok], b if ok is None else b[ok], profile=profile, k=k)
+
+
+def trimp_of_cover(cover_s: NDArray[np.float64], bpm: NDArray[Any], *, profile: HeartProfile, k: float) -> float:
+    """Banister TRIMP of samples whose cover (s) is known already: a session summary computes the cover
+    for its average heart rate anyway, and a second pass per session was a tenth of the sessions stage."""
+    hrr = np.clip(profile.intensity(bpm), 0.0, 1.0)
+    return float(np.nansum(cover_s * (hrr * 0.64 * np.exp(k * hrr)) / 60.0))

@@ -135,6 +135,8 @@ def _update_hrv(
     if hit.size:
         rollup.ln_rmssd = float(daily.ln_rmssd[hit[0]])
         rollup.rmssd_ms = float(np.exp(rollup.ln_rmssd))
+        if rollup.resting_hr is None:  # under an hour worn, but a quiet rest reading: its rate is the rest HR
+            rollup.resting_hr = round(float(daily.rest_hr_bpm[hit[0]]), 1)
 
 
 def _replace_hrv_windows(

@@ -1,7 +1,10 @@
 """The user's own baselines: rest-time HRV per day with its normal band, and the usual HR and HRV per hour.
 
 Daily value: ln RMSSD of quiet 5-minute windows (well covered by beats, few artefacts, a steady rate
-close to the day's lowest), summarised by their median. Recovery status follows HRV4Training
+close to the day's lowest), summarised by their median. The same windows' median heart rate is a resting
+heart rate: a quarter of an hour lying or sitting still, steady and near the lowest rate, is how resting HR
+is measured by hand, so it stands for the day's resting HR when too few minutes were worn for the minute
+quantile (service/analysis/profile.py, an hour a day). Recovery status follows HRV4Training
 (Altini & Plews): the 7-day mean of daily ln RMSSD is compared with a normal band of the 60-day
 mean +/- 0.5 SD of the daily values; "below" is read as reduced recovery, "above" as unusually high.
 
@@ -40,11 +43,14 @@ class QuietCriteria:
 
 @dataclass(frozen=True)
 class DailyHrv:
-    """Rest-time HRV per local day (days since the epoch, local calendar), only days with a value."""
+    """Rest-time HRV per local day (days since the epoch, local calendar), only days with a value.
+
+    ``rest_hr_bpm`` is the median mean HR of the same quiet windows (a resting HR read from them)."""
 
     day: npt.NDArray[np.int64]
     ln_rmssd: npt.NDArray[np.float64]
     n_windows: npt.NDArray[np.int64]
+    rest_hr_bpm: npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ def daily_rest_hrv(
         criteria: quiet-window thresholds; defaults when None.
 
     Returns:
-        One entry per day that has a value, in day order.
+        One entry per day that has a value, in day order, with the quiet windows' median HR.
 
     Raises:
         InvalidSeries: mismatched or invalid arrays.
@@ -156,7 +162,13 @@ def daily_rest_hrv(
     keep = counts >= min_windows
     ln = stats.ln_rmssd
     values = np.array([np.median(ln[quiet & (day == d)]) for d in days[keep]], dtype=np.float64)
-    return DailyHrv(day=days[keep].astype(np.int64), ln_rmssd=values, n_windows=counts[keep].astype(np.int64))
+    rest_hr = np.array(
+        [np.median(stats.mean_hr_bpm[quiet & (day == d)]) for d in days[keep]], dtype=np.float64
+    )
+    return DailyHrv(
+        day=days[keep].astype(np.int64), ln_rmssd=values, n_windows=counts[keep].astype(np.int64),
+        rest_hr_bpm=rest_hr,
+    )  # fmt: skip
 
 
 def recovery_status(

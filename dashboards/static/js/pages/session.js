@@ -83,8 +83,15 @@ function recoveryWords(s) {
     const quality = fit?.r2 != null ? ` (the curve fits with R² ${fit.r2.toFixed(2)})` : "";
     parts.push(`with a time constant of ${Math.round(tau)} s${quality}`);
   }
-  const noFit = tau == null ? ` ${note || "The curve did not fit the data well enough to give a time constant."}` : "";
-  return { state: "measured", text: `${parts.join(", ")}.${noFit} A drop of 12 bpm or more in the first minute is generally a good sign.` };
+  // The server's reason whenever it gives one (a cool-down walk reads low even with a good fit); without one, a
+  // missing time constant still gets a sentence.
+  const why = note || (tau == null ? "The curve did not fit the data well enough to give a time constant." : null);
+  // A low first-minute drop the server explains (a cool-down walk) is not held against the 12-bpm mark: the
+  // explainer below says how to compare it.
+  const mark = note && s.hrr60_bpm != null && s.hrr60_bpm <= 12
+    ? ""
+    : " A drop of 12 bpm or more in the first minute is generally a good sign.";
+  return { state: "measured", text: `${parts.join(", ")}.${why ? ` ${why}` : ""}${mark}` };
 }
 
 function drawRecovery(s, samples) {

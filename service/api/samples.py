@@ -14,9 +14,10 @@ from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
 from service.api.devices import get_owned_device
 from service.db import writer_lock
 from service.errors import Forbidden, InvalidInput, PayloadTooLarge
-from service.ingest import BatchTooLarge, MalformedBatch, parse_batch, parse_rr, store_samples
+from service.ingest import BatchTooLarge, MalformedBatch, insert_rows, parse_batch, parse_rr, sample_rows
 from service.live import publish_heart_rate
 from service.models import Device, Sample
+from service.rollups import sample_spans
 
 router = APIRouter(prefix="/devices/{device_id}/samples", tags=["samples"])
 
@@ -93,15 +94,17 @@ def ingest_samples(
     except MalformedBatch as exc:
         raise InvalidInput(str(exc)) from exc
     clean = verdict.clean
-    # Only the database work holds SQLite's writer lock: its holder shares the GIL with every other upload.
+    # Only the database work holds SQLite's writer lock: its holder shares the GIL with every other upload,
+    # so the rows and spans are built before it is taken.
     newest = max((s.t_ms for s in clean), default=None)
+    rows = sample_rows(db.get_bind().dialect.name, user_id=device.user_id, device_id=device.id, samples=clean)
+    spans = sample_spans(clean)
     with writer_lock(db.get_bind()):  # type: ignore[arg-type]
-        accepted = store_samples(db, user_id=device.user_id, device_id=device.id, samples=clean)
-        spans = None
+        accepted = insert_rows(db, rows)
         if accepted and newest is not None:
             if device.last_sample_ms is None or newest > device.last_sample_ms:
                 device.last_sample_ms = newest
-            spans = ctx.rollups.note_ingest(db, device.user_id, clean)  # owed analysis, committed with them
+            ctx.rollups.note_ingest(db, device.user_id, clean, spans)  # owed analysis, committed with them
         db.commit()
     if accepted:
         publish_heart_rate(ctx.live, device.user_id, device.id, clean, now_ms=now_ms)

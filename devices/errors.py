@@ -96,3 +96,21 @@ class StrapNotFound(DeviceError, LookupError):
         self.address = address
         self.name = name
         self.timeout_s = timeout_s
+
+
+class TransportUnavailable(DeviceError, ConnectionError):
+    """A Bumble transport could not be opened, or its controller never answered; names the transport."""
+
+    def __init__(self, transport: str, reason: str) -> None:
+        super().__init__(f"cannot open Bluetooth transport {transport!r}: {reason}")
+        self.transport = transport
+        self.reason = reason
+
+
+class StackUnavailable(DeviceError, OSError):
+    """The OS Bluetooth stack cannot be used here; `missing` says what, `hint` what to do about it."""
+
+    def __init__(self, missing: str, hint: str) -> None:
+        super().__init__(f"{missing}: {hint}")
+        self.missing = missing
+        self.hint = hint

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +20,7 @@ from typing import TypeVar
 import httpx
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from devices.errors import DeviceError, SpoolFull, UploadRefused, UploadUnavailable
 from devices.simulator import VirtualStrap, load_recording
@@ -35,6 +38,7 @@ SPOOL_POLL_S = 0.1
 STATUS_REFRESH_PER_S = 4
 HTTP_TIMEOUT_S = 10.0
 LEFTOVER_DRAIN_S = 30.0  # at start, how long to upload what an earlier run left before recording
+REPLAY_TAIL_S = 2.0  # after a replay's last notification, how long its last ones may take to arrive
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,13 @@ class RecordResult:
     stale_reconnects: int
     spool_depth: int
     samples_dropped: int = 0  # the spool was full: they were decoded but could not be kept
+    failure: str | None = None  # why the link never came up or was lost last, when it was
+    leftover_straps: int = 0  # straps whose samples left by an earlier run were uploaded at the start
+
+    @property
+    def recorded(self) -> bool:
+        """True when at least one sample reached the spool or the service."""
+        return self.samples_spooled > 0 or self.uploaded > 0 or self.duplicates > 0
 
 
 class ScaledClock:
@@ -139,6 +150,13 @@ class StrapPipeline:
         self.device_key = device_key or (link.address.upper() if link.address else None)
         self.uploader: Uploader | None = None
         self.device_id: int | None = None
+        self.depth = 0  # the spool depth last read off the event loop, for the status line
+
+    async def refresh_depth(self) -> int:
+        """Read this strap's spool depth in a worker thread (SQLite must not block the event loop)."""
+        key = self.device_key
+        self.depth = await asyncio.to_thread(self.spool.depth, key) if key else 0
+        return self.depth
 
     async def consume(self, link_done: asyncio.Event) -> None:
         """Decode queued notifications in batches into the spool; ends when the link stopped and all is in."""
@@ -186,6 +204,7 @@ class StrapPipeline:
             device_key=self.device_key,
             device_id=device_id,
             token=upload_token,
+            strap_name=self.link.stats.name,
         )
         await self.uploader.run(stop)
 
@@ -212,9 +231,8 @@ class StrapPipeline:
             try:
                 return await call()
             except UploadUnavailable as exc:
-                _LOGGER.info(
-                    "%s: service unavailable (%s), retrying in %.1f s", self.device_key, exc, delay_s
-                )
+                _LOGGER.info("%s (%s): service unavailable (%s), retrying in %.1f s", self.link.stats.name or "strap",
+                             self.device_key or "?", exc, delay_s)  # fmt: skip
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay_s):
                     await stop.wait()
@@ -227,7 +245,7 @@ class StrapPipeline:
         bpm = f"{last.bpm} bpm" if last is not None else "-- bpm"
         battery = f"{stats.battery_pct} %" if stats.battery_pct is not None else "--"
         uploaded = self.uploader.counters.uploaded if self.uploader is not None else 0
-        depth = self.spool.depth(key) if key else 0
+        depth = self.depth
         malformed = sum(self.decoder.malformed.values())
         full = f"  SPOOL FULL, {self.samples_dropped} dropped" if self.spool_full else ""
         return (
@@ -253,6 +271,7 @@ class StrapPipeline:
             stale_reconnects=self.link.stats.stale_reconnects,
             spool_depth=self.spool.depth(self.device_key) if self.device_key else 0,
             samples_dropped=self.samples_dropped,
+            failure=_describe(self.link.last_error),
         )
 
 
@@ -273,21 +292,42 @@ async def record(
     """Record one strap until `seconds` elapsed (then until the spool is empty) or until cancelled.
 
     With `replay`, an in-process virtual strap on `transport` plays the file `speed` times faster,
-    and the recorder's clock runs `speed` times faster too.
+    and the recorder's clock runs `speed` times faster too; without `seconds`, the recording ends once
+    the replay has been played to the end and everything it sent is uploaded.
     """
     clock = clock or (ScaledClock(speed) if replay is not None else time.time)
     async with contextlib.AsyncExitStack() as stack:
+        strap: VirtualStrap | None = None
         if replay is not None:
             name = name or REPLAY_STRAP_NAME
-            script = load_recording(replay)
-            await stack.enter_async_context(VirtualStrap(transport, script, name=name, speed=speed))
-        spool = stack.enter_context(Spool(spool_path))
+            script = await asyncio.to_thread(load_recording, replay)
+            strap = await stack.enter_async_context(VirtualStrap(transport, script, name=name, speed=speed))
+        spool = await asyncio.to_thread(Spool, spool_path)
+        stack.push_async_callback(asyncio.to_thread, spool.close)
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT_S))
-        await drain_leftovers(spool, client, server_url, token)
+        leftovers = await drain_leftovers(spool, client, server_url, token)
         pipeline = StrapPipeline(StrapLink(transport, address=address, name=name, clock=clock), spool)
+        until = None if strap is None or seconds is not None else functools.partial(_replay_heard, strap, pipeline)
         async with _status_line(pipeline, progress):
-            await run_pipeline(pipeline, client, server_url, token, seconds)
-        return pipeline.result()
+            await run_pipeline(pipeline, client, server_url, token, seconds, until=until)
+        result = await asyncio.to_thread(pipeline.result)
+        return dataclasses.replace(result, leftover_straps=leftovers)
+
+
+async def _replay_heard(strap: VirtualStrap, pipeline: StrapPipeline) -> None:
+    """Returns once the replay is over and the link has received every notification the strap sent."""
+    await strap.finished.wait()
+    with contextlib.suppress(TimeoutError):  # a notification lost in a disconnection never comes
+        async with asyncio.timeout(REPLAY_TAIL_S):
+            while pipeline.link.stats.notifications < strap.counters.notifications_sent:
+                await asyncio.sleep(SPOOL_POLL_S)
+
+
+def _describe(error: BaseException | None) -> str | None:
+    """An error in one line for the summary (its type when it carries no message)."""
+    if error is None:
+        return None
+    return str(error) or type(error).__name__
 
 
 async def drain_leftovers(
@@ -322,9 +362,16 @@ async def drain_leftovers(
 
 
 async def run_pipeline(
-    pipeline: StrapPipeline, client: httpx.AsyncClient, server_url: str, token: str, seconds: float | None
+    pipeline: StrapPipeline,
+    client: httpx.AsyncClient,
+    server_url: str,
+    token: str,
+    seconds: float | None,
+    *,
+    until: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Run one strap's tasks; after `seconds`, stop the link, flush into the spool, upload until empty."""
+    """Run one strap's tasks; after `seconds` (or once `until()` returns), stop the link, flush into the spool,
+    upload until empty."""
     stop_link, link_done, stop_upload = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def link_then_mark() -> None:
@@ -334,12 +381,17 @@ async def run_pipeline(
             link_done.set()
 
     async def stop_when_done() -> None:
-        if seconds is None:
+        if until is not None:
+            await until()
+        elif seconds is None:
             await asyncio.Event().wait()  # until cancelled (Ctrl-C)
-        await asyncio.sleep(seconds)
+        else:
+            await asyncio.sleep(seconds)
         stop_link.set()
         await consumer
-        while pipeline.device_key is not None and pipeline.spool.depth(pipeline.device_key) > 0:
+        while pipeline.device_key is not None and await pipeline.refresh_depth() > 0:
+            if pipeline.uploader is None and upload_task.done():  # the uploader gave up: nothing will drain it
+                break
             await asyncio.sleep(SPOOL_POLL_S)
         stop_upload.set()
 
@@ -347,7 +399,7 @@ async def run_pipeline(
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(link_then_mark(), name="strap link")
             consumer = tasks.create_task(pipeline.consume(link_done), name="spool consumer")
-            tasks.create_task(pipeline.upload(client, server_url, token, stop_upload), name="uploader")
+            upload_task = tasks.create_task(pipeline.upload(client, server_url, token, stop_upload), name="uploader")
             tasks.create_task(stop_when_done(), name="deadline")
     except ExceptionGroup as group:  # surface our own error (e.g. a refused token) as itself
         first = group.exceptions[0]
@@ -367,7 +419,8 @@ async def _status_line(pipeline: StrapPipeline, enabled: bool) -> AsyncIterator[
 
         async def refresh() -> None:
             while True:
-                live.update(pipeline.status())
+                await pipeline.refresh_depth()
+                live.update(Text(pipeline.status()))  # plain text: "[streaming]" is not Rich markup
                 await asyncio.sleep(1 / STATUS_REFRESH_PER_S)
 
         task = asyncio.create_task(refresh(), name="status line")
@@ -377,4 +430,6 @@ async def _status_line(pipeline: StrapPipeline, enabled: bool) -> AsyncIterator[
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            live.update(pipeline.status())
+            live.update(Text(pipeline.status()))
+    if not console.is_terminal:  # Live ends its last line only on a terminal: what follows gets its own
+        console.line()

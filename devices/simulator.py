@@ -14,7 +14,7 @@ import dataclasses
 import math
 import random
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,8 +30,10 @@ from bumble.profiles.device_information_service import DeviceInformationService
 from devices import hrs
 from devices.errors import UnknownTransport
 from devices.transport import (
+    READY_TIMEOUT_S,
     TransportKind,
     TransportSpec,
+    new_random_address,
     open_bumble_device,
     parse_transport,
 )
@@ -205,6 +207,8 @@ class VirtualStrap:
         profile: StrapProfile | None = None,
         address: Address | None = None,
         loop: bool = False,
+        ready_timeout_s: float | None = READY_TIMEOUT_S,
+        on_waiting: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = transport if isinstance(transport, TransportSpec) else parse_transport(transport)
         if self.spec.kind is TransportKind.OS:
@@ -217,6 +221,8 @@ class VirtualStrap:
         self.off_body = False
         self.silent = False
         self._address = address
+        self._ready_timeout_s, self._on_waiting = ready_timeout_s, on_waiting
+        self._listening = asyncio.Event()  # a central has notifications on: the script plays only then
         self._energy_kj = 0
         self._pending_raw: list[bytes] = []
         self._stack = contextlib.AsyncExitStack()
@@ -234,9 +240,12 @@ class VirtualStrap:
 
     async def __aenter__(self) -> VirtualStrap:
         self._device = await self._stack.enter_async_context(
-            open_bumble_device(self.spec, name=self.name, address=self._address)
-        )
+            open_bumble_device(self.spec, name=self.name, address=self._address,
+                               ready_timeout_s=self._ready_timeout_s, on_waiting=self._on_waiting)
+        )  # fmt: skip
         self._device.add_services(self._services())
+        # A central leaving is seen at the next send (nobody received it), which pauses the script.
+        self._device.on("characteristic_subscription", self._on_subscription_change)
         await self._device.start_advertising(
             advertising_data=self._advertising_data(),
             auto_restart=True,
@@ -324,19 +333,35 @@ class VirtualStrap:
                 return
             offset_s += self.script[-1].t_s + 1.0
 
+    def _on_subscription_change(self, *_args: object) -> None:
+        """Bumble's event for a CCCD written: play while someone listens, pause otherwise."""
+        if self._device is not None and self._subscriber_count() > 0:
+            self._listening.set()
+        else:
+            self._listening.clear()
+
     async def _play(self) -> None:
         """Send each tick its script interval after the previous one, divided by the speed.
 
         Paced from the previous send, not from a fixed start: after a stall of the event loop the
         strap goes on at its pace instead of bursting out the overdue ticks, as a real strap would.
+        Like a real strap, nothing is sent before a central enables notifications: the script starts
+        at the first subscription and pauses (keeping its place) while nobody listens, so a replay
+        arrives whole.
         """
         previous_s = None
         for t_s, tick in self._ticks():
             if previous_s is not None:
                 await asyncio.sleep(max(0.0, t_s - previous_s) / self.speed)
             previous_s = t_s
-            if not self.silent:
-                await self.notify(self._measurement(tick))
+            if self.silent:
+                continue
+            measurement = self._measurement(tick)
+            while True:
+                await self._listening.wait()
+                if await self.notify(measurement):
+                    break
+                self._listening.clear()  # the listener left between the event and the send
         self.finished.set()
 
     def _measurement(self, tick: Tick) -> hrs.HeartRateMeasurement:
@@ -412,11 +437,28 @@ class VirtualStrap:
 
 
 async def run_strap(
-    transport: str, replay: Path | None, speed: float, name: str, stop: asyncio.Event | None = None
+    transport: str,
+    replay: Path | None,
+    speed: float,
+    name: str,
+    stop: asyncio.Event | None = None,
+    *,
+    seed: str | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> None:
-    """`chinup strap`: advertise and play `replay` (else a looping workout) until `stop` or the end."""
-    script = load_recording(replay) if replay is not None else generate_workout()
-    async with VirtualStrap(transport, script, name=name, speed=speed, loop=replay is None) as strap:
+    """`chinup strap`: advertise and play `replay` (else a looping workout) until `stop` or the end.
+
+    Waits as long as it takes for the transport's controller (a `tcp-server` has none until one
+    connects), telling `say` what it waits for, then that it advertises. With `seed`, the strap's
+    address is derived from it (the same strap across restarts); otherwise it is random.
+    """
+    script = await asyncio.to_thread(load_recording, replay) if replay is not None else generate_workout()
+    address = new_random_address(seed) if seed is not None else None
+    strap = VirtualStrap(transport, script, name=name, speed=speed, loop=replay is None, address=address,
+                         ready_timeout_s=None, on_waiting=say)  # fmt: skip
+    async with strap:
+        if say is not None:
+            say(f"advertising as {name!r} at {strap.address} on {transport}")
         waiters = {asyncio.create_task(strap.finished.wait())}
         if stop is not None:
             waiters.add(asyncio.create_task(stop.wait()))

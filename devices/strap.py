@@ -24,7 +24,7 @@ from bleak_retry_connector import establish_connection
 
 from devices import hrs
 from devices.errors import DeviceError, MalformedMeasurement
-from devices.scan import SCAN_TIMEOUT_S, client_kwargs, find_strap
+from devices.scan import SCAN_TIMEOUT_S, RadioHold, client_kwargs, find_strap
 from devices.spool import SpooledSample
 
 _LOGGER = logging.getLogger(__name__)
@@ -171,6 +171,12 @@ class StrapLink:
         self._last_data_s = 0.0
         self._disconnected = asyncio.Event()
         self._last_error: BaseException | None = None
+        self._radio = RadioHold(transport)
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """Why the last attempt to find or connect failed (None after a success), for the summary."""
+        return self._last_error
 
     def _on_notification(self, _sender: BleakGATTCharacteristic, data: bytearray) -> None:
         """Callbacks do the minimum: stamp, queue."""
@@ -184,20 +190,24 @@ class StrapLink:
     async def run(self, stop: asyncio.Event) -> None:
         """Find, connect, stream; on any failure or loss wait per `retry_delay_s` and start again."""
         attempt = 0
-        while not stop.is_set():
-            client = await self._connect_or_none(stop, attempt)
-            if client is None:
-                attempt += 1
-                self.stats.failed_attempts += int(not stop.is_set())
-                continue
-            attempt = 1  # the next failure right after a working link retries at once
-            try:
-                await self._stream(client, stop)
-            except (BleakError, TimeoutError) as exc:
-                _LOGGER.info("%s (%s): link lost: %s", self.stats.name, self.stats.address, exc)
-            finally:
-                await self._disconnect(client)
-        self.stats.state = LinkState.STOPPED
+        try:
+            while not stop.is_set():
+                client = await self._connect_or_none(stop, attempt)
+                if client is None:
+                    attempt += 1
+                    self.stats.failed_attempts += int(not stop.is_set())
+                    continue
+                attempt = 1  # the next failure right after a working link retries at once
+                self._last_error = None
+                try:
+                    await self._stream(client, stop)
+                except (BleakError, TimeoutError) as exc:
+                    _LOGGER.info("%s (%s): link lost: %s", self.stats.name, self.stats.address, exc)
+                finally:
+                    await self._disconnect(client)
+        finally:
+            await self._radio.release()
+            self.stats.state = LinkState.STOPPED
 
     async def _connect_or_none(self, stop: asyncio.Event, attempt: int) -> BleakClient | None:
         """One find-and-connect attempt after the policy's delay; None when it failed or `stop` came."""
@@ -214,14 +224,17 @@ class StrapLink:
 
     async def _find_and_connect(self, attempt: int) -> BleakClient | None:
         """Scan for the strap and connect with bleak-retry-connector; None (error kept) on failure."""
+        target = self.stats.name or self.address or self.name or "strap"
         try:
             self.stats.state = LinkState.SEARCHING
+            await self._radio.ensure()
             advert = await find_strap(
                 self.transport, address=self.address, name=self.name, timeout_s=self.scan_timeout_s
             )
             self.stats.address, self.stats.name = advert.address, advert.name
             self.stats.state = LinkState.CONNECTING
             self._disconnected = asyncio.Event()
+            _LOGGER.info("%s (%s): connecting, attempt %d", advert.name, advert.address, attempt + 1)
             return await establish_connection(
                 BleakClient,
                 advert.device,
@@ -231,8 +244,8 @@ class StrapLink:
                 **client_kwargs(self.transport),
             )
         except (BleakError, DeviceError, TimeoutError) as exc:
-            target = self.address or self.name or "strap"
-            _LOGGER.info("%s: connection attempt %d failed: %s", target, attempt, exc)
+            _LOGGER.info("%s (%s): connection attempt %d failed: %s", target, self.stats.address or "?",
+                         attempt + 1, exc)  # fmt: skip
             self._last_error = exc
             self.stats.state = LinkState.WAITING
             return None
@@ -252,6 +265,7 @@ class StrapLink:
         while not stop.is_set():
             if self._disconnected.is_set():
                 self.stats.disconnections += 1
+                _LOGGER.info("%s (%s): disconnected by the strap", self.stats.name, self.stats.address)
                 return
             idle_s = loop.time() - self._last_data_s
             if idle_s >= self.stale_after_s:

@@ -118,12 +118,15 @@ class Uploader:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        strap_name: str | None = None,
     ) -> None:
-        """Args: `client` is shared and owned by the caller; `sleep` and `clock` are injected for tests."""
+        """Args: `client` is shared and owned by the caller; `sleep` and `clock` are injected for tests;
+        `strap_name` goes with the address into each log line, so a user can tell which strap it is."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.spool = spool
         self.device_key = device_key
+        self.label = f"{strap_name} ({device_key})" if strap_name else device_key
         self.url = f"{server_url.rstrip('/')}/api/v1/devices/{device_id}/samples"
         self.batch_size = batch_size
         self.counters = UploadCounters()
@@ -152,7 +155,7 @@ class Uploader:
                     raise
                 batch = batch[: len(batch) // 2]  # the service caps batches: halve and go on
                 self.batch_size = len(batch)
-                log.info("%s: batch too large for %s, now %d samples", self.device_key, self.url, len(batch))
+                log.info("%s: batch too large for %s, now %d samples", self.label, self.url, len(batch))
                 continue
             result = self._result(answer, [sample for _, sample in batch])
             await asyncio.to_thread(self.spool.ack, [row_id for row_id, _ in batch])
@@ -209,7 +212,7 @@ class Uploader:
             if exc.retry_after_s is not None:
                 delay_s = max(delay_s, exc.retry_after_s)
             log.warning("%s: upload to %s failed (%s); retry %d in %.2f s",
-                        self.device_key, self.url, exc.detail, attempt + 1, delay_s)
+                        self.label, self.url, exc.detail, attempt + 1, delay_s)
             return None, delay_s
 
     async def _pause(self, delay_s: float, stop: asyncio.Event) -> None:
@@ -250,7 +253,7 @@ class Uploader:
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise UploadUnavailable(self.url, f"unreadable answer: {answer.text[:200]!r}") from exc
         if result.accepted + result.duplicates + len(rejected) != result.sent:
-            log.warning("%s: %s counted %d+%d+%d for %d samples sent", self.device_key, self.url,
+            log.warning("%s: %s counted %d+%d+%d for %d samples sent", self.label, self.url,
                         result.accepted, result.duplicates, len(rejected), result.sent)
         return result
 
@@ -263,7 +266,7 @@ class Uploader:
         c.rejected += len(result.rejected)
         c.last_error = None
         for rejection in result.rejected:
-            log.warning("%s: sample at t=%d ms rejected by %s: %s", self.device_key, rejection.t_ms, self.url,
+            log.warning("%s: sample at t=%d ms rejected by %s: %s", self.label, rejection.t_ms, self.url,
                         rejection.reason)
 
 

@@ -5,12 +5,16 @@ decoder -> durable spool in the data directory -> Uploader). The uploader's HTTP
 very app through httpx's ASGI transport, so every batch goes through the same endpoint as an external
 recorder's (`POST /devices/{id}/samples`: token check, validation, idempotent store, live stream,
 rollups) without a socket and without the service having to know the address it listens on.
+
+One recorder per strap whatever the concurrency: `start` reserves the strap's slot before its first await,
+and the recorder mints its own upload token once running (again after a 401). A recorder whose pairing
+or device is gone (forgotten, `DELETE /devices/{id}`, by this worker or another) ends itself. Every stop
+is bounded in time, so the service always shuts down.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +26,7 @@ import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from devices.errors import UploadRefused
 from devices.recorder import HTTP_TIMEOUT_S, StrapPipeline, run_pipeline
 from devices.spool import Spool
 from devices.strap import Clock, LinkState, StrapLink
@@ -36,6 +41,10 @@ SPOOL_FILE = "straps-spool.sqlite3"
 STATUS_EVERY_S = 0.5
 RESTART_FIRST_S = 1.0
 RESTART_MAX_S = 30.0
+HEALTHY_RUN_S = 60.0  # a pipeline that ran this long before failing was healthy: the backoff starts over
+STOP_TIMEOUT_S = 3.0  # how long a cancelled recorder may take to wind down before it is left behind
+REQUEST_DRAIN_S = 3.0  # at shutdown, how long in-process requests still running may take to finish
+TOKEN_REFUSED = (401, 403)  # the recorder's token is gone or no longer valid for the device
 
 
 class _WholeRequestTransport(httpx.AsyncBaseTransport):
@@ -57,7 +66,14 @@ class _WholeRequestTransport(httpx.AsyncBaseTransport):
         return await asyncio.shield(task)
 
     async def aclose(self) -> None:
-        await asyncio.gather(*self._running, return_exceptions=True)
+        """Let running requests finish (their sessions close), but not for ever: shutdown must end."""
+        running = set(self._running)
+        if running:
+            _done, late = await asyncio.wait(running, timeout=REQUEST_DRAIN_S)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=REQUEST_DRAIN_S)
         await self._inner.aclose()
 
 
@@ -69,6 +85,15 @@ class StrapState:
     STALE = "stale"
     RECONNECTING = "reconnecting"
     STOPPED = "stopped"
+
+
+def restart_delay_s(previous_s: float | None, ran_s: float) -> float:
+    """The pause before restarting a failed pipeline: doubling from RESTART_FIRST_S up to RESTART_MAX_S, and
+    back to RESTART_FIRST_S after a run of HEALTHY_RUN_S or more (a strap that worked for an hour and then
+    failed once is not a strap failing for an hour)."""
+    if previous_s is None or ran_s >= HEALTHY_RUN_S:
+        return RESTART_FIRST_S
+    return min(RESTART_MAX_S, previous_s * 2)
 
 
 def strap_state(link: LinkState, connections: int) -> str:
@@ -117,9 +142,10 @@ class PairedInfo:
 class StrapRecording:
     """One paired strap's pipeline, restarted with backoff if it ever fails, until stopped."""
 
-    def __init__(self, info: PairedInfo, token: str, *, supervisor: StrapSupervisor) -> None:
+    def __init__(self, info: PairedInfo, *, supervisor: StrapSupervisor) -> None:
         self.info = info
-        self.token = token
+        self.token: str | None = None  # minted by `run`, so that `start` need not await
+        self.restarts = 0
         self._sup = supervisor
         self.pipeline: StrapPipeline | None = None
         self.task: asyncio.Task[None] | None = None
@@ -139,20 +165,52 @@ class StrapRecording:
         )  # fmt: skip
 
     async def run(self) -> None:
-        """The supervised loop: run the pipeline; on an error log it and start again after a pause."""
-        delay_s = RESTART_FIRST_S
-        while True:
-            link = StrapLink(self._sup.transport, address=self.info.address, clock=self._sup.clock)
-            self.pipeline = StrapPipeline(link, self._sup.spool, device_key=self.info.address)
-            try:
-                async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._publish_status(), name=f"status {self.info.address}")
-                    await run_pipeline(self.pipeline, self._sup.client, INTERNAL_URL, self.token, None)
-            except Exception:  # supervision: one strap's failure never stops the others or the service
-                log.exception("%s (%s): recording failed, restarting in %.0f s", self.info.name,
-                              self.info.address, delay_s)  # fmt: skip
-            await asyncio.sleep(delay_s)
-            delay_s = min(RESTART_MAX_S, delay_s * 2)
+        """The supervised loop: run the pipeline; on an error log it and start again after a pause.
+
+        A refused token is replaced at once by a fresh one while the strap is still paired; a strap no
+        longer paired (or whose device is gone) ends the loop. The pause doubles after each failure and
+        starts over after a healthy run.
+        """
+        loop = asyncio.get_running_loop()
+        delay_s: float | None = None
+        try:
+            while True:
+                if self.token is None:
+                    self.token = await asyncio.to_thread(self._sup.mint_token, self.info.device_id)
+                    if self.token is None:
+                        return  # unpaired meanwhile
+                started_s = loop.time()
+                try:
+                    await self._run_once(self.token)
+                except UploadRefused as exc:
+                    if not await asyncio.to_thread(self._sup.still_recording, self.info.device_id):
+                        log.info("%s (%s): no longer paired (%s): recording ends", self.info.name,
+                                 self.info.address, exc.status_code)  # fmt: skip
+                        return
+                    if exc.status_code in TOKEN_REFUSED:
+                        log.info("%s (%s): upload token refused, minting a new one", self.info.name,
+                                 self.info.address)  # fmt: skip
+                        self.token = None
+                    else:
+                        log.warning("%s (%s): upload refused: %s", self.info.name, self.info.address, exc)
+                except Exception:  # supervision: one strap's failure never stops the others or the service
+                    log.exception("%s (%s): recording failed, restarting", self.info.name, self.info.address)
+                delay_s = restart_delay_s(delay_s, loop.time() - started_s)
+                self.restarts += 1
+                await asyncio.sleep(delay_s)
+        finally:
+            self._sup.forget(self)
+
+    async def _run_once(self, token: str) -> None:
+        """One pipeline, with its status published beside it; raises what ended it."""
+        link = StrapLink(self._sup.transport, address=self.info.address, clock=self._sup.clock)
+        self.pipeline = StrapPipeline(link, self._sup.spool, device_key=self.info.address)
+        publisher = asyncio.create_task(self._publish_status(), name=f"status {self.info.address}")
+        try:
+            await run_pipeline(self.pipeline, self._sup.client, INTERNAL_URL, token, None)
+        finally:
+            publisher.cancel()
+            await asyncio.gather(publisher, return_exceptions=True)
 
     async def _publish_status(self) -> None:
         """A `strap` event on the user's live stream whenever state, battery or reading changed."""
@@ -164,11 +222,17 @@ class StrapRecording:
             await asyncio.sleep(STATUS_EVERY_S)
 
     async def stop(self) -> None:
-        """Cancel the pipeline (what reached the spool stays there and uploads at the next start)."""
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        """Cancel the pipeline (what reached the spool stays there and uploads at the next start).
+
+        Bounded: a recorder that does not wind down within STOP_TIMEOUT_S is left to its cancellation.
+        """
+        task = self.task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
+            if not task.done():
+                log.warning("%s (%s): still stopping after %.0f s", self.info.name, self.info.address,
+                            STOP_TIMEOUT_S)  # fmt: skip
         stopped = StrapStatus(self.info.device_id, self.info.address, self.info.name, StrapState.STOPPED)
         self._sup.live.publish(self.info.user_id, stopped.event())
 
@@ -209,9 +273,10 @@ class StrapSupervisor:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Open the spool and the in-process client, start every paired strap set to record, until `stop`."""
-        self._spool_path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self._spool_path.parent.mkdir, parents=True, exist_ok=True)
         transport = _WholeRequestTransport(self._asgi_app)
-        with Spool(self._spool_path) as spool:
+        spool = await asyncio.to_thread(Spool, self._spool_path)  # SQLite: opened and closed off the loop
+        try:
             async with httpx.AsyncClient(transport=transport, base_url=INTERNAL_URL,
                                          timeout=HTTP_TIMEOUT_S) as client:  # fmt: skip
                 self._spool, self._client = spool, client
@@ -221,10 +286,13 @@ class StrapSupervisor:
                         for info in await asyncio.to_thread(self._paired_to_record):
                             await self.start(info)
                         await stop.wait()
+                        self._tasks = None  # no new recorder from here on
                         await self.stop_all()
                 finally:
                     self._tasks = None
                     self._spool = self._client = None
+        finally:
+            await asyncio.to_thread(spool.close)
 
     def _paired_to_record(self) -> list[PairedInfo]:
         with self.sessions() as db:
@@ -237,11 +305,13 @@ class StrapSupervisor:
         return recording.status() if recording is not None else None
 
     async def start(self, info: PairedInfo) -> None:
-        """Record a paired strap (no-op when it already is), with a fresh upload token for its device."""
+        """Record a paired strap (no-op when it already is or the supervisor is not running).
+
+        The slot is taken before anything is awaited, so concurrent calls for one strap start one recorder.
+        """
         if info.device_id in self._recordings or self._tasks is None:
             return
-        token = await asyncio.to_thread(self._mint_token, info.device_id)
-        recording = StrapRecording(info, token, supervisor=self)
+        recording = StrapRecording(info, supervisor=self)
         self._recordings[info.device_id] = recording
         recording.task = self._tasks.create_task(recording.run(), name=f"record {info.address}")
         log.info("%s (%s): recording for user %d", info.name, info.address, info.user_id)
@@ -254,21 +324,47 @@ class StrapSupervisor:
             log.info("%s (%s): stopped", recording.info.name, recording.info.address)
 
     async def stop_all(self) -> None:
-        """Stop every recording (the service is going down)."""
-        for device_id in list(self._recordings):
-            await self.stop(device_id)
+        """Stop every recording at once (the service is going down); each stop is bounded in time."""
+        await asyncio.gather(*(self.stop(device_id) for device_id in list(self._recordings)))
 
-    def _mint_token(self, device_id: int) -> str:
-        """A new upload token for the device; the previous one the service minted is deleted."""
+    def forget(self, recording: StrapRecording) -> None:
+        """A recorder that ended by itself leaves its slot (only its own: a newer one may hold it)."""
+        if self._recordings.get(recording.info.device_id) is recording:
+            del self._recordings[recording.info.device_id]
+            stopped = StrapStatus(recording.info.device_id, recording.info.address, recording.info.name,
+                                  StrapState.STOPPED)  # fmt: skip
+            self.live.publish(recording.info.user_id, stopped.event())
+
+    @property
+    def recorder_count(self) -> int:
+        """How many straps have a recorder now (for the health of the service and for tests)."""
+        return len(self._recordings)
+
+    def still_recording(self, device_id: int) -> bool:
+        """Whether the strap is still paired and set to record (the truth is the database: another worker
+        or `DELETE /devices/{id}` may have changed it). Blocking: call it in a worker thread."""
+        with self.sessions() as db:
+            recording = db.scalar(select(PairedStrap.recording).where(PairedStrap.device_id == device_id))
+        return bool(recording)
+
+    def mint_token(self, device_id: int) -> str | None:
+        """A new upload token for a paired strap's device, the previous one the service minted deleted;
+        None when the strap is no longer paired. Blocking: call it in a worker thread.
+
+        The pairing row is locked (PostgreSQL) so two mints for one strap cannot both leave a token.
+        """
         token = new_token(DEVICE_TOKEN_PREFIX)
         with self.sessions() as db:
-            paired = db.scalar(select(PairedStrap).where(PairedStrap.device_id == device_id))
-            if paired is not None and paired.recorder_token_id is not None:
+            paired = db.scalar(
+                select(PairedStrap).where(PairedStrap.device_id == device_id).with_for_update()
+            )
+            if paired is None or not paired.recording:
+                return None
+            if paired.recorder_token_id is not None:
                 db.execute(delete(DeviceToken).where(DeviceToken.id == paired.recorder_token_id))
             row = DeviceToken(device_id=device_id, token_hash=token_digest(token))
             db.add(row)
             db.flush()
-            if paired is not None:
-                paired.recorder_token_id = row.id
+            paired.recorder_token_id = row.id
             db.commit()
         return token

@@ -25,9 +25,11 @@ from devices.bumble_backend.manager import (
     release_central,
     transport_from_args,
 )
+from devices.errors import TransportUnavailable
 
 _LOGGER = logging.getLogger(__name__)
 
+DISCONNECT_TIMEOUT_S = 5.0
 ATT_HEADER_BYTES = 3
 """Opcode and handle of an ATT write command: the MTU minus this is the payload room."""
 
@@ -78,11 +80,16 @@ class BleakClientBumble(BaseBleakClient):
     async def connect(self, pair: bool, **kwargs: Any) -> None:
         """Connect, then discover services into bleak's objects; a failure leaves nothing open."""
         timeout_s = float(kwargs.get("timeout", self._timeout))
-        if self._central is None:
-            self._central = await acquire_central(self._transport)
         try:
+            # Opening the transport is part of connecting: a controller that never answers must end in
+            # this timeout, not in the caller's much longer safety net.
             async with asyncio.timeout(timeout_s):
+                if self._central is None:
+                    self._central = await acquire_central(self._transport)
                 await self._connect(self._central, pair, timeout_s)
+        except TransportUnavailable as exc:
+            await self._close()
+            raise BleakError(str(exc)) from exc
         except BaseException:
             await self._close()
             raise
@@ -128,9 +135,10 @@ class BleakClientBumble(BaseBleakClient):
         self._forget_link()
         if connection is not None:
             try:
-                await connection.disconnect()
-            except BaseBumbleError as exc:
-                _LOGGER.debug("%s (%s): disconnect: %s", self._name, self.address, exc)
+                async with asyncio.timeout(DISCONNECT_TIMEOUT_S):  # a controller gone answers nothing
+                    await connection.disconnect()
+            except (BaseBumbleError, TimeoutError) as exc:
+                _LOGGER.debug("%s (%s): disconnect: %s", self._name, self.address, type(exc).__name__)
         central, self._central = self._central, None
         if central is not None:
             await release_central(central)

@@ -2,6 +2,11 @@
 
 A real adapter is shared the same way by the OS: several straps connect through one controller,
 scans fan out to every listener, and the controller accepts one LE connection attempt at a time.
+
+The HCI transport is opened once per session, not once per scanner or client: closing it after a scan
+and opening it again to connect made Bumble's TCP controller drop every packet to the new client (it
+handles the old socket's loss after the new one's arrival). `hold_central` keeps one open across a
+scan and the connection that follows; a transport that was lost is opened anew on the next acquire.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -19,7 +24,7 @@ from bumble.device import Advertisement, Connection, Device
 from bumble.hci import Address
 
 from devices.bumble_backend.advertising import advertisement_data
-from devices.transport import TransportSpec, open_bumble_device, parse_transport
+from devices.transport import TransportSpec, open_bumble_device, parse_transport, transport_lost
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,11 +66,20 @@ class BumbleCentral:
         self._connect_lock = asyncio.Lock()
 
     async def _open(self) -> None:
-        """Open the transport and start listening for advertisements."""
-        self.device = await self._stack.enter_async_context(
-            open_bumble_device(self.spec, name="chinup-central")
-        )
+        """Open the transport (waiting for its controller, within its timeout) and listen for advertisements."""
+        try:
+            self.device = await self._stack.enter_async_context(
+                open_bumble_device(self.spec, name="chinup-central")
+            )
+        except BaseException:
+            await self._stack.aclose()
+            raise
         self.device.on(Device.EVENT_ADVERTISEMENT, self._on_advertisement)
+
+    @property
+    def lost(self) -> bool:
+        """True once the HCI transport went away (controller stopped, dongle pulled): open a new one."""
+        return self.device is not None and transport_lost(self.device)
 
     def _on_advertisement(self, advertisement: Advertisement) -> None:
         """Convert one advertisement once, then fan it out to every active scanner."""
@@ -126,10 +140,18 @@ def _registry_lock() -> asyncio.Lock:
 
 
 async def acquire_central(transport: str) -> BumbleCentral:
-    """Take a reference to the central of `transport`, opening it on first use."""
+    """Take a reference to the central of `transport`, opening it on first use (or after it was lost).
+
+    Raises:
+        TransportUnavailable: the transport cannot be opened or its controller does not answer.
+    """
     async with _registry_lock():
         centrals = _centrals.setdefault(asyncio.get_running_loop(), {})
         central = centrals.get(transport)
+        if central is not None and central.lost:  # its holders close it on release; newcomers get a new one
+            _LOGGER.info("%s: transport lost, opening it again", transport)
+            centrals.pop(transport)
+            central = None
         if central is None:
             central = BumbleCentral(transport)
             await central._open()
@@ -144,5 +166,21 @@ async def release_central(central: BumbleCentral) -> None:
         central._refs -= 1
         if central._refs > 0:
             return
-        _centrals.get(asyncio.get_running_loop(), {}).pop(central.transport, None)
+        centrals = _centrals.get(asyncio.get_running_loop(), {})
+        if centrals.get(central.transport) is central:
+            centrals.pop(central.transport)
         await central._stack.aclose()
+
+
+@contextlib.asynccontextmanager
+async def hold_central(transport: str) -> AsyncIterator[BumbleCentral]:
+    """Keep the central of `transport` open for a whole session (scan, connect, reconnect), then release it.
+
+    Raises:
+        TransportUnavailable: as `acquire_central`.
+    """
+    central = await acquire_central(transport)
+    try:
+        yield central
+    finally:
+        await release_central(central)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
+from bleak.exc import BleakError
 from bumble.device import Advertisement
 
 from devices.bumble_backend.manager import (
@@ -15,6 +16,7 @@ from devices.bumble_backend.manager import (
     release_central,
     transport_from_args,
 )
+from devices.errors import TransportUnavailable
 
 
 class BleakScannerBumble(BaseBleakScanner):
@@ -37,7 +39,10 @@ class BleakScannerBumble(BaseBleakScanner):
     async def start(self) -> None:
         """Start scanning: clears what was seen, as bleak's contract asks."""
         self.seen_devices = {}
-        self._central = await acquire_central(self._transport)
+        try:
+            self._central = await acquire_central(self._transport)
+        except TransportUnavailable as exc:
+            raise BleakError(str(exc)) from exc
         await self._central.start_scanning(self, self._on_advertisement, active=self._active)
 
     async def stop(self) -> None:

@@ -167,3 +167,30 @@ async def test_service_down_for_a_while_loses_nothing(
     assert len(rows) == result.samples_spooled == result.notifications > 30
     assert 0 <= strap.counters.notifications_sent - result.notifications <= 1  # one in flight at the end
     assert result.spool_depth == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_replay_of_300_rows_at_20x_arrives_whole_in_order_rr_within_a_tick(
+    live_server: LiveServer, user: TestUser, tmp_path: Path
+) -> None:
+    replay = tmp_path / "ride.csv"
+    bpm = [80 + (i * 7) % 90 for i in range(300)]
+    rr_ms = [round(60000 / b, 1) for b in bpm]  # ms as a strap export writes them, not exact in 1/1024 s
+    replay.write_text("t,bpm,rr_ms\n" + "".join(f"{i},{b},{r}\n" for i, (b, r) in enumerate(zip(bpm, rr_ms, strict=True))))
+    started = asyncio.get_running_loop().time()
+    result = await record(
+        server_url=live_server.url, token=user.token, transport="virtual", replay=replay, speed=20.0,
+        spool_path=tmp_path / "spool.sqlite3", progress=False,
+    )  # fmt: skip
+    took_s = asyncio.get_running_loop().time() - started
+    rows = await asyncio.to_thread(stored, live_server, user, result.device_id)
+    assert result.connections == 1 and result.recorded
+    assert len(rows) == 300 == result.samples_spooled, f"{len(rows)} of 300 stored"  # the start was not lost
+    assert result.uploaded + result.duplicates == 300  # a batch re-sent after a lost answer counts as duplicates
+    assert [r["bpm"] for r in rows] == bpm  # in order, each once
+    tick_ms = 1000 / 1024
+    assert all(len(r["rr_ms"]) == 1 and abs(r["rr_ms"][0] - want) <= tick_ms for r, want in zip(rows, rr_ms, strict=True))  # type: ignore[index, arg-type]
+    times = [t_ms(r) for r in rows]
+    assert times == sorted(set(times))
+    assert took_s < 15 + 10  # ends by itself once the replay is over (300 s at 20x = 15 s)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, func, select
+from fastapi import FastAPI
+from sqlalchemy import Engine, delete, func, select
 
 from devices.simulator import StrapProfile, VirtualStrap, generate_workout
 from devices.strap import LinkState
@@ -23,7 +25,15 @@ from service.app import create_app
 from service.config import Settings
 from service.db import make_session_factory
 from service.models import DeviceToken
-from service.recording import StrapState, strap_state
+from service.recording import (
+    HEALTHY_RUN_S,
+    RESTART_FIRST_S,
+    RESTART_MAX_S,
+    StrapState,
+    StrapSupervisor,
+    restart_delay_s,
+    strap_state,
+)
 from tests.support.users import TestUser
 
 pytestmark = pytest.mark.anyio
@@ -45,13 +55,20 @@ def app_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its real lifespan (supervisor included) in this loop, and a client to it."""
+async def serving(settings: Settings, engine: Engine) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """The app with its real lifespan (supervisor included) in this loop, a client to it, and the app."""
     app = create_app(settings, engine=engine, migrate_db=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=30) as client:
-            yield client
+            yield client, app
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its real lifespan (supervisor included) in this loop, and a client to it."""
+    async with serving(settings, engine) as (client, _app):
+        yield client
 
 
 async def new_user(client: httpx.AsyncClient) -> TestUser:
@@ -107,6 +124,15 @@ def test_link_states_in_the_users_words() -> None:
     assert strap_state(LinkState.SEARCHING, 1) == StrapState.RECONNECTING
     assert strap_state(LinkState.WAITING, 0) == StrapState.RECONNECTING
     assert strap_state(LinkState.STOPPED, 3) == StrapState.STOPPED
+
+
+def test_restart_backoff_doubles_and_starts_over_after_a_healthy_run() -> None:
+    delays = [restart_delay_s(None, 0.0)]
+    for _ in range(8):
+        delays.append(restart_delay_s(delays[-1], 0.5))
+    assert delays[:3] == [RESTART_FIRST_S, 2 * RESTART_FIRST_S, 4 * RESTART_FIRST_S]
+    assert max(delays) == RESTART_MAX_S == delays[-1]
+    assert restart_delay_s(RESTART_MAX_S, HEALTHY_RUN_S) == RESTART_FIRST_S
 
 
 async def test_scan_pair_stop_resume_restart_forget(app_settings: Settings, engine: Engine) -> None:
@@ -183,10 +209,11 @@ async def _no_subscriber(strap: VirtualStrap) -> bool:
     return strap._subscriber_count() == 0
 
 
+@pytest.mark.timeout(120)
 async def test_restarts_reuse_one_recorder_token(app_settings: Settings, engine: Engine) -> None:
     async with straps() as virtual:
         polar = virtual["Polar 8-bit RR"]
-        for start in range(2):
+        for start in range(3):
             async with running(app_settings, engine) as client:
                 if start == 0:
                     user = await new_user(client)
@@ -195,9 +222,116 @@ async def test_restarts_reuse_one_recorder_token(app_settings: Settings, engine:
                     )
                     assert answer.status_code == 201, answer.text
                     device_id = answer.json()["device_id"]
-        sessions = make_session_factory(engine)
-        with sessions() as db:
-            tokens = db.scalar(
-                select(func.count()).select_from(DeviceToken).where(DeviceToken.device_id == device_id)
+                if start < 2:  # the last start stops at once, maybe before its recorder minted anything
+                    await eventually(functools.partial(_recording, client, user, device_id), timeout_s=30)
+        # each start replaces the token the service minted before
+        assert await asyncio.to_thread(_token_count, engine, device_id) == 1
+
+
+def _token_count(engine: Engine, device_id: int) -> int:
+    with make_session_factory(engine)() as db:
+        return int(db.scalar(select(func.count()).select_from(DeviceToken).where(DeviceToken.device_id == device_id)))
+
+
+def _delete_tokens(engine: Engine, device_id: int) -> None:
+    with make_session_factory(engine)() as db:
+        db.execute(delete(DeviceToken).where(DeviceToken.device_id == device_id))
+        db.commit()
+
+
+async def _recording(client: httpx.AsyncClient, user: TestUser, device_id: int) -> bool:
+    s = await strap_of(client, user, device_id)
+    return bool(s["state"] == StrapState.RECORDING and s["last_bpm"])
+
+
+async def _pair(client: httpx.AsyncClient, user: TestUser, strap: VirtualStrap) -> int:
+    answer = await client.post("/api/v1/straps", json={"address": strap.address}, headers=user.headers)
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["device_id"])
+
+
+def _recorder_tasks(strap: VirtualStrap) -> int:
+    """Recorder tasks running for the strap (the supervisor names each after its address)."""
+    name = f"record {strap.address}"
+    return sum(1 for task in asyncio.all_tasks() if task.get_name() == name and not task.done())
+
+
+def _supervisor(app: FastAPI) -> StrapSupervisor:
+    return app.state.recording  # type: ignore[no-any-return]
+
+
+@pytest.mark.timeout(120)
+async def test_ten_concurrent_resumes_start_one_recorder(app_settings: Settings, engine: Engine) -> None:
+    async with straps() as virtual:
+        polar = virtual["Polar 8-bit RR"]
+        async with serving(app_settings, engine) as (client, app):
+            user = await new_user(client)
+            device_id = await _pair(client, user, polar)
+            await eventually(lambda: _recording(client, user, device_id), timeout_s=30)
+            stopped = await client.post(f"/api/v1/straps/{device_id}/stop", headers=user.headers)
+            assert stopped.status_code == 200 and _recorder_tasks(polar) == 0
+            await eventually(lambda: _no_subscriber(polar))
+
+            answers = await asyncio.gather(
+                *(client.post(f"/api/v1/straps/{device_id}/resume", headers=user.headers) for _ in range(10))
             )
-        assert tokens == 1  # each start replaces the token the service minted before
+            assert [a.status_code for a in answers] == [200] * 10
+            assert _recorder_tasks(polar) == 1
+            await eventually(lambda: _recording(client, user, device_id), timeout_s=30)
+            before = await stored_count(client, user, device_id)
+            await eventually(lambda: _grew(client, user, device_id, before), timeout_s=30)
+            assert polar._subscriber_count() == 1  # one central connected and subscribed, not ten
+            assert _recorder_tasks(polar) == 1
+            assert await asyncio.to_thread(_token_count, engine, device_id) == 1
+
+
+@pytest.mark.timeout(120)
+async def test_a_refused_token_is_replaced_and_deleting_the_device_stops_its_recorder(
+    app_settings: Settings, engine: Engine
+) -> None:
+    async with straps() as virtual:
+        garmin = virtual["Garmin 16-bit"]
+        async with serving(app_settings, engine) as (client, app):
+            user = await new_user(client)
+            device_id = await _pair(client, user, garmin)
+            await eventually(lambda: _recording(client, user, device_id), timeout_s=30)
+            recorder = _supervisor(app)._recordings[device_id]
+            first_token = recorder.token
+
+            await asyncio.to_thread(_delete_tokens, engine, device_id)  # as if revoked: uploads get 401
+            await eventually(lambda: _token_changed(recorder, first_token), timeout_s=30)
+            before = await stored_count(client, user, device_id)
+            await eventually(lambda: _grew(client, user, device_id, before), timeout_s=30)
+            assert _supervisor(app)._recordings.get(device_id) is recorder  # the same recorder went on
+
+            deleted = await client.delete(f"/api/v1/devices/{device_id}", headers=user.headers)
+            assert deleted.status_code == 204, deleted.text
+            await eventually(lambda: _not_recorded(app, device_id), timeout_s=30)
+            await eventually(lambda: _no_subscriber(garmin), timeout_s=30)
+            assert recorder.task is not None and recorder.task.done()
+
+
+async def _token_changed(recorder: Any, first: str | None) -> bool:
+    return recorder.token is not None and recorder.token != first
+
+
+async def _not_recorded(app: FastAPI, device_id: int) -> bool:
+    return _supervisor(app).status(device_id) is None
+
+
+@pytest.mark.timeout(120)
+async def test_shutdown_finishes_within_5_s_while_straps_stream(app_settings: Settings, engine: Engine) -> None:
+    loop = asyncio.get_running_loop()
+    async with straps() as virtual:
+        async with contextlib.AsyncExitStack() as stack:
+            client, app = await stack.enter_async_context(serving(app_settings, engine))
+            user = await new_user(client)
+            ids = [await _pair(client, user, strap) for strap in virtual.values()]
+            for device_id in ids:
+                await eventually(lambda d=device_id: _recording(client, user, d), timeout_s=30)
+            started = loop.time()
+            await stack.aclose()
+            took_s = loop.time() - started
+        assert took_s < 5.0, f"shutdown took {took_s:.1f} s"
+        assert _supervisor(app).recorder_count == 0
+        assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("record ")]

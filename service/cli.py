@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from service.config import Settings
 from service.logs import setup_logging
@@ -64,14 +66,19 @@ def scan(
     """List heart-rate straps advertising service 0x180D: address, name, RSSI."""
     from rich.table import Table
 
+    from devices.errors import StackUnavailable
     from devices.scan import scan_straps
 
-    found = asyncio.run(scan_straps(transport, seconds))
+    try:
+        found = asyncio.run(scan_straps(transport, seconds))
+    except StackUnavailable as exc:  # one line: what is missing and what to do, no traceback
+        typer.echo(f"chinup scan: {exc}", err=True)
+        raise typer.Exit(2) from exc
     table = Table(title=f"Heart-rate straps heard in {seconds:g} s ({transport})")
     for column in ("address", "name", "RSSI (dBm)"):
         table.add_column(column)
     for advert in found:
-        table.add_row(advert.address, advert.name or "?", str(advert.rssi))
+        table.add_row(advert.address, escape(advert.name or "?"), str(advert.rssi))
     console.print(table if found else "[yellow]No strap advertising the Heart Rate service was heard.[/]")
 
 
@@ -82,16 +89,36 @@ def strap(
         Path | None, typer.Option(help="Recording to play (CSV t,bpm[,rr_ms] or RR text)")
     ] = None,
     speed: Annotated[float, typer.Option(help="Playback speed factor")] = 1.0,
-    name: Annotated[str, typer.Option(help="Advertised name")] = "Chin Up Strap",
+    name: Annotated[
+        str | None, typer.Option(help="Advertised name (given, it also fixes the address)")
+    ] = None,
+    seed: Annotated[
+        str | None, typer.Option(help="Derive the address from this, to keep it across restarts")
+    ] = None,
 ) -> None:
-    """Run a virtual heart-rate strap on a Bumble transport, for other processes or phones to find."""
+    """Run a virtual heart-rate strap on a Bumble transport, for other processes or phones to find.
+
+    The address is random per process unless a name or a seed is given, so two straps on one radio
+    are two devices, and a named strap is the same device each time it starts.
+    """
+    from devices.errors import DeviceError
     from devices.simulator import run_strap
 
-    console.print(f"Virtual strap [bold]{name}[/] advertising on {transport} (Ctrl-C to stop)")
+    setup_logging(False)
+    logging.getLogger("bumble").setLevel(logging.WARNING)
+    shown = name or "Chin Up Strap"
+
+    def say(message: str) -> None:
+        typer.echo(f"chinup strap: {message}", err=True)
+
+    say(f"starting {shown!r} on {transport} (Ctrl-C to stop)")
     try:
-        asyncio.run(run_strap(transport, replay, speed, name))
+        asyncio.run(run_strap(transport, replay, speed, shown, seed=seed if seed is not None else name, say=say))
     except KeyboardInterrupt:
         pass
+    except DeviceError as exc:
+        say(str(exc))
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -108,11 +135,19 @@ def record(
         Path | None, typer.Option(help="With --transport virtual: a recording to replay")
     ] = None,
     speed: Annotated[float, typer.Option(help="Replay speed factor")] = 1.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Live capture -> local spool -> upload; survives disconnects of strap and server."""
+    """Live capture -> local spool -> upload; survives disconnects of strap and server.
+
+    Logs each connection attempt, disconnection, upload failure and rejection; exits 1, with the
+    reason, when it recorded nothing.
+    """
     from devices.errors import DeviceError
     from devices.recorder import record as run_record
 
+    setup_logging(verbose)
+    for noisy in ("bumble", "httpx"):  # one line per HCI packet / per batch: only with -v
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     spool_path = spool or Settings().data_dir / "spool.sqlite3"
     spool_path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -124,9 +159,13 @@ def record(
         console.print("Stopped; what was recorded is safe in the spool and uploads next time.")
         return
     except DeviceError as exc:
-        console.print(f"[red]{exc}[/]")
+        typer.echo(f"chinup record: {exc}", err=True)
         raise typer.Exit(1) from exc
     console.print(result)
+    if not result.recorded and not result.leftover_straps:
+        reason = result.failure or ("no notification arrived" if result.connections else "no connection was made")
+        typer.echo(f"chinup record: nothing was recorded on {transport}: {reason}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -147,15 +186,18 @@ def demo(
 @app.command("import")
 def import_(
     file: Annotated[
-        Path, typer.Argument(help="FIT, TCX, GPX, CSV, RR text, Apple Health export or Chin Up export")
+        Path,
+        typer.Argument(
+            help="FIT, TCX, GPX, fitlog, Polar HRM, CSV, RR text, Apple Health or Chin Up export; gzip or zip of them"
+        ),
     ],
     server: Annotated[str, typer.Option(help="Chin Up service URL, e.g. http://127.0.0.1:8000")],
-    token: Annotated[str, typer.Option(help="Your access token")],
+    token: Annotated[str, typer.Option(help="Your access token, or a device's upload token (into that device)")],
     start: Annotated[
         str | None, typer.Option(help="Start time (ISO 8601 with offset) for CSV seconds or RR text")
     ] = None,
     strict: Annotated[
-        bool, typer.Option(help="Refuse a file that ends early instead of importing its start")
+        bool, typer.Option(help="Refuse a damaged file whole instead of importing what can be read")
     ] = False,
     device_id: Annotated[
         int | None, typer.Option(help="Store on this device instead of the file's own")
@@ -166,7 +208,8 @@ def import_(
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from service.importers import ImportFailed
-    from service.importers.client import ServerRefused, upload_file
+    from service.importers import client as import_client
+    from service.importers.client import ServerRefused, ServerUnreachable, upload_file
     from service.ingest import parse_time_ms
 
     try:
@@ -186,23 +229,14 @@ def import_(
                 file, server=server, token=token, start_ms=start_ms, strict=strict, device_id=device_id,
                 device_name=device_name, progress=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip
-    except (ImportFailed, ServerRefused, OSError) as exc:
-        console.print(f"[red]{exc}[/]")
+    except (ImportFailed, ServerRefused, ServerUnreachable, OSError) as exc:
+        console.print(str(exc), markup=False, style="red", soft_wrap=True)
         raise typer.Exit(1) from exc
-    counts = outcome.counts
-    console.print(
-        f"{outcome.file} ({outcome.format}): {counts.accepted} new samples, {counts.duplicates} already stored, "
-        f"{counts.rejected} rejected"
-        + (f", {counts.rr_dropped} impossible RR intervals dropped" if counts.rr_dropped else "")
-    )
-    for number, reason in counts.rejections[:5]:
-        console.print(f"  sample {number}: {reason}")
-    if outcome.restored:
-        console.print("Restored: " + ", ".join(f"{n} {part}" for part, n in outcome.restored.items()))
-    if outcome.truncated_at:
-        console.print(
-            f"[yellow]The file ends early, at {outcome.truncated_at}: imported up to its last whole record.[/]"
-        )
+    for line, style in import_client.report_lines(outcome):
+        console.print(line, markup=False, style=style, soft_wrap=True)
+    if why := import_client.nothing_imported(outcome):
+        console.print(why, style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def main() -> None:

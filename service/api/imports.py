@@ -1,4 +1,5 @@
-"""File imports: one uploaded file (FIT, TCX, GPX, CSV, RR text, Apple Health, a Chin Up export) -> samples.
+"""File imports: one uploaded file (FIT, TCX, GPX, fitlog, HRM, CSV, RR text, Apple Health, a Chin Up export,
+gzip of any, a zip of several) -> samples.
 
 The samples take the upload's ingest path (service.importers.store.DbSink), so a file imported twice
 changes nothing and the day rollups update incrementally.
@@ -6,29 +7,42 @@ changes nothing and the day rollups update incrementally.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, BinaryIO
+import datetime as dt
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from service.api.common import query_time_ms
-from service.api.deps import ContextDep, CurrentUser, SessionDep
+from service.api.deps import ContextDep, PrincipalDep, SessionDep
 from service.api.devices import get_owned_device
 from service.api.types import DbId
 from service.api_errors import error_responses
-from service.importers import ImportCounts, TruncatedFile, count_entries, open_import, run_import
+from service.errors import Forbidden
+from service.importers import ImportCounts, ImportFile, open_import
 from service.importers.account import read_archive
+from service.importers.job import FileReport, import_opened
 from service.importers.restore import RestoreCounts, restore_account
 from service.importers.store import DbSink
-from service.models import Sample
+from service.localtime import zone
+from service.models import Sample, WorkoutSession
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
 
 class RejectionAt(BaseModel):
     sample: int  # 1-based number of the sample in the file
+    reason: str
+
+
+class SkippedAt(BaseModel):
+    """A stretch of the file left out: where it starts (message index, byte offset) and why."""
+
+    place: str
+    message: int | None
+    byte: int | None
     reason: str
 
 
@@ -43,35 +57,66 @@ class ImportPublic(BaseModel):
     truncated_at: str | None
     device_ids: list[int]
     restored: dict[str, int] | None = None
+    read: int = 0  # samples read from the file: stored + duplicates + rejected
+    stored: int = 0  # new samples stored (the same as accepted)
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    skipped: list[SkippedAt] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    unwrapped: list[str] = Field(default_factory=list)  # what was undone first: gzip, UTF-16
+    first: dt.datetime | None = None  # the first and last stored sample of the file
+    last: dt.datetime | None = None
+    days: list[dt.date] = Field(default_factory=list)  # the user's local days holding its samples
+    sessions: list[int] = Field(default_factory=list)  # stored sessions overlapping it (analysis runs after)
+    analysis_pending: bool = False
+    refused: str | None = None  # a zip member that could not be imported: why
+    files: list[ImportPublic] = Field(default_factory=list)  # a zip's members, one report each
 
 
-def _import(
-    fh: BinaryIO, name: str, *, strict: bool, start_ms: int | None, sink: DbSink, restore: Callable[[], None]
-) -> tuple[str, ImportCounts, str | None]:
-    """Read (twice when strict, so a truncated file is refused before anything is stored) and store.
-
-    An account export restores profile and journal before its samples, so they are analysed with the
-    restored profile.
-    """
-    opened = open_import(fh, name, start_ms=start_ms)
-    if strict:
-        count_entries(opened.entries())
-        if opened.report.truncated_at:
-            raise TruncatedFile(
-                name, opened.report.truncated_at, "the file ends early; refused whole (strict)"
-            )
-    if opened.format == "chinup-export":
-        restore()
-    counts = run_import(opened.entries(), sink)
-    return opened.format, counts, opened.report.truncated_at
+def _time(t_ms: int | None) -> dt.datetime | None:
+    return None if t_ms is None else dt.datetime.fromtimestamp(t_ms / 1000, dt.UTC)
 
 
-@router.post("", response_model=ImportPublic, responses=error_responses(404, 413, 415))
+def public_report(report: FileReport, tz: ZoneInfo, sessions: list[int]) -> ImportPublic:
+    """The API's form of a file's report (members with their own counts, sessions left to the whole)."""
+    counts = report.counts
+    return ImportPublic(
+        file=report.file, format=report.format, accepted=counts.accepted, duplicates=counts.duplicates,
+        rejected=counts.rejected, rejections=[RejectionAt(sample=n, reason=r) for n, r in counts.rejections],
+        rr_dropped=counts.rr_dropped, truncated_at=report.truncated_at, device_ids=counts.device_ids,
+        read=counts.samples, stored=counts.accepted, rejected_by_reason=counts.rejected_by_reason,
+        skipped=[SkippedAt(place=s.place, message=s.message_index, byte=s.byte_offset, reason=s.reason)
+                 for s in report.skipped],
+        warnings=report.warnings, unwrapped=report.unwrapped, first=_time(counts.first_ms),
+        last=_time(counts.last_ms), days=counts.days(tz), sessions=sessions,
+        analysis_pending=counts.accepted > 0, refused=report.refused.detail if report.refused else None,
+        files=[public_report(m, tz, []) for m in report.members],
+    )  # fmt: skip
+
+
+def _sessions_touched(db: SessionDep, user_id: int, counts: ImportCounts) -> list[int]:
+    if counts.first_ms is None or counts.last_ms is None:
+        return []
+    query = select(WorkoutSession.id).where(
+        WorkoutSession.user_id == user_id, WorkoutSession.deleted.is_(False),
+        WorkoutSession.start_ms <= counts.last_ms, WorkoutSession.end_ms >= counts.first_ms,
+    )  # fmt: skip
+    return list(db.scalars(query.order_by(WorkoutSession.start_ms).limit(1000)))
+
+
+_ERRORS = error_responses(404, 413, 415)
+_ERRORS[403] = {**_ERRORS[404], "description": "A device's upload token used for another device or a restore"}
+
+
+@router.post("", response_model=ImportPublic, responses=_ERRORS)
 def import_file(
     file: Annotated[
-        UploadFile, File(description="FIT, TCX, GPX, CSV, RR text, Apple Health or Chin Up export")
+        UploadFile,
+        File(
+            description="FIT, TCX, GPX, fitlog, Polar HRM, CSV, RR text, Apple Health, Chin Up export; "
+            "gzip of any, or a zip of several"
+        ),
     ],
-    user: CurrentUser,
+    principal: PrincipalDep,
     db: SessionDep,
     ctx: ContextDep,
     device_id: Annotated[DbId | None, Form()] = None,
@@ -79,9 +124,17 @@ def import_file(
     start: Annotated[
         str | None, Form(description="start time for relative times (ISO 8601 with offset)")
     ] = None,
-    strict: Annotated[bool, Form(description="refuse a file that ends early")] = False,
+    strict: Annotated[
+        bool, Form(description="refuse a damaged file whole instead of keeping what reads")
+    ] = False,
 ) -> ImportPublic:
-    """Import one file; a corrupt or mislabelled file is refused whole with the place it failed."""
+    """Import one file; a device's upload token imports into that device. A file that cannot be read is
+    refused whole with the place it failed; a damaged one keeps what reads, and the report says what not."""
+    user = principal.user
+    if principal.device_id is not None:
+        if device_id is not None and device_id != principal.device_id:
+            raise Forbidden("this upload token belongs to another device")
+        device_id = principal.device_id
     if device_id is not None:
         get_owned_device(db, user.id, device_id)
     start_ms = query_time_ms(start, "start") if start else None
@@ -93,23 +146,19 @@ def import_file(
     restored: list[RestoreCounts] = []
     had_samples = db.scalar(select(Sample.t_ms).where(Sample.user_id == user.id).limit(1)) is not None
 
-    def restore() -> None:
-        restored.append(restore_account(db, user, read_archive(file.file, name), name))
+    def restore(opened: ImportFile) -> None:
+        """An account export restores profile and journal before its samples, analysed with that profile."""
+        if opened.format != "chinup-export":
+            return
+        if principal.device_id is not None:
+            raise Forbidden("a device upload token cannot restore an account export")
+        opened.fh.seek(0)
+        restored.append(restore_account(db, user, read_archive(opened.fh, name), name))
 
-    fmt, counts, truncated_at = _import(
-        file.file, name, strict=strict, start_ms=start_ms, sink=sink, restore=restore
-    )
+    with open_import(file.file, name, start_ms=start_ms, strict=strict) as opened:
+        report = import_opened(opened, sink, before_samples=restore)
     if restored and restored[0].profile_changed and had_samples:
         ctx.rollups.request_history(user.id)  # the stored minutes were computed with the old profile
-    return ImportPublic(
-        file=name,
-        format=fmt,
-        accepted=counts.accepted,
-        duplicates=counts.duplicates,
-        rejected=counts.rejected,
-        rejections=[RejectionAt(sample=n, reason=r) for n, r in counts.rejections],
-        rr_dropped=counts.rr_dropped,
-        truncated_at=truncated_at,
-        device_ids=counts.device_ids,
-        restored=restored[0].added if restored else None,
-    )
+    answer = public_report(report, zone(user.timezone), _sessions_touched(db, user.id, report.counts))
+    answer.restored = restored[0].added if restored else None
+    return answer

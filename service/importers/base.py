@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from service.ingest import EPOCH_MS_FLOOR
 
 # A sample as the ingest endpoint takes it: {t, bpm, rr_ms?, contact?}. Readers translate syntax only;
 # service.ingest.validate_batch decides what is valid, so an import and a live upload obey the same rules.
@@ -26,13 +29,38 @@ class Source:
 Entry = tuple[Source, Item]
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A stretch of a file left out of an import: where it starts (message index, byte offset) and why."""
+
+    reason: str
+    message_index: int | None = None
+    byte_offset: int | None = None
+
+    @property
+    def place(self) -> str:
+        parts = [f"message {self.message_index}" if self.message_index is not None else "",
+                 f"byte {self.byte_offset}" if self.byte_offset is not None else ""]  # fmt: skip
+        return ", ".join(p for p in parts if p) or "the file"
+
+
 @dataclass
 class ReadReport:
-    """Filled in while a file is read: where it ended early, if it did."""
+    """Filled in while a file is read: where it ended early, what was left out, what looked wrong.
+
+    `strict` asks a reader to refuse a damaged file whole (naming the damage) instead of salvaging it.
+    """
 
     file_name: str
     format: str
     truncated_at: str | None = None
+    strict: bool = False
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def damaged(self) -> bool:
+        return self.truncated_at is not None or bool(self.skipped)
 
 
 def source_address(kind: str, *parts: object) -> str:
@@ -58,3 +86,22 @@ def whole_number(text: str) -> Any:
     if not math.isfinite(value):
         return text  # "inf", "nan": not a reading
     return int(value) if value.is_integer() else value
+
+
+def utc_ms(text: str) -> int | str:
+    """ISO 8601 time in epoch ms; without an offset it is UTC (GPX 1.1 and TCX define their times so).
+
+    Text that is no time comes back as it is, for ingest to refuse with its reason (one counted rejection).
+    """
+    value = text.strip()
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return text
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    try:
+        t_ms = round(parsed.timestamp() * 1000)
+    except (OverflowError, ValueError, OSError):
+        return text
+    return t_ms if t_ms >= EPOCH_MS_FLOOR else text  # ingest names an old time for what it is

@@ -104,7 +104,11 @@ def read_csv(fh: BinaryIO, report: ReadReport, start_ms: int | None = None) -> I
         if not ended and not _complete(cells, index, n_columns):
             report.truncated_at = f"line {number}"
             break
-        if index["bpm"] < len(cells) and not cells[index["bpm"]].strip() and not cell_at(cells, index, "rr_ms"):
+        if (
+            index["bpm"] < len(cells)
+            and not cells[index["bpm"]].strip()
+            and not cell_at(cells, index, "rr_ms")
+        ):
             continue  # a row without a reading (a watch's record with no heart rate): no sample
         try:
             item = _row(cells, index, start_ms)

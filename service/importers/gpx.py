@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 from xml.etree.ElementTree import Element
 
-from service.importers.base import Entry, ReadReport, Source, source_address, whole_number
+from service.importers.base import Entry, ReadReport, Source, source_address, utc_ms, whole_number
 from service.importers.errors import NoHeartRate
 from service.importers.xmlstream import XmlState, child_text, iter_ends, local
 
@@ -32,7 +32,7 @@ def read_gpx(fh: BinaryIO, report: ReadReport) -> Iterator[Entry]:
         if source is None:
             source = _source(state.root_attrib.get("creator"))
         state.started = True
-        yield source, {"t": t, "bpm": whole_number(bpm)}
+        yield source, {"t": utc_ms(t), "bpm": whole_number(bpm)}
     if not state.started:
         raise NoHeartRate(
             report.file_name, "the whole file", "no track point holds a time and an hr extension"

@@ -76,4 +76,5 @@ class DbSink:
             duplicates=len(clean) - accepted + verdict.repeats,
             rejected=[(r.index, r.reason) for r in verdict.rejected],
             rr_dropped=verdict.rr_dropped,
+            times_ms=[s.t_ms for s in clean],
         )

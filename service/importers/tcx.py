@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from service.importers.base import Entry, Item, ReadReport, Source, source_address, whole_number
+from service.importers.base import Entry, Item, ReadReport, Source, source_address, utc_ms, whole_number
 from service.importers.errors import NoHeartRate
 from service.importers.xmlstream import XmlState, child_text, iter_ends, local
 
@@ -25,7 +25,7 @@ def read_tcx(fh: BinaryIO, report: ReadReport) -> Iterator[Entry]:
             continue
         t, bpm = child_text(elem, "Time"), child_text(elem, "HeartRateBpm", "Value")
         if t is not None and bpm is not None:
-            items.append({"t": t, "bpm": whole_number(bpm)})
+            items.append({"t": utc_ms(t), "bpm": whole_number(bpm)})
             state.started = True
     if not items:
         raise NoHeartRate(report.file_name, "the whole file", "no Trackpoint holds HeartRateBpm and Time")

@@ -32,6 +32,8 @@ class XmlState:
 
     started: bool = False
     root_attrib: dict[str, str] = field(default_factory=dict)
+    watch: frozenset[str] = frozenset()  # elements whose attributes are kept when they open
+    opened: dict[str, dict[str, str]] = field(default_factory=dict)  # the last opened of each watched name
 
 
 def iter_ends(fh: BinaryIO, report: ReadReport, names: frozenset[str], state: XmlState) -> Iterator[Element]:
@@ -46,6 +48,8 @@ def iter_ends(fh: BinaryIO, report: ReadReport, names: frozenset[str], state: Xm
             if root is None:
                 root = elem
                 state.root_attrib = dict(elem.attrib)
+            if event == "start" and state.watch and local(elem.tag) in state.watch:
+                state.opened[local(elem.tag)] = dict(elem.attrib)
             if event == "end" and local(elem.tag) in names:
                 yield elem
                 elem.clear()

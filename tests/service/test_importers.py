@@ -77,18 +77,40 @@ def test_truncated_fit_imports_up_to_its_last_whole_record(
     assert where is not None and f"of {len(data) - 0}" not in where and "byte" in where
 
 
-def test_fit_cut_inside_its_header_or_with_a_bad_checksum_is_refused(
+def test_fit_cut_inside_its_header_is_refused_and_damage_is_salvaged_or_refused_by_name(
     shared_data: Path, tmp_path: Path
 ) -> None:
     data = (shared_data / "fitparse_edge800_indoor_trainer.fit").read_bytes()
     with pytest.raises(CorruptFile, match="byte") as caught:
         entries(data[:40], "short.fit")
     assert "short.fit" in str(caught.value)
-    for at, reason in ((5000, "checksum"), (len(data) // 2, "damaged FIT data")):
+    expected = pairs(entries(data, "whole.fit")[1])
+    for at, reason in ((5000, "checksum at the end"), (len(data) // 2, "damaged FIT data")):
         damaged = bytearray(data)
         damaged[at] ^= 0xFF  # at len/2 a record header: the parse loses step, though no byte is missing
         with pytest.raises(CorruptFile, match=reason):
-            entries(bytes(damaged), "damaged.fit")
+            entries(bytes(damaged), "damaged.fit", strict=True)
+        opened = open_import(io.BytesIO(bytes(damaged)), "damaged.fit")
+        got = [(item["t"], item["bpm"]) for _, item in opened.entries()]
+        if at == 5000:  # one value changed: every record kept, the checksum named in a warning
+            assert len(got) == len(expected) and any(
+                "checksum at the end" in w for w in opened.report.warnings
+            )
+        else:  # every record before the damage kept; the report says where the rest was left out
+            assert 0 < len(got) < len(expected) and got == expected[: len(got)]
+            where = opened.report.truncated_at or opened.report.skipped[0].place
+            assert "byte" in where
+
+
+def test_a_bad_header_checksum_is_named_as_the_headers(shared_data: Path) -> None:
+    data = bytearray((shared_data / "fitparse_fenix2_run.fit").read_bytes())
+    assert data[0] == 14 and data[12:14] != b"\0\0"
+    data[12] ^= 0x55
+    with pytest.raises(CorruptFile, match="FIT header's checksum") as caught:
+        entries(bytes(data), "head.fit", strict=True)
+    assert "at the end" not in str(caught.value)
+    opened = open_import(io.BytesIO(bytes(data)), "head.fit")
+    assert len(list(opened.entries())) == 2808 and "header" in opened.report.warnings[0]
 
 
 def test_fit_hrv_messages_give_rr_intervals_in_ms() -> None:

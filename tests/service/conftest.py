@@ -1,6 +1,7 @@
-"""Service test fixtures: blocking calls in the event loop fail the async tests of in-service recording.
+"""Service test fixtures: a real HTTP server per module, and blocking calls in the event loop failing the async
+tests of in-service recording.
 
-Scoped on purpose: the supervisor (service/recording.py) and the devices pipeline it runs are checked; the
+The blocking check is scoped on purpose: the supervisor (service/recording.py) and the devices pipeline it runs are checked; the
 rest of the service's async code is checked where its own tests opt in.
 """
 
@@ -8,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
+from sqlalchemy import Engine
 
+from service.config import Settings
 from tests.devices.no_blocking import no_blocking_in_the_loop
+from tests.support.server import LiveServer
 
 CHECKED_MODULES = {"tests.service.test_recording"}
 SCANNED = ("devices", "service.recording")
@@ -24,3 +29,20 @@ def _no_blocking_in_recording(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     with no_blocking_in_the_loop(request, SCANNED):
         yield
+
+
+@pytest.fixture(scope="module")
+def server(engine: Engine, db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real uvicorn server on the module's database with the production settings (modules needing
+    other settings define their own)."""
+    live = LiveServer(Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data")), engine=engine)
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    """A client of ``server``; whole-file imports of the real recordings take up to a few minutes."""
+    with httpx.Client(base_url=server.url, timeout=180) as client:
+        yield client

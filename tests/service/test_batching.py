@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
 
-from service.config import Settings
 from service.importers.detect import open_import
 from service.ingest import parse_time_ms
 from tests.support.server import LiveServer
@@ -40,20 +37,6 @@ WORKOUTS = (
 )
 RECORDINGS = (*WORKOUTS, "fitparse_fenix2_run.csv", "hrv_supine_rest_rri.txt", "hrv_submax_cycling_rri.hrm")
 
-
-@pytest.fixture(scope="module")
-def server(engine: Engine, db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A real HTTP server on the module's database, with the production settings."""
-    live = LiveServer(Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data")), engine=engine)
-    live.start()
-    yield live
-    live.stop()
-
-
-@pytest.fixture(scope="module")
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=120) as client:
-        yield client
 
 
 def _hrm_as_rr_text(path: Path) -> bytes:

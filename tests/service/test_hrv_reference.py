@@ -38,16 +38,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from sqlalchemy import Engine
 
-from service.config import Settings
-from tests.support.server import LiveServer
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, sign_up
 
@@ -58,19 +54,6 @@ WINDOW_S = 300
 TOLERANCE = 0.05
 MIN_COVERED_FRACTION = 0.8  # the windows the service reads rest HRV from are this well covered (baseline.py)
 
-
-@pytest.fixture(scope="module")
-def server(engine: Engine, db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data")), engine=engine)
-    live.start()
-    yield live
-    live.stop()
-
-
-@pytest.fixture(scope="module")
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=120) as client:
-        yield client
 
 
 def _rr_ms(path: Path) -> np.ndarray:

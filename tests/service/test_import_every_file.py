@@ -15,7 +15,6 @@ import csv
 import datetime as dt
 import gzip
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -24,9 +23,7 @@ from zoneinfo import ZoneInfo
 import fitdecode
 import httpx
 import pytest
-from sqlalchemy import Engine
 
-from service.config import Settings
 from tests.conftest import SHARED_DATA
 from tests.service.test_batching import from_scratch, what_the_user_sees
 from tests.service.test_importers_support import build_gpx, build_tcx, zip_bytes
@@ -43,19 +40,6 @@ REFUSED = {  # file -> (status, words the reason must hold)
 }
 Pairs = list[tuple[int, int]]
 
-
-@pytest.fixture(scope="module")
-def server(engine: Engine, db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data")), engine=engine)
-    live.start()
-    yield live
-    live.stop()
-
-
-@pytest.fixture(scope="module")
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=180) as client:
-        yield client
 
 
 def first_of_each_time(pairs: Pairs) -> Pairs:

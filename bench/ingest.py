@@ -325,7 +325,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--samples", type=int, default=60_000, help="samples of the interleaved batching")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=240_000,
+        help="samples of the interleaved batching (a few seconds: shorter runs time the warm-up)",
+    )
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batchings", nargs="+", default=["interleaved", "day-1000", "day-10000"],
                         choices=["interleaved", "day-1000", "day-10000"])  # fmt: skip

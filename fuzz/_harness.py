@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 # What atheris instruments for coverage feedback: the project's parsers and the libraries they hand bytes to.
 # Instrumenting everything loaded (numpy, SQLAlchemy, …) takes minutes and adds only noise.
-INSTRUMENTED = ["devices", "service", "fitdecode", "defusedxml", "xml", "csv"]
+INSTRUMENTED = ["devices", "service", "fitdecode", "defusedxml", "xml", "csv", "zipfile"]
 T0_MS = 1_700_000_000_000
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -50,6 +50,27 @@ def read_import(name: str, data: bytes) -> None:
             raise AssertionError(f"ImportFailed without its file, place or detail: {exc!r}") from exc
         return
     validate_batch(items, T0_MS + 10**10, 0)
+
+
+def import_job(name: str, data: bytes) -> None:
+    """The whole job as POST /imports runs it (gzip and UTF-16 undone, a zip member by member), loose and
+    strict, into a sink that judges batches as ingest does: refusals are ImportFailed with a 4xx status."""
+    from service.importers import ImportFailed, open_import
+    from service.importers.job import import_opened
+    from tests.service.test_importers_support import MemorySink
+
+    for strict in (False, True):
+        try:
+            with open_import(io.BytesIO(data), name, start_ms=T0_MS, strict=strict) as opened:
+                report = import_opened(opened, MemorySink(T0_MS + 10**10))
+        except ImportFailed as exc:
+            if not (exc.file_name.startswith(name) and exc.place and exc.detail and 400 <= exc.status < 500):
+                raise AssertionError(
+                    f"ImportFailed without its file, place, detail or a 4xx: {exc!r}"
+                ) from exc
+            continue
+        if report.counts.samples < report.counts.accepted:
+            raise AssertionError(f"more samples stored than read: {report.counts}")
 
 
 def _mutate(data: bytes, rng: random.Random) -> bytes:

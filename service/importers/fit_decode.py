@@ -29,6 +29,9 @@ _BASE: dict[int, tuple[str, int, Any]] = {
     16: ("Q", 8, 0),
 }  # fmt: skip
 STRING = 7
+# the struct codes a time may have: whole seconds that fit 32 bits (the profile: timestamp uint32, timestamp_16
+# uint16); damage can declare any type, and a float or a 64-bit value would make no time at all
+_TIME_CODES = frozenset("bBhHiI")
 Damage = Literal["header", "header-crc", "chained-header", "message", "truncated", "overrun", "crc"]
 
 
@@ -152,10 +155,18 @@ class _Reader:
                 fmt.append(f"{f_size}x")
                 continue
             n = f_size // code[1]
+            is_time = n == 1 and (number == TIMESTAMP or name == "timestamp_16")
+            if is_time and code[0] not in _TIME_CODES:  # a float or 64-bit time cannot be a FIT time
+                self.out.notes.append(
+                    f"message {self.index} at byte {pos - 1}: the time field {number} of message {global_num} "
+                    f"has base type {base}, no whole number of seconds; left out"
+                )
+                fmt.append(f"{f_size}x")
+                continue
             fmt.append(f"{n}{code[0]}")
-            if number == TIMESTAMP and n == 1:
+            if is_time and number == TIMESTAMP:
                 timestamp_at = count
-            elif name == "timestamp_16" and n == 1:
+            elif is_time:
                 timestamp16_at = count
             else:
                 picks.append((name, count, n, code[2], False))
@@ -163,7 +174,8 @@ class _Reader:
         for i in range(fields_end + 1, dev_end, 3):
             size += buf[i + 1]
             fmt.append(f"{buf[i + 1]}x")
-        unpack = struct.Struct("".join(fmt)).unpack_from if wanted or timestamp_at is not None else None
+        needed = picks or timestamp_at is not None or timestamp16_at is not None
+        unpack = struct.Struct("".join(fmt)).unpack_from if needed else None
         single = None
         if len(picks) == 1 and picks[0][2] == 1 and not picks[0][4]:
             single = (picks[0][0], picks[0][1], picks[0][3])

@@ -41,7 +41,6 @@ REFUSED = {  # file -> (status, words the reason must hold)
 Pairs = list[tuple[int, int]]
 
 
-
 def first_of_each_time(pairs: Pairs) -> Pairs:
     """What ingest keeps of samples with repeated times: the first of each, in time order."""
     seen: dict[int, int] = {}

@@ -1,5 +1,6 @@
 """Compressed and odd inputs, read by the importers: gzip, zips of several files, UTF-16 and BOMs, SportTracks
-fitlog, Polar HRM, FIT monitoring files (16-bit timestamps), times without an offset, refusals that say why.
+fitlog, Polar HRM, FIT monitoring files (16-bit timestamps), FIT with misaligned field sizes, times without an
+offset, refusals that say why.
 
 Every fixture is made here from the shared recordings or with the formats' own tools (fit-tool, ElementTree).
 """
@@ -13,7 +14,13 @@ import io
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import fitdecode
 import pytest
+from fit_tool.fit_file_builder import FitFileBuilder
+from fit_tool.profile.messages.file_id_message import FileIdMessage
+from fit_tool.profile.messages.record_message import RecordMessage
+from fit_tool.profile.profile_type import FileType
+from fitdecode.utils import compute_crc
 
 from service.importers import (
     CorruptFile,
@@ -203,6 +210,46 @@ def test_a_fit_cut_inside_its_last_record_keeps_everything_before_it(shared_data
     assert "runs past" in opened.report.truncated_at  # type: ignore[attr-defined]
     with pytest.raises((CorruptFile, TruncatedFile)):
         read(bytes(data), "ride.fit", strict=True)
+
+
+def coros_like_fit(samples: list[tuple[int, int]]) -> bytes:
+    """The Coros case: a valid checksum, but a record definition whose power field (uint16) is 1 byte long.
+
+    Written by fit-tool with cadence (uint8, 1 byte) and power (uint16, 2 bytes); the two sizes are then
+    swapped (the message keeps its length) and the checksum recomputed with fitdecode's own CRC.
+    """
+    builder = FitFileBuilder(auto_define=True, min_string_size=50)
+    file_id = FileIdMessage()
+    file_id.type, file_id.manufacturer, file_id.product = FileType.ACTIVITY, 294, 1  # 294: coros
+    file_id.time_created, file_id.serial_number = samples[0][0], 7
+    builder.add(file_id)
+    for t_ms, bpm in samples:
+        record = RecordMessage()
+        record.timestamp, record.heart_rate, record.cadence, record.power = t_ms, bpm, 80, 200
+        builder.add(record)
+    data = bytearray(builder.build().to_bytes())
+    at = data.find(b"\x04\x01\x02\x07\x02\x84")  # cadence: field 4, 1 byte, uint8; power: 7, 2, uint16
+    assert at > 0 and data.count(b"\x04\x01\x02\x07\x02\x84") == 1
+    data[at + 1], data[at + 4] = 2, 1
+    data[-2:] = compute_crc(data, end=len(data) - 2).to_bytes(2, "little")
+    return bytes(data)
+
+
+def test_a_fit_with_misaligned_field_sizes_and_a_valid_checksum_reads_as_fitdecode_warn_reads_it() -> None:
+    data = coros_like_fit(SAMPLES)
+    with pytest.raises(fitdecode.FitParseError, match="invalid field size"):  # what refused it before
+        with fitdecode.FitReader(io.BytesIO(data), error_handling=fitdecode.ErrorHandling.RAISE) as reader:
+            list(reader)
+    with pytest.warns(UserWarning, match="invalid field size"):
+        with fitdecode.FitReader(io.BytesIO(data), error_handling=fitdecode.ErrorHandling.WARN) as reader:
+            tolerant = [
+                (round(f.get_value("timestamp").timestamp() * 1000), f.get_value("heart_rate"))
+                for f in reader if f.frame_type == fitdecode.FIT_FRAME_DATA and f.name == "record"
+            ]  # fmt: skip
+    assert tolerant == SAMPLES
+    for strict in (False, True):  # readable, so not damage: strict imports it too
+        got, opened = read(data, "coros.fit", strict=strict)
+        assert got == tolerant and not opened.report.damaged  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
+from fitdecode.utils import compute_crc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -143,3 +144,60 @@ def test_the_api_answers_damaged_new_formats_with_a_4xx_or_a_report(
     assert answer.status_code in (200, 413, 415, 422), answer.text
     if answer.status_code != 200:
         assert name in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("global_num", "base_type"),
+    [(55, 0x88), (103, 0x07)],  # a float timestamp before 16-bit times; a text timestamp in an unread message
+)
+def test_a_timestamp_of_the_wrong_base_type_is_left_out_not_a_crash(global_num: int, base_type: int) -> None:
+    """Found by fuzz/fuzz_wrapped.py: a float time made the 16-bit time arithmetic raise TypeError, and a
+    text timestamp in a message with no wanted field raised IndexError. The checksum is made valid again."""
+    day = [(T0_MS + i * 60_000, 55 + i) for i in range(20)]
+    data = bytearray(build_monitoring_fit(day))
+    definition = data.find(b"\0\0" + bytes([global_num, 0]))  # reserved, little-endian, the global number
+    at = data.find(b"\xfd\x04\x86", definition)  # field 253 (timestamp), 4 bytes, uint32
+    assert definition > 0 and at > definition
+    data[at + 2] = base_type
+    data[-2:] = compute_crc(data, end=len(data) - 2).to_bytes(2, "little")
+    with open_import(io.BytesIO(bytes(data)), "monitor.fit") as opened:
+        got = [(item["t"], item["bpm"]) for _, item in opened.entries()]
+    assert got == day  # the other messages' times still place every sample
+    read_all("monitor.fit", bytes(data))
+
+
+def definition_fields(data: bytes) -> list[int]:
+    """Byte offsets of every field definition (number, size, base type) of a well-formed FIT file."""
+    out, sizes, pos, end = [], {}, data[0], data[0] + int.from_bytes(data[4:8], "little")
+    while pos < end:
+        header = data[pos]
+        if header & 0xC0 == 0x40:  # a definition message (no developer fields in these seeds)
+            n = data[pos + 5]
+            fields = range(pos + 6, pos + 6 + 3 * n, 3)
+            out += list(fields)
+            sizes[header & 0x0F] = sum(data[i + 1] for i in fields)
+            pos += 6 + 3 * n
+        else:
+            pos += 1 + sizes[(header >> 5) & 0x03 if header & 0x80 else header & 0x0F]
+    return out
+
+
+@FUZZ
+@given(
+    name=st.sampled_from(["ride.fit", "monitor.fit"]),
+    changes=st.lists(
+        st.tuples(st.floats(0, 1), st.integers(0, 255), st.integers(0, 255)), min_size=1, max_size=3
+    ),
+)
+def test_fit_definitions_of_any_field_size_and_base_type(
+    name: str, changes: list[tuple[float, int, int]]
+) -> None:
+    """Definitions rewritten to any size and base type (the checksum made valid again, so strict reads on):
+    a FIT writer's mistakes in its definitions, which byte flips alone rarely reach."""
+    data = bytearray(SEEDS[name])
+    fields = definition_fields(bytes(data))
+    for where, size, base in changes:
+        at = fields[min(int(where * len(fields)), len(fields) - 1)]
+        data[at + 1], data[at + 2] = size, base
+    data[-2:] = compute_crc(data, end=len(data) - 2).to_bytes(2, "little")
+    read_all(name, bytes(data))

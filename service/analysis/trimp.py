@@ -51,10 +51,14 @@ def banister_trimp(
     b = as_bpm(bpm, t.size)
     ok = as_mask(valid, t.size, "valid")
     cover = sample_cover(t, max_cover_s)
-    return trimp_of_cover(cover if ok is None else cover[ok], b if ok is None else b[ok], profile=profile, k=k)
+    return trimp_of_cover(
+        cover if ok is None else cover[ok], b if ok is None else b[ok], profile=profile, k=k
+    )
 
 
-def trimp_of_cover(cover_s: NDArray[np.float64], bpm: NDArray[Any], *, profile: HeartProfile, k: float) -> float:
+def trimp_of_cover(
+    cover_s: NDArray[np.float64], bpm: NDArray[Any], *, profile: HeartProfile, k: float
+) -> float:
     """Banister TRIMP of samples whose cover (s) is known already: a session summary computes the cover
     for its average heart rate anyway, and a second pass per session was a tenth of the sessions stage."""
     hrr = np.clip(profile.intensity(bpm), 0.0, 1.0)

@@ -153,6 +153,37 @@ def test_a_maximal_test_is_measured_from_its_peak_not_from_the_end_of_the_cool_d
     assert rec.fit is not None and rec.fit.r2 >= 0.8
 
 
+def test_the_end_of_effort_never_lies_after_the_sessions_end() -> None:
+    # Issue 12: the old search put the end of effort at 1094 s, after the session's own end (1020 s). Here
+    # the effort holds 150 bpm to 700 s and then falls; a session the user ended at 650 s is measured from
+    # its own end (HR still at 150 there), never from the fall that comes after it.
+    t = T0 + np.arange(1200.0)
+    s = t - T0
+    hr = np.where(s < 700, np.interp(s, [0, 120, 700], [80, 150, 150]), 85 + 65 * np.exp(-(s - 700) / 40))
+    bpm = _noisy(t, hr, sd=1.0, seed=6)
+    cut = _recovery_of(t, bpm, T0, T0 + 650)
+    assert T0 + 640 <= cut.end_of_effort_s < T0 + 650
+    assert cut.peak_bpm <= bpm[t < T0 + 650].max()
+    whole = _recovery_of(t, bpm, T0, T0 + 1000)
+    assert whole.end_of_effort_s == pytest.approx(T0 + 700, abs=8)
+
+
+def test_a_noisy_recovery_keeps_its_drops_but_not_its_time_constant() -> None:
+    # A real exponential fall (tau 40 s, 150 -> 85 bpm) with +-12 bpm of scatter (a strap slipping as the
+    # user towels off): the 10-s means still give the drops, but the curve explains too little of the
+    # variance (R^2 0.63-0.68 here, under 0.8) for its time constant to describe the person; the note gives R^2.
+    t = T0 + np.arange(900.0)
+    s = t - T0
+    hr = np.where(s < 300, 150.0, 85 + 65 * np.exp(-(s - 300) / 40))
+    for seed in range(4):
+        bpm = hr + np.random.default_rng(seed).normal(0, 12, t.size) * (s >= 300)
+        rec = heart_rate_recovery(t, bpm, end_of_effort_s=T0 + 300)
+        assert rec.hrr60_bpm == pytest.approx(65 * (1 - np.exp(-60 / 40)), abs=10)
+        assert rec.hrr120_bpm == pytest.approx(65 * (1 - np.exp(-120 / 40)), abs=10)
+        assert rec.fit is None and rec.tau_s is None
+        assert rec.note is not None and rec.note.startswith(NOTE_NO_FIT) and "R²" in rec.note
+
+
 def test_a_cool_down_wobble_is_no_renewed_effort() -> None:
     # fenix2's end: a top of 157, a plateau at 153, a steep fall to 104, then a wobble up to 114 while
     # walking. The wobble rises 10 bpm but not halfway back to the top: the end of effort is the plateau's.

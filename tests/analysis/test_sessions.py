@@ -109,17 +109,19 @@ def test_the_start_is_back_dated_to_the_warm_up_and_the_end_follows_a_cool_down(
 
 def test_an_interval_workout_with_active_recoveries_is_one_session() -> None:
     # Rowing as in issue 12 (28.5 min): a warm-up, a first effort of 2.5 minutes, a recovery wandering
-    # 94-106 bpm for 5.5 minutes, efforts to 170-176 with recoveries at about 100, a cool-down. The old rule
-    # (5 minutes below 40 % HRR split it) started it at the second effort and lost the first and the warm-up.
-    efforts = [(150, 168.0), (330, 100.0), (360, 170.0), (180, 100.0), (300, 176.0)]
+    # 94-106 bpm for 6.7 minutes, efforts to 170-176 with recoveries at about 100, a cool-down. The old rule
+    # (more than 5 minutes below 40 % HRR split it) started it at the second effort and lost the first and
+    # the warm-up; so does a still-exercising level at 40 % HRR instead of 30 % (the recovery must be longer
+    # than the 5 minutes of rest that never split, or this test could not tell the two rules apart).
+    efforts = [(150, 168.0), (400, 100.0), (360, 170.0), (180, 100.0), (300, 176.0)]
     t, bpm = _stream((600, 70.0), (180, 95.0), *efforts, (240, 90.0), (900, 70.0))
     recovering = (bpm > 93) & (bpm < 108) & (t > T0 + 780)
     bpm = np.where(recovering, bpm + np.rint(6 * np.sin((t - T0) / 40)), bpm)
     (session,) = _detect(t, bpm)
     assert session.start_s == pytest.approx(T0 + 600, abs=15)  # the warm-up at 95 is in
-    assert session.end_s == pytest.approx(T0 + 780 + 1320, abs=60)  # the stop (the cool-down at 90 is out)
+    assert session.end_s == pytest.approx(T0 + 780 + 1390, abs=60)  # the stop (the cool-down at 90 is out)
     assert session.heartbeat_up_minutes == pytest.approx(2.5 + 6 + 5, abs=2)
-    assert session.end_of_effort_s == pytest.approx(T0 + 780 + 1320, abs=15)
+    assert session.end_of_effort_s == pytest.approx(T0 + 780 + 1390, abs=15)
     assert session.hrr60_bpm == pytest.approx(176 - 90, abs=8)
 
 

@@ -1,5 +1,5 @@
 import { api, apiOptional, describeError } from "../api.js";
-import { cssVar, drawChart, emptyChart, verticalMarker, verticalSpans, withAlpha } from "../charts.js";
+import { cssVar, drawChart, emptyChart, holes, verticalMarker, verticalSpans, withAlpha } from "../charts.js";
 import { itemId, signedInPage } from "../shell.js";
 import { formatDateTime, formatTime } from "../time.js";
 import { $, el, replaceChildren, showFormError } from "../dom.js";
@@ -204,14 +204,18 @@ async function loadStress(id, atIso, tz) {
   showLegend(spans, episodes);
   describeHoles(dataHoles(s, spans), tz);
   const bpm = (u, v) => (v == null ? "–" : `${Math.round(v)} bpm`);
+  // "Your usual" only beside a rest-time reading: across a hole or a workout it would be a line through
+  // hours without data, the very thing the caption says is not drawn (and there it compares nothing).
+  const usual = s.base.map((v, i) => (s.hr[i] == null ? null : v));
   drawChart(container, {
-    data: [s.x, s.base, s.hr], // the usual first, so the heart rate is drawn over it where they meet
+    data: [s.x, usual, s.hr], // the usual first, so the heart rate is drawn over it where they meet
     series: [{}, { label: "Your usual", stroke: cssVar("--muted"), width: 1.5, dash: [6, 4], points: { show: false }, value: bpm },
       { label: "Heart rate", stroke: cssVar("--zone-vigorous"), width: 2, value: bpm }],
     axes: [{}, { label: "bpm" }],
     plugins: [verticalSpans(shaded), verticalMarker(Date.parse(atIso) / 1000, "interview")],
     tz,
   });
+  container.dataset.usualGaps = String(holes(usual).length);
   container.dataset.workouts = String(spans.length);
   container.dataset.episodes = String(episodes.length);
 }

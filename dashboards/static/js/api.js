@@ -72,3 +72,73 @@ export function describeError(error) {
   }
   return "Could not reach the server. Check your connection and try again.";
 }
+
+function jsonOrText(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * POST a multipart form with upload progress (fetch reports none, XMLHttpRequest does).
+ * `onProgress(sent, total)` runs as the body leaves; `onSent()` once it has all left and the server reads it.
+ * Resolves with the parsed answer; rejects with ApiError on 4xx/5xx, TypeError when the network fails.
+ */
+export function upload(path, formData, { onProgress, onSent } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${API}${path}`);
+    xhr.setRequestHeader("Accept", "application/json");
+    const token = getToken();
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.upload.addEventListener("progress", (e) => onProgress?.(e.loaded, e.lengthComputable ? e.total : 0));
+    xhr.upload.addEventListener("load", () => onSent?.());
+    xhr.addEventListener("error", () => reject(new TypeError("network error")));
+    xhr.addEventListener("abort", () => reject(new TypeError("upload aborted")));
+    xhr.addEventListener("load", () => {
+      const data = xhr.responseText ? jsonOrText(xhr.responseText) : null;
+      if (xhr.status === 401) {
+        clearToken();
+        goToLogin();
+        reject(new ApiError(401, "please log in again"));
+      } else if (xhr.status < 200 || xhr.status >= 300) {
+        reject(new ApiError(xhr.status, data && data.detail ? data.detail : data));
+      } else {
+        resolve(data);
+      }
+    });
+    xhr.send(formData);
+  });
+}
+
+/** Save what a GET answers as a file: the token goes in a header, so a plain link cannot fetch it. */
+export async function download(path, fallbackName) {
+  const headers = {};
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(`${API}${path}`, { headers });
+  if (response.status === 401) {
+    clearToken();
+    goToLogin();
+    throw new ApiError(401, "please log in again");
+  }
+  if (!response.ok) {
+    const data = await parse(response);
+    throw new ApiError(response.status, data && data.detail ? data.detail : data);
+  }
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] || fallbackName;
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return { name, bytes: blob.size };
+}

@@ -60,3 +60,28 @@ export function timeZones() {
     return [browserZone(), "UTC"];
   }
 }
+
+/** How far `tz` is ahead of UTC at the instant `when`, in ms. */
+function zoneOffsetMs(tz, when) {
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(when);
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  const wall = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return wall - Math.floor(when.getTime() / 1000) * 1000;
+}
+
+/** A wall-clock "YYYY-MM-DDTHH:MM" (a datetime-local input) in zone `tz` as ISO 8601 with its offset. */
+export function zonedIso(local, tz) {
+  const [date, time = "00:00"] = local.split("T");
+  const [y, mo, d] = date.split("-").map(Number);
+  const [h, mi, s = 0] = time.split(":").map(Number);
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s);
+  let offset = zoneOffsetMs(tz, new Date(wall));
+  offset = zoneOffsetMs(tz, new Date(wall - offset)); // again at the instant itself: DST changes between
+  const minutes = Math.round(offset / 60000);
+  const sign = minutes < 0 ? "-" : "+";
+  const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+  return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}${sign}${pad(minutes / 60)}:${pad(minutes % 60)}`;
+}

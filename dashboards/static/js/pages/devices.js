@@ -2,7 +2,8 @@
 import { api, describeError } from "../api.js";
 import { connectLive } from "../live.js";
 import { signedInPage } from "../shell.js";
-import { formatTime } from "../time.js";
+import { formatTime, zonedIso } from "../time.js";
+import { importForm } from "../importer.js";
 import { $, el, replaceChildren } from "../dom.js";
 
 const SCAN_SECONDS = 3;
@@ -137,6 +138,22 @@ async function pair(button) {
   }
 }
 
+/** The import card: the file, and the options POST /imports takes beside it. */
+function setUpImport(profile) {
+  importForm($("#import-form"), $("#import-report"), {
+    profile,
+    dialog: $("#restore-confirm"),
+    fields: () => ({
+      device_id: $("#import-device").value,
+      start: $("#import-start").value ? zonedIso($("#import-start").value, profile.timezone) : null,
+      strict: $("#import-strict").checked ? "true" : null,
+    }),
+  });
+  api("/devices").then((devices) => {
+    $("#import-device").append(...devices.map((d) => el("option", { value: d.id }, d.name)));
+  }).catch((error) => console.warn("devices not listed for the import", error));
+}
+
 signedInPage(async (profile) => {
   state.profile = profile;
   $("#scan").addEventListener("click", scan);
@@ -148,6 +165,7 @@ signedInPage(async (profile) => {
     const button = event.target.closest("button[data-action]");
     if (button) act(Number(button.closest("li").dataset.device), button.dataset.action);
   });
+  setUpImport(profile);
   connectLive({ strap: onStrapEvent, heart_rate: onHeartRate });
   await loadStraps();
 });

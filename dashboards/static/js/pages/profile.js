@@ -1,4 +1,5 @@
-import { api, describeError } from "../api.js";
+import { api, describeError, download } from "../api.js";
+import { importForm } from "../importer.js";
 import { signedInPage } from "../shell.js";
 import { browserZone, timeZones } from "../time.js";
 import { $, el, showFormError } from "../dom.js";
@@ -21,7 +22,29 @@ function read() {
   return body;
 }
 
+async function exportAll() {
+  const button = $("#export");
+  const status = $("#export-status");
+  button.disabled = true;
+  status.textContent = "Packing your data…";
+  try {
+    const saved = await download("/export", "chinup-export.zip");
+    status.textContent = `Saved ${saved.name} (${Math.max(1, Math.round(saved.bytes / 1024)).toLocaleString()} KB).`;
+  } catch (error) {
+    status.textContent = describeError(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 signedInPage((profile) => {
+  $("#export").addEventListener("click", exportAll);
+  importForm($("#restore-form"), $("#restore-report"), {
+    profile, dialog: $("#restore-confirm"), restore: true,
+    onDone: async (report) => {
+      if (report.restored) fill(Object.assign(profile, await api("/me")));
+    },
+  });
   $("#timezones").replaceChildren(...timeZones().map((zone) => el("option", { value: zone })));
   fill(profile);
   const form = $("#profile-form");

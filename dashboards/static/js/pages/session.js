@@ -1,4 +1,4 @@
-import { api, apiOptional } from "../api.js";
+import { api, apiOptional, describeError, download } from "../api.js";
 import { breakAtHoles, cssVar, drawChart, emptyChart, horizontalBands, pointsOnly, withAlpha, zoneBands } from "../charts.js";
 import { itemId, signedInPage } from "../shell.js";
 import { formatDateTime, formatDuration, formatTime } from "../time.js";
@@ -135,6 +135,23 @@ function drawRecovery(s, samples) {
   $("#recovery-chart").dataset.fit = fit ? "yes" : "no";
 }
 
+/** The session as TCX, for other training tools (GET /sessions/{id}/export.tcx needs the token). */
+function offerTcx(id) {
+  const button = $("#export-tcx");
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const saved = await download(`/sessions/${id}/export.tcx`, `session-${id}.tcx`);
+      $("#export-tcx-status").textContent = `Saved ${saved.name}.`;
+    } catch (error) {
+      $("#export-tcx-status").textContent = describeError(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 signedInPage(async (profile) => {
   const id = itemId();
   const session = await findSession(id);
@@ -147,6 +164,7 @@ signedInPage(async (profile) => {
     return;
   }
   summarise(session, profile.timezone);
+  offerTcx(id);
   const samples = await api(`/sessions/${id}/samples?recovery=true`);
   drawHeartRate(samples, heartLimits(profile), profile.timezone);
   drawRecovery(session, samples);

@@ -1,9 +1,12 @@
 import { apiOptional } from "../api.js";
 import { signedInPage } from "../shell.js";
-import { formatDateTime, formatDuration } from "../time.js";
+import { addDays, formatDateTime, formatDuration, localDate } from "../time.js";
 import { $, el, replaceChildren } from "../dom.js";
 
 let profile = null;
+// ?day=YYYY-MM-DD (the import report links its days here): that calendar day in the user's zone only.
+const day = /^\d{4}-\d{2}-\d{2}$/.test(new URLSearchParams(location.search).get("day") || "")
+  ? new URLSearchParams(location.search).get("day") : null;
 
 function describe(s) {
   const parts = [formatDuration(s.duration_s), `${s.heartbeat_up_minutes ?? 0} heartbeat-up min`];
@@ -16,16 +19,17 @@ function describe(s) {
 
 async function load() {
   // The list takes instants (ISO with offset); a day of margin covers any time zone's midnight.
-  const from = new Date(Date.now() - (Number($("#days").value) + 1) * 86400000).toISOString();
-  const to = new Date(Date.now() + 60000).toISOString();
-  const sessions = await apiOptional(`/sessions?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, null);
+  const from = day ? `${addDays(day, -1)}T00:00:00Z` : new Date(Date.now() - (Number($("#days").value) + 1) * 86400000).toISOString();
+  const to = day ? `${addDays(day, 2)}T00:00:00Z` : new Date(Date.now() + 60000).toISOString();
+  let sessions = await apiOptional(`/sessions?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, null);
+  if (day && sessions) sessions = sessions.filter((s) => localDate(profile.timezone, new Date(s.start)) === day);
   const list = $("#session-list");
   if (sessions === null) {
     replaceChildren(list, el("li", { class: "muted" }, "Sessions will be listed here once the server finds them."));
     return;
   }
   if (!sessions.length) {
-    replaceChildren(list, el("li", { class: "muted" }, "No sessions in this period. A brisk walk counts too."));
+    replaceChildren(list, el("li", { class: "muted" }, day ? "No sessions on this day." : "No sessions in this period. A brisk walk counts too."));
     return;
   }
   const newest = [...sessions].sort((a, b) => Date.parse(b.start) - Date.parse(a.start));
@@ -36,6 +40,12 @@ async function load() {
 
 signedInPage(async (p) => {
   profile = p;
+  if (day) {
+    $("#day-filter-text").textContent = `Sessions on ${new Intl.DateTimeFormat(undefined, { timeZone: "UTC", dateStyle: "full" })
+      .format(new Date(`${day}T12:00:00Z`))}.`;
+    $("#day-filter").hidden = false;
+    $("#sessions-controls").hidden = true;
+  }
   $("#days").addEventListener("change", load);
   $("#sessions-controls").addEventListener("submit", (e) => e.preventDefault());
   await load();

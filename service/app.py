@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dashboards import mount_dashboards
 from service import migrate
@@ -24,7 +26,7 @@ from service.api_errors import document_errors, ids_in_range
 from service.config import Settings
 from service.db import make_engine, make_session_factory
 from service.errors import ChinUpError
-from service.input_guard import RefuseUnstorableText
+from service.input_guard import BodyGuard
 from service.live import LiveHub
 from service.nudges import Nudger
 from service.recording import StrapSupervisor
@@ -84,7 +86,11 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(RefuseUnstorableText)
+    # Bodies over their limit answer 413 before they are read; imports take files up to max_upload_bytes.
+    app.add_middleware(
+        BodyGuard,
+        limits=[("/api/v1/imports", settings.max_upload_bytes), ("/", settings.max_body_bytes)],
+    )
     app.add_middleware(SecurityHeaders)
     app.state.login_throttle = LoginThrottle.from_settings(settings)
     _install_error_handlers(app)
@@ -127,6 +133,12 @@ def _document_errors(app: FastAPI) -> None:
 
 def _install_error_handlers(app: FastAPI) -> None:
     """The one place domain errors become HTTP answers: JSON {detail}, 4xx for the client's mistakes."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):  # FastAPI's json.loads
+            return JSONResponse({"detail": "JSON is nested too deeply"}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(ChinUpError)
     async def _domain_error(_request: Request, exc: ChinUpError) -> JSONResponse:

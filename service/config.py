@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 from platformdirs import user_data_path
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 APP_NAME = "chinup"
 
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
     # Bearer tokens are opaque random strings stored hashed, so revocation is a row update.
     access_token_ttl_s: int = 7 * 24 * 3600
     max_batch_samples: int = 10_000
+    # Request bodies larger than these answer 413 before they are read (Content-Length) or as soon as the
+    # stream passes the limit: JSON bodies (a 10,000-sample batch with RR intervals is about 0.8 MB) and the
+    # files of POST /imports (spooled to disk while they arrive, never held in memory whole).
+    max_body_bytes: int = Field(default=4 * 2**20, ge=64 * 2**10)
+    max_upload_bytes: int = Field(default=512 * 2**20, ge=2**20)
     future_tolerance_s: int = 300
     # Sessions, HRV and resting HR of a touched day are analysed once the user's uploads have been quiet
     # for analysis_quiet_s, and at the latest analysis_debounce_s after it was touched while uploads keep
@@ -37,11 +43,33 @@ class Settings(BaseSettings):
     analysis_quiet_s: float = Field(default=1.0, ge=0)
     ble_transport: str = "os"
     cors_origins: list[str] = Field(default_factory=list)
-    # Failed log-ins allowed per account and per client address within the window; then 429 with Retry-After.
-    login_failures_per_account: int = Field(default=5, ge=1)
+    # Log-in guessing (service/throttle.py). One (account, address) pair has login_free_failures wrong
+    # guesses, then waits login_delay_base_s doubled at each further failure, at most login_delay_max_s:
+    # an attacker is slowed without locking the owner out from another address. Looser ceilings within the
+    # window: failures per account from all addresses (addresses that logged in to it before are exempt)
+    # and per address across accounts (spraying). Refusals answer 429 with Retry-After.
+    login_free_failures: int = Field(default=3, ge=1)
+    login_delay_base_s: float = Field(default=1.0, gt=0)
+    login_delay_max_s: float = Field(default=900.0, gt=0)
+    login_failures_per_account: int = Field(default=50, ge=1)
     login_failures_per_address: int = Field(default=20, ge=1)
     login_failure_window_s: float = Field(default=900.0, gt=0)
+    # Sign-ups (each an Argon2 hash and a stored account) per client address within the window.
+    signups_per_address: int = Field(default=50, ge=1)
+    signup_window_s: float = Field(default=3600.0, gt=0)
+    # Client addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # forwarded_allow_ips: addresses, networks, or "*"). Empty: no forwarded header is believed, the peer
+    # address is the client's (uvicorn alone would trust 127.0.0.1, so any local tunnel could forge it).
+    # In the environment: comma-separated, CHINUP_FORWARDED_ALLOW_IPS=10.0.0.5,192.168.1.0/24.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     demo: bool = False
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("access_token_ttl_s")
     @classmethod

@@ -220,6 +220,13 @@ class MalformedBatch(ValueError):
 
 def parse_batch(body: bytes, now_ms: int, future_tolerance_ms: int, max_items: int) -> BatchVerdict:
     """A raw JSON body to a BatchVerdict (see validate_batch)."""
+    try:
+        return _parse_batch(body, now_ms, future_tolerance_ms, max_items)
+    except RecursionError as exc:  # msgspec and json both recurse per level of nesting
+        raise MalformedBatch("body is nested too deeply") from exc
+
+
+def _parse_batch(body: bytes, now_ms: int, future_tolerance_ms: int, max_items: int) -> BatchVerdict:
     max_t_ms = now_ms + future_tolerance_ms
     try:
         checked = _FAST_BATCH.decode(body).samples

@@ -1,4 +1,5 @@
-"""Refuses JSON bodies with text no database can store: NUL characters and unpaired UTF-16 surrogates.
+"""Request bodies at the edge: a size limit by path, and JSON text no database can store (NUL characters,
+unpaired UTF-16 surrogates).
 
 JSON may spell both (`\\u0000`, `\\ud83d` alone) and Python decodes them into a str, but PostgreSQL refuses
 NUL in text, SQLite cuts text at it, and neither driver can encode a lone surrogate: found by schemathesis
@@ -12,11 +13,12 @@ import json
 import re
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
-DETAIL = b'{"detail":"text may not hold NUL characters or unpaired surrogates"}'
+DETAIL = "text may not hold NUL characters or unpaired surrogates"
 
 
 def _has_bad_text(value: Any) -> bool:
@@ -41,39 +43,70 @@ def unstorable(body: bytes) -> bool:
         return False
     try:
         return _has_bad_text(json.loads(body))
-    except ValueError:
-        return False  # not JSON: the route's own validation answers
+    except (ValueError, RecursionError):
+        return False  # not JSON, or nested too deeply: the route's own parsing answers
 
 
-class RefuseUnstorableText:
-    """ASGI middleware: a JSON request whose text cannot be stored is answered 422 before any route runs."""
+class BodyGuard:
+    """ASGI middleware for every request body: a size limit by path, and JSON text no database can store.
 
-    def __init__(self, app: ASGIApp) -> None:
+    A body announced (Content-Length) over its path's limit is answered 413 before a byte of it is read; a
+    streamed one as soon as it passes the limit. JSON text is checked once its body is complete, as the
+    route reads it, so that authentication and the route's own limits come first and the chunks are joined
+    once. `limits` pairs path prefixes with sizes in bytes, the first prefix that matches applies.
+    """
+
+    def __init__(self, app: ASGIApp, limits: list[tuple[str, int]]) -> None:
         self.app = app
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
-        if b"json" not in headers.get(b"content-type", b""):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        body = b""
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        if unstorable(body):
-            await send({"type": "http.response.start", "status": 422,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(DETAIL)).encode())]})  # fmt: skip
-            await send({"type": "http.response.body", "body": DETAIL})
+        path: str = scope["path"]
+        limit = next((size for prefix, size in self.limits if path.startswith(prefix)), None)
+        headers = dict(scope.get("headers") or [])
+        announced = _content_length(headers.get(b"content-length"))
+        if limit is not None and announced is not None and announced > limit:
+            await _answer(send, 413, _too_large(limit))
             return
+        is_json = b"json" in headers.get(b"content-type", b"")
+        chunks: list[bytes] = []
+        size = 0
 
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
+        async def guarded() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] != "http.request":
+                return message
+            body = message.get("body", b"")
+            size += len(body)
+            if limit is not None and size > limit:
+                raise HTTPException(413, _too_large(limit))
+            if is_json:
+                chunks.append(body)
+                if not message.get("more_body", False) and unstorable(b"".join(chunks)):
+                    raise HTTPException(422, DETAIL)
+            return message
 
-        await self.app(scope, replay, send)
+        await self.app(scope, guarded, send)
+
+
+def _content_length(value: bytes | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _too_large(limit: int) -> str:
+    return f"request body larger than this route takes ({limit:,} bytes)"
+
+
+async def _answer(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})

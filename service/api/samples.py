@@ -75,8 +75,8 @@ async def _raw_body(request: Request) -> bytes:
 )
 def ingest_samples(
     device_id: int,
+    principal: PrincipalDep,  # before the body: who is asking is known before anything large is read
     body: Annotated[bytes, Depends(_raw_body)],
-    principal: PrincipalDep,
     db: SessionDep,
     ctx: ContextDep,
 ) -> IngestPublic:

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     # files of POST /imports (spooled to disk while they arrive, never held in memory whole).
     max_body_bytes: int = Field(default=4 * 2**20, ge=64 * 2**10)
     max_upload_bytes: int = Field(default=512 * 2**20, ge=2**20)
+    # What one import may unpack (service.importers.limits): a gunzipped file, one zip member and all of a
+    # zip's members together; the entries a zip may list; one XML token (a tag with its attributes, a text
+    # node, a comment); one JSON part of an account export, which is read whole. Past any of them: 413.
+    import_max_expanded_bytes: int = Field(default=4 * 2**30, ge=2**20)
+    import_max_zip_members: int = Field(default=10_000, ge=1)
+    import_max_xml_token_bytes: int = Field(default=2**20, ge=2**12)
+    import_max_export_json_bytes: int = Field(default=64 * 2**20, ge=2**16)
     future_tolerance_s: int = 300
     # Sessions, HRV and resting HR of a touched day are analysed once the user's uploads have been quiet
     # for analysis_quiet_s, and at the latest analysis_debounce_s after it was touched while uploads keep
@@ -83,5 +90,5 @@ class Settings(BaseSettings):
         """The configured URL, else a SQLite file in the data directory (created on demand)."""
         if self.database_url:
             return self.database_url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the owner's alone, like the file
         return f"sqlite:///{self.data_dir / 'chinup.sqlite3'}"

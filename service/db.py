@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -61,6 +63,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         else:
             kwargs.setdefault("pool_size", POOL_CAPACITY)  # a SQLite connection is a file handle
             kwargs.setdefault("max_overflow", 0)
+            _create_private(make_url(url).database)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -68,6 +71,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", POOL_CAPACITY - 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def _create_private(path: str | None) -> None:
+    """Create a new SQLite file readable by its owner only (health data and a journal); SQLite gives its
+    -wal and -shm files the database file's permissions. An existing file is left as it is."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

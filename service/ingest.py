@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 
 BPM_MIN, BPM_MAX = 25, 240
 RR_MIN_MS, RR_MAX_MS = 200.0, 3000.0
+# More beats than one sample can hold: five minutes at 60 bpm (a watch writing every few seconds packs a
+# handful; a one-second sample holds at most four). Bounds the stored cell (issue 15: 5,000,000 in one).
+MAX_RR_PER_SAMPLE = 300
 # Epoch-ms values below this are taken for seconds by mistake and refused rather than guessed at.
 EPOCH_MS_FLOOR = 946_684_800_000  # 2000-01-01
 
@@ -37,7 +40,10 @@ class CleanSample(msgspec.Struct, frozen=True, gc=False, rename={"t_ms": "t"}):
 
     t_ms: Annotated[int, msgspec.Meta(ge=EPOCH_MS_FLOOR)]
     bpm: Annotated[int, msgspec.Meta(ge=BPM_MIN, le=BPM_MAX)]
-    rr_ms: tuple[Annotated[float, msgspec.Meta(ge=RR_MIN_MS, le=RR_MAX_MS)], ...] = ()
+    rr_ms: Annotated[
+        tuple[Annotated[float, msgspec.Meta(ge=RR_MIN_MS, le=RR_MAX_MS)], ...],
+        msgspec.Meta(max_length=MAX_RR_PER_SAMPLE),
+    ] = ()
     contact: bool | None = None
 
 
@@ -107,6 +113,8 @@ def _parse_rr(value: Any) -> tuple[tuple[float, ...], int]:
         return (), 0
     if not isinstance(value, list | tuple):
         raise ValueError("rr_ms must be a list of numbers")
+    if len(value) > MAX_RR_PER_SAMPLE:
+        raise ValueError(f"more than {MAX_RR_PER_SAMPLE} RR intervals in one sample")
     out: list[float] = []
     dropped = 0
     for rr in value:
@@ -166,7 +174,7 @@ def _fast_path(item: Any, max_t_ms: int) -> CleanSample | None:
         return None
     if rr is None:
         return CleanSample(t, bpm, (), contact)
-    if type(rr) is not list:
+    if type(rr) is not list or len(rr) > MAX_RR_PER_SAMPLE:
         return None
     for value in rr:
         if (type(value) is not float and type(value) is not int) or not (RR_MIN_MS <= value <= RR_MAX_MS):

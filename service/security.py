@@ -1,12 +1,17 @@
-"""Password hashing (Argon2 through pwdlib) and opaque bearer tokens stored as digests."""
+"""Password hashing (Argon2 through pwdlib), the password policy, the one normal form of an email, and
+opaque bearer tokens stored as digests."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
+from functools import cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from pydantic import EmailStr, TypeAdapter, ValidationError
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 # Argon2id with pwdlib's recommended parameters; one instance, it is stateless.
 _password_hash = PasswordHash((Argon2Hasher(),))
@@ -37,3 +42,39 @@ def new_token(prefix: str) -> str:
 def token_digest(token: str) -> str:
     """Tokens are high-entropy, so a plain SHA-256 digest is enough to store them safely."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# NIST SP 800-63B §5.1.1.2: a minimum length and a check against passwords known to be common, no
+# composition rules. The list is zxcvbn's (dropbox/zxcvbn's 30,000 most common leaked passwords).
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def password_problem(password: str) -> str | None:
+    """Why the password is refused, or None: too short, or (ignoring case and spaces) a common password."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+    folded = "".join(password.casefold().split())
+    if folded in _common_passwords() or len(set(folded)) < 3:
+        return "this password is too common; choose another"
+    return None
+
+
+_email = TypeAdapter(EmailStr)
+
+
+def normalise_email(raw: str) -> str:
+    """The stored form of an email: email-validator's normal form (local part NFC, domain IDNA-normalised),
+    lower-cased. Sign-up and log-in both use it, so a log-in typed in another Unicode form still matches;
+    what is not an email at all is folded alike and so matches no account."""
+    text = raw.strip()
+    try:
+        text = _email.validate_python(text)
+    except ValidationError:
+        text = unicodedata.normalize("NFC", text)
+    return text.lower()

@@ -1,9 +1,17 @@
-"""Login throttling against password guessing: failed log-ins per account and per client address.
+"""Throttles against password guessing and mass sign-up, keyed on the account and the client address.
 
-In memory and per process, as the service runs as one process; a restart forgets the counts, which costs an
-attacker nothing they could not get by waiting the window out. Sliding window: a key is refused while it
-holds `limit` failures younger than `window_s`, and `Retry-After` says when the oldest of them expires.
-Refused attempts are not checked (no Argon2 work is spent on them) and do not extend the lock.
+Log-in: each (account, address) pair gets `free_failures` wrong guesses, then must wait `delay_base_s`,
+doubled at each further failure up to `delay_max_s` (the owner typing from their own address is slowed by
+seconds, never locked out from elsewhere). Two looser sliding-window ceilings stop what a pair cannot see:
+one address guessing across many accounts, and many addresses guessing one account; an address that
+logged in to the account before is exempt from the account's ceiling, so a distributed attack does not
+lock the owner out of their usual places either.
+
+In memory and per process; a restart forgets the counts, which costs an attacker nothing they could not
+get by waiting. Refused attempts are not checked (no Argon2 work is spent on them) and do not count. One
+guess at a time per pair and per address (`attempt`): concurrent guesses would otherwise all pass the check
+before the first failure is counted. The account's ceiling can be passed by as many guesses as there are
+addresses guessing at the same moment.
 """
 
 from __future__ import annotations
@@ -12,56 +20,91 @@ import math
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from service.config import Settings
 from service.errors import TooManyRequests
 
 # Bounds memory against an attacker cycling through addresses or account names: oldest keys go first.
 MAX_TRACKED_KEYS = 100_000
+# A pair's failure count is forgotten after a day without failures (or at its next success).
+PAIR_MEMORY_S = 24 * 3600.0
+# An address the account logged in from stays exempt from the account's ceiling this long.
+KNOWN_ADDRESS_S = 30 * 24 * 3600.0
 
 
 class LoginThrottled(TooManyRequests):
-    """Too many failed log-ins for this account or from this address; `retry_after_s` says when to retry."""
+    """Too many failed log-ins (or sign-ups) from here; `retry_after_s` says when to retry."""
 
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__("too many failed log-ins; try again later")
+    def __init__(
+        self, retry_after_s: float, detail: str = "too many failed log-ins; try again later"
+    ) -> None:
+        super().__init__(detail)
         self.retry_after_s = max(1, math.ceil(retry_after_s))
 
 
+class SignupThrottled(LoginThrottled):
+    """Too many sign-ups from this address."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(retry_after_s, "too many sign-ups from this address; try again later")
+
+
+def pair_delay_s(failures: int, *, free_failures: int, base_s: float, max_s: float) -> float:
+    """Seconds a pair waits after its `failures`-th consecutive failure: 0, then base, 2 base, 4 base…"""
+    if failures < free_failures:
+        return 0.0
+    return min(max_s, base_s * 2.0 ** min(failures - free_failures, 64))
+
+
 class _Window:
-    """Failure times per key, younger than the window, at most `limit` kept per key."""
+    """Event times per key, younger than the window, at most `limit` kept per key."""
 
     def __init__(self, limit: int, window_s: float) -> None:
         self.limit = limit
         self.window_s = window_s
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._events: OrderedDict[str, deque[float]] = OrderedDict()
 
     def wait_s(self, key: str, now: float) -> float:
-        """0 when the key may try now, else seconds until its oldest counted failure expires."""
-        times = self._failures.get(key)
+        """0 when the key may try now, else seconds until its oldest counted event expires."""
+        times = self._events.get(key)
         if times is None:
             return 0.0
         while times and times[0] <= now - self.window_s:
             times.popleft()
         if not times:
-            del self._failures[key]
+            del self._events[key]
             return 0.0
         return times[0] + self.window_s - now if len(times) >= self.limit else 0.0
 
     def add(self, key: str, now: float) -> None:
-        times = self._failures.pop(key, None) or deque(maxlen=self.limit)
+        times = self._events.pop(key, None) or deque(maxlen=self.limit)
         times.append(now)
-        self._failures[key] = times  # most recently failed last
-        while len(self._failures) > MAX_TRACKED_KEYS:
-            self._failures.popitem(last=False)
+        self._events[key] = times  # most recent last
+        while len(self._events) > MAX_TRACKED_KEYS:
+            self._events.popitem(last=False)
 
-    def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
+
+@dataclass
+class _Pair:
+    failures: int
+    last_s: float
+
+
+class _Bounded(OrderedDict[tuple[str, str], float]):
+    """Most recently touched last; the oldest go first past MAX_TRACKED_KEYS."""
+
+    def touch(self, key: tuple[str, str], value: float) -> None:
+        self.pop(key, None)
+        self[key] = value
+        while len(self) > MAX_TRACKED_KEYS:
+            self.popitem(last=False)
 
 
 class LoginThrottle:
-    """Counts failed log-ins per account (the normalised email) and per client address."""
+    """Failed log-ins per (account, address) pair, per account and per address; sign-ups per address."""
 
     def __init__(
         self,
@@ -69,10 +112,20 @@ class LoginThrottle:
         account_limit: int,
         address_limit: int,
         window_s: float,
+        free_failures: int = 3,
+        delay_base_s: float = 1.0,
+        delay_max_s: float = 900.0,
+        signup_limit: int = 50,
+        signup_window_s: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._accounts = _Window(account_limit, window_s)
         self._addresses = _Window(address_limit, window_s)
+        self._signups = _Window(signup_limit, signup_window_s)
+        self._pairs: OrderedDict[tuple[str, str], _Pair] = OrderedDict()
+        self._known = _Bounded()  # (account, address) -> when it last logged in
+        self._in_flight: set[tuple[str, str] | str] = set()  # pairs and addresses with a guess being checked
+        self._delay = {"free_failures": free_failures, "base_s": delay_base_s, "max_s": delay_max_s}
         self._clock = clock
         self._lock = threading.Lock()  # routes run in a thread pool
 
@@ -82,23 +135,84 @@ class LoginThrottle:
             account_limit=settings.login_failures_per_account,
             address_limit=settings.login_failures_per_address,
             window_s=settings.login_failure_window_s,
+            free_failures=settings.login_free_failures,
+            delay_base_s=settings.login_delay_base_s,
+            delay_max_s=settings.login_delay_max_s,
+            signup_limit=settings.signups_per_address,
+            signup_window_s=settings.signup_window_s,
         )
 
+    def _pair_wait_s(self, key: tuple[str, str], now: float) -> float:
+        pair = self._pairs.get(key)
+        if pair is None:
+            return 0.0
+        if now - pair.last_s > PAIR_MEMORY_S:
+            del self._pairs[key]
+            return 0.0
+        return max(0.0, pair.last_s + pair_delay_s(pair.failures, **self._delay) - now)
+
+    def _known_address(self, key: tuple[str, str], now: float) -> bool:
+        since = self._known.get(key)
+        return since is not None and now - since <= KNOWN_ADDRESS_S
+
+    def _wait_s(self, key: tuple[str, str], now: float) -> float:
+        account, address = key
+        waits = [self._pair_wait_s(key, now), self._addresses.wait_s(address, now)]
+        if not self._known_address(key, now):
+            waits.append(self._accounts.wait_s(account, now))
+        return max(waits)
+
     def check(self, account: str, address: str) -> None:
-        """Raise LoginThrottled when either the account or the address has used up its failures."""
+        """Raise LoginThrottled while the pair waits out its delay or a ceiling is reached."""
         with self._lock:
-            now = self._clock()
-            wait_s = max(self._accounts.wait_s(account, now), self._addresses.wait_s(address, now))
+            wait_s = self._wait_s((account, address), self._clock())
         if wait_s > 0:
             raise LoginThrottled(wait_s)
 
+    @contextmanager
+    def attempt(self, account: str, address: str) -> Iterator[None]:
+        """`check`, then hold the pair and the address while this guess is checked (call `failed` or
+        `succeeded` inside): a second guess from the same place meanwhile is refused, Retry-After 1."""
+        key = (account, address)
+        with self._lock:
+            busy = key in self._in_flight or address in self._in_flight
+            wait_s = 1.0 if busy else self._wait_s(key, self._clock())
+            if wait_s <= 0:
+                self._in_flight.update((key, address))
+        if wait_s > 0:
+            raise LoginThrottled(wait_s)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight.difference_update((key, address))
+
     def failed(self, account: str, address: str) -> None:
+        key = (account, address)
         with self._lock:
             now = self._clock()
+            pair = self._pairs.pop(key, None) or _Pair(0, now)
+            pair.failures, pair.last_s = pair.failures + 1, now
+            self._pairs[key] = pair
+            while len(self._pairs) > MAX_TRACKED_KEYS:
+                self._pairs.popitem(last=False)
             self._accounts.add(account, now)
             self._addresses.add(address, now)
 
-    def succeeded(self, account: str) -> None:
-        """The right password clears the account's count (the address keeps its own: it may guess others)."""
+    def succeeded(self, account: str, address: str) -> None:
+        """The right password clears the pair's count and makes the address known to the account; the
+        account's ceiling keeps its failures (they came from elsewhere) and the address its own."""
+        key = (account, address)
         with self._lock:
-            self._accounts.clear(account)
+            self._pairs.pop(key, None)
+            self._known.touch(key, self._clock())
+
+    def signup(self, address: str) -> None:
+        """Count one sign-up from the address, or raise SignupThrottled when it has used up the window."""
+        with self._lock:
+            now = self._clock()
+            wait_s = self._signups.wait_s(address, now)
+            if wait_s <= 0:
+                self._signups.add(address, now)
+        if wait_s > 0:
+            raise SignupThrottled(wait_s)

@@ -1,4 +1,5 @@
-"""Straps and recorders: registration (with an upload token), listing, and the device behind a token."""
+"""Straps and recorders: registration (with an upload token), listing, the device behind a token, and the
+device's upload tokens: listed, rotated and revoked without touching its history."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from service.api.deps import CurrentUser, PrincipalDep, SessionDep
 from service.api_errors import error_responses
@@ -40,6 +41,47 @@ class DeviceRegistered(DevicePublic):
     upload_token: str
 
 
+class DeviceTokenPublic(BaseModel):
+    """An upload token as listed: never the secret itself, which is shown once, when it is issued."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    device_id: int
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    active: bool
+
+
+class DeviceTokenIssued(DeviceTokenPublic):
+    upload_token: str
+
+
+def _token_public(row: DeviceToken) -> DeviceTokenPublic:
+    return DeviceTokenPublic(
+        id=row.id,
+        device_id=row.device_id,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        active=row.revoked_at is None,
+    )
+
+
+def _issue_token(db: SessionDep, device_id: int) -> tuple[DeviceToken, str]:
+    """A new upload token for the device; every older one still active is revoked (rotation)."""
+    now = dt.datetime.now(dt.UTC)
+    db.execute(
+        update(DeviceToken)
+        .where(DeviceToken.device_id == device_id, DeviceToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    token = new_token(DEVICE_TOKEN_PREFIX)
+    row = DeviceToken(device_id=device_id, token_hash=token_digest(token), created_at=now)
+    db.add(row)
+    db.flush()
+    return row, token
+
+
 def get_owned_device(db: SessionDep, user_id: int, device_id: int) -> Device:
     """The device if it belongs to the user; another user's id answers 404, as if it did not exist."""
     device = db.get(Device, device_id)
@@ -52,7 +94,8 @@ def get_owned_device(db: SessionDep, user_id: int, device_id: int) -> Device:
 def register_device(
     body: DeviceCreate, user: CurrentUser, db: SessionDep, response: Response
 ) -> DeviceRegistered:
-    """A new device, or the user's existing one with that address (200) with a fresh upload token."""
+    """A new device, or the user's existing one with that address (200): either way with a fresh upload
+    token, and the device's older tokens revoked (whoever registered the address before loses it)."""
     device = None
     if body.address is not None:
         device = db.scalar(select(Device).where(Device.user_id == user.id, Device.address == body.address))
@@ -64,8 +107,7 @@ def register_device(
         response.status_code = status.HTTP_200_OK
         device.name = body.name
         device.model = body.model or device.model
-    token = new_token(DEVICE_TOKEN_PREFIX)
-    db.add(DeviceToken(device_id=device.id, token_hash=token_digest(token)))
+    _, token = _issue_token(db, device.id)
     db.commit()
     return DeviceRegistered(**DevicePublic.model_validate(device).model_dump(), upload_token=token)
 
@@ -93,3 +135,35 @@ def delete_device(device_id: int, user: CurrentUser, db: SessionDep) -> None:
     """Forget a device and its samples."""
     db.delete(get_owned_device(db, user.id, device_id))
     db.commit()
+
+
+@router.get("/{device_id}/tokens", response_model=list[DeviceTokenPublic])
+def list_device_tokens(device_id: int, user: CurrentUser, db: SessionDep) -> list[DeviceTokenPublic]:
+    """The device's upload tokens, newest first, revoked ones included (with when)."""
+    get_owned_device(db, user.id, device_id)
+    rows = db.scalars(
+        select(DeviceToken).where(DeviceToken.device_id == device_id).order_by(DeviceToken.id.desc())
+    )
+    return [_token_public(row) for row in rows]
+
+
+@router.post("/{device_id}/tokens", status_code=status.HTTP_201_CREATED, response_model=DeviceTokenIssued)
+def rotate_device_token(device_id: int, user: CurrentUser, db: SessionDep) -> DeviceTokenIssued:
+    """Rotate: a new upload token (shown this once), every other one of the device revoked; the device and
+    its samples stay. The service's own recorder of a paired strap mints itself a new one when refused."""
+    get_owned_device(db, user.id, device_id)
+    row, token = _issue_token(db, device_id)
+    db.commit()
+    return DeviceTokenIssued(**_token_public(row).model_dump(), upload_token=token)
+
+
+@router.delete("/{device_id}/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_device_token(device_id: int, token_id: int, user: CurrentUser, db: SessionDep) -> None:
+    """Revoke one upload token at once (idempotent); the device and its samples stay."""
+    get_owned_device(db, user.id, device_id)
+    row = db.get(DeviceToken, token_id)
+    if row is None or row.device_id != device_id:
+        raise NotFound("upload token not found")
+    if row.revoked_at is None:
+        row.revoked_at = dt.datetime.now(dt.UTC)
+        db.commit()

@@ -20,10 +20,12 @@ from service.api.deps import ContextDep, PrincipalDep, SessionDep
 from service.api.devices import get_owned_device
 from service.api.types import DbId
 from service.api_errors import error_responses
+from service.config import Settings
 from service.errors import Forbidden
 from service.importers import ImportCounts, ImportFile, open_import
 from service.importers.account import read_archive
 from service.importers.job import FileReport, import_opened
+from service.importers.limits import ImportLimits
 from service.importers.restore import RestoreCounts, restore_account
 from service.importers.store import DbSink
 from service.localtime import zone
@@ -46,6 +48,14 @@ class SkippedAt(BaseModel):
     reason: str
 
 
+class RestoreRefusal(BaseModel):
+    """A row of an account export the API would refuse, left out of the restore."""
+
+    file: str
+    row: int  # 1-based in the file's list; 0 for a setting of profile.json
+    reason: str
+
+
 class ImportPublic(BaseModel):
     file: str
     format: str
@@ -57,6 +67,9 @@ class ImportPublic(BaseModel):
     truncated_at: str | None
     device_ids: list[int]
     restored: dict[str, int] | None = None
+    restore_refused: int = 0  # rows of an account export left out: they fail the API's checks
+    restore_refusals: list[RestoreRefusal] = Field(default_factory=list)  # the first 20 of them
+    restore_refused_by_reason: dict[str, int] = Field(default_factory=dict)
     read: int = 0  # samples read from the file: stored + duplicates + rejected
     stored: int = 0  # new samples stored (the same as accepted)
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
@@ -70,6 +83,15 @@ class ImportPublic(BaseModel):
     analysis_pending: bool = False
     refused: str | None = None  # a zip member that could not be imported: why
     files: list[ImportPublic] = Field(default_factory=list)  # a zip's members, one report each
+
+
+def import_limits(settings: Settings) -> ImportLimits:
+    """The importers' limits from the service's settings (CHINUP_IMPORT_MAX_*)."""
+    return ImportLimits(
+        expanded_bytes=settings.import_max_expanded_bytes, zip_members=settings.import_max_zip_members,
+        xml_token_bytes=settings.import_max_xml_token_bytes,
+        export_json_bytes=settings.import_max_export_json_bytes,
+    )  # fmt: skip
 
 
 def _time(t_ms: int | None) -> dt.datetime | None:
@@ -144,6 +166,7 @@ def import_file(
         future_tolerance_ms=ctx.settings.future_tolerance_s * 1000, device_id=device_id, device_name=device_name,
     )  # fmt: skip
     restored: list[RestoreCounts] = []
+    limits = import_limits(ctx.settings)
     had_samples = db.scalar(select(Sample.t_ms).where(Sample.user_id == user.id).limit(1)) is not None
 
     def restore(opened: ImportFile) -> None:
@@ -153,12 +176,20 @@ def import_file(
         if principal.device_id is not None:
             raise Forbidden("a device upload token cannot restore an account export")
         opened.fh.seek(0)
-        restored.append(restore_account(db, user, read_archive(opened.fh, name), name))
+        archive = read_archive(opened.fh, name, max_part_bytes=limits.export_json_bytes)
+        tolerance_s = ctx.settings.future_tolerance_s
+        restored.append(restore_account(db, user, archive, name, future_tolerance_s=tolerance_s))
 
-    with open_import(file.file, name, start_ms=start_ms, strict=strict) as opened:
+    with open_import(file.file, name, start_ms=start_ms, strict=strict, limits=limits) as opened:
         report = import_opened(opened, sink, before_samples=restore)
     if restored and restored[0].profile_changed and had_samples:
         ctx.rollups.request_history(user.id)  # the stored minutes were computed with the old profile
     answer = public_report(report, zone(user.timezone), _sessions_touched(db, user.id, report.counts))
-    answer.restored = restored[0].added if restored else None
+    if restored:
+        refused = restored[0].refused
+        answer.restored = restored[0].added
+        answer.restore_refused, answer.restore_refused_by_reason = refused.total, refused.by_reason
+        answer.restore_refusals = [
+            RestoreRefusal(file=r.file, row=r.row, reason=r.reason) for r in refused.listed
+        ]
     return answer

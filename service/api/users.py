@@ -5,19 +5,43 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import select
+from fastapi import APIRouter, Request, status
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from sqlalchemy import select, update
 
-from service.api.deps import ContextDep, CurrentUser, SessionDep
+from service.api.auth import ThrottleDep, check_password, client_address
+from service.api.deps import ContextDep, CurrentUser, SessionDep, TokenDep
 from service.api.types import Bpm, TimeZoneName
-from service.errors import Conflict
-from service.models import User
-from service.security import hash_password
+from service.api_errors import error_responses
+from service.errors import Conflict, InvalidInput
+from service.models import AccessToken, User
+from service.security import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    normalise_email,
+    password_problem,
+    token_digest,
+)
 
 router = APIRouter(tags=["users"])
 
-Password = Annotated[str, Field(min_length=8, max_length=256)]
+
+def _policy(password: str) -> str:
+    problem = password_problem(password)
+    if problem is not None:
+        raise ValueError(problem)
+    return password
+
+
+# A new password: at least 10 characters and not a common one (service.security.password_problem).
+Password = Annotated[
+    str,
+    Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    AfterValidator(_policy),
+]
+# The password the account has now: any length it was set with (older accounts may have 8).
+CurrentPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
 BirthYear = Annotated[int, Field(ge=1900, le=2100)]
 Target = Annotated[int, Field(ge=1, le=1440)]
 NudgeTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
@@ -46,6 +70,14 @@ class UserUpdate(BaseModel):
     nudge_time: NudgeTime | None = None
     nudges_enabled: bool | None = None
     password: Password | None = None
+    # Needed with `password`: a stolen token alone must not take the account over.
+    current_password: CurrentPassword | None = None
+
+
+class AccountDeletion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: CurrentPassword
 
 
 class UserPublic(BaseModel):
@@ -64,9 +96,18 @@ class UserPublic(BaseModel):
     created_at: dt.datetime
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
-def create_user(body: UserCreate, db: SessionDep) -> User:
-    email = body.email.lower()
+_FORBIDDEN = {"description": "Wrong current password", "content": error_responses(429)[429]["content"]}
+
+
+@router.post(
+    "/users", status_code=status.HTTP_201_CREATED, response_model=UserPublic, responses=error_responses(429)
+)
+def create_user(body: UserCreate, db: SessionDep, request: Request, throttle: ThrottleDep) -> User:
+    """Sign up. An email already taken answers 409: a documented choice (README, Security) for a small
+    self-hosted service, where telling someone they already have an account is worth more than hiding it;
+    the per-address sign-up throttle counts those answers too, so they cannot be used to list accounts fast."""
+    throttle.signup(client_address(request))  # before the lookup and the Argon2 work
+    email = normalise_email(body.email)
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("an account with this email already exists")
     user = User(
@@ -84,12 +125,25 @@ def read_me(user: CurrentUser) -> User:
     return user
 
 
-@router.patch("/me", response_model=UserPublic)
-def update_me(body: UserUpdate, user: CurrentUser, db: SessionDep, ctx: ContextDep) -> User:
+@router.patch("/me", response_model=UserPublic, responses={403: _FORBIDDEN, **error_responses(429)})
+def update_me(
+    body: UserUpdate,
+    user: CurrentUser,
+    db: SessionDep,
+    ctx: ContextDep,
+    token: TokenDep,
+    request: Request,
+    throttle: ThrottleDep,
+) -> User:
     changes = body.model_dump(exclude_unset=True)
     password = changes.pop("password", None)
+    current_password = changes.pop("current_password", None)
     if password is not None:  # an explicit null changes nothing (it used to reach Argon2 and answer 500)
+        if current_password is None:
+            raise InvalidInput("current_password is needed to change the password")
+        check_password(user, current_password, client_address(request), throttle)
         user.password_hash = hash_password(password)
+        _revoke_other_tokens(db, user, token)
     for field in ("timezone", "daily_target_minutes", "nudge_time", "nudges_enabled"):  # not nullable
         if changes.get(field, ...) is None:
             changes.pop(field)
@@ -112,8 +166,26 @@ def update_me(body: UserUpdate, user: CurrentUser, db: SessionDep, ctx: ContextD
     return user
 
 
-@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
-def delete_me(user: CurrentUser, db: SessionDep) -> None:
-    """Delete the account and, through cascades, every row that belongs to it."""
+def _revoke_other_tokens(db: SessionDep, user: User, token: str | None) -> None:
+    """Every access token of the user but the one this request came with (device upload tokens are the
+    devices': listed and revoked per device, GET /devices/{id}/tokens)."""
+    keep = token_digest(token) if token else ""
+    db.execute(
+        update(AccessToken)
+        .where(
+            AccessToken.user_id == user.id, AccessToken.revoked_at.is_(None), AccessToken.token_hash != keep
+        )
+        .values(revoked_at=dt.datetime.now(dt.UTC))
+    )
+
+
+@router.delete(
+    "/me", status_code=status.HTTP_204_NO_CONTENT, responses={403: _FORBIDDEN, **error_responses(429)}
+)
+def delete_me(
+    body: AccountDeletion, user: CurrentUser, db: SessionDep, request: Request, throttle: ThrottleDep
+) -> None:
+    """Delete the account and, through cascades, every row that belongs to it; the password confirms it."""
+    check_password(user, body.password, client_address(request), throttle)
     db.delete(user)
     db.commit()

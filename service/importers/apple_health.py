@@ -17,6 +17,7 @@ from typing import BinaryIO
 from xml.etree.ElementTree import Element
 
 from service.importers.base import Entry, ReadReport, Source, source_address, whole_number
+from service.importers.containers import open_member
 from service.importers.errors import CorruptFile, NoHeartRate
 from service.importers.xmlstream import XmlState, iter_ends, local
 
@@ -140,7 +141,7 @@ def read_apple_health_zip(fh: BinaryIO, report: ReadReport) -> Iterator[Entry]:
         if member is None:
             raise NoHeartRate(report.file_name, "the zip directory", "no export.xml in the zip")
         taken = 0
-        with zf.open(member) as xml:
+        with open_member(zf, zf.getinfo(member), report.file_name, report.limits) as xml:
             try:
                 for entry in read_apple_health(xml, report):  # type: ignore[arg-type]
                     taken += 1

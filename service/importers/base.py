@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.importers.limits import DEFAULT_LIMITS, ImportLimits
 from service.ingest import EPOCH_MS_FLOOR
 
 # A sample as the ingest endpoint takes it: {t, bpm, rr_ms?, contact?}. Readers translate syntax only;
@@ -57,6 +58,7 @@ class ReadReport:
     strict: bool = False
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    limits: ImportLimits = DEFAULT_LIMITS
 
     @property
     def damaged(self) -> bool:

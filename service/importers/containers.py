@@ -8,6 +8,7 @@ the disk; a gzip stream cut or damaged part way keeps what came before it (the r
 from __future__ import annotations
 
 import codecs
+import io
 import re
 import shutil
 import tempfile
@@ -16,11 +17,13 @@ import zlib
 from dataclasses import dataclass
 from typing import IO, BinaryIO
 
-from service.importers.errors import CorruptFile, ImportFailed
+from service.importers.errors import CorruptFile
+from service.importers.limits import DEFAULT_LIMITS, BoundedReader, ImportLimits, TooLarge, size_text
 
 SPOOL_MEMORY_BYTES = 32 * 2**20
-MAX_EXPANDED_BYTES = 4 * 2**30  # one unwrapped file, however it was compressed
-MAX_ZIP_MEMBERS = 10_000
+MAX_EXPANDED_BYTES = DEFAULT_LIMITS.expanded_bytes  # the defaults; the API passes the settings' limits
+MAX_ZIP_MEMBERS = DEFAULT_LIMITS.zip_members
+EXPANDED_SETTING = "CHINUP_IMPORT_MAX_EXPANDED_BYTES"
 CHUNK = 2**20
 # What zipfile raises on a damaged archive besides BadZipFile (found by tests/service/test_importers_fuzz.py):
 # a negative seek (ValueError), an unknown version or method (NotImplementedError), a password (RuntimeError).
@@ -34,10 +37,7 @@ _BOMS = (
 _XML_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
 
 
-class TooLarge(ImportFailed):
-    """Unwrapped, the file would exceed MAX_EXPANDED_BYTES."""
-
-    status = 413
+__all__ = ["TooLarge"]  # re-exported: it used to live here
 
 
 def spool() -> IO[bytes]:
@@ -53,14 +53,16 @@ class Unwrapped:
     warning: str | None = None
 
 
-def _limit(name: str, written: int) -> None:
-    if written > MAX_EXPANDED_BYTES:
-        raise TooLarge(
-            name, f"byte {MAX_EXPANDED_BYTES}", f"unpacks to more than {MAX_EXPANDED_BYTES >> 30} GiB"
-        )
+def too_large(name: str, place: str, limit_bytes: int) -> TooLarge:
+    return TooLarge(name, place, f"unpacks to more than {size_text(limit_bytes)}", EXPANDED_SETTING)
 
 
-def gunzip(fh: BinaryIO, name: str) -> Unwrapped:
+def _limit(name: str, written: int, limit_bytes: int) -> None:
+    if written > limit_bytes:
+        raise too_large(name, f"byte {limit_bytes}", limit_bytes)
+
+
+def gunzip(fh: BinaryIO, name: str, limits: ImportLimits = DEFAULT_LIMITS) -> Unwrapped:
     """Every gzip member of `fh` decompressed; damage part way keeps the bytes before it, with a warning."""
     out, written, warning = spool(), 0, None
     fh.seek(0)
@@ -72,7 +74,7 @@ def gunzip(fh: BinaryIO, name: str) -> Unwrapped:
             while chunk:
                 data = inflater.decompress(chunk, CHUNK)
                 written += len(data)
-                _limit(name, written)
+                _limit(name, written, limits.expanded_bytes)
                 out.write(data)
                 chunk = inflater.unconsumed_tail
                 if inflater.eof:  # a next member may follow (gzip allows several); anything else is padding
@@ -90,6 +92,9 @@ def gunzip(fh: BinaryIO, name: str) -> Unwrapped:
             written += len(tail)
         if not finished and not inflater.eof and written:
             warning = f"the gzip stream ends early (after {read} compressed bytes); its start was read"
+    except TooLarge:
+        out.close()
+        raise
     except zlib.error as exc:
         if not written:
             out.close()
@@ -117,7 +122,7 @@ def text_encoding(head: bytes) -> str | None:
     return None
 
 
-def to_utf8(fh: BinaryIO, name: str, encoding: str) -> Unwrapped:
+def to_utf8(fh: BinaryIO, name: str, encoding: str, limits: ImportLimits = DEFAULT_LIMITS) -> Unwrapped:
     """The text re-encoded as UTF-8 without a BOM; an XML declaration's encoding is rewritten to match."""
     out, written, first = spool(), 0, True
     fh.seek(0)
@@ -128,30 +133,60 @@ def to_utf8(fh: BinaryIO, name: str, encoding: str) -> Unwrapped:
             data = _XML_ENCODING.sub(rb"\1\2UTF-8\2", data, count=1)
             first = False
         written += len(data)
-        _limit(name, written)
+        if written > limits.expanded_bytes:
+            out.close()
+            raise too_large(name, f"byte {limits.expanded_bytes}", limits.expanded_bytes)
         out.write(data)
     out.seek(0)
     return Unwrapped(out, encoding.upper().replace("-LE", "").replace("-BE", ""))
 
 
-def member_names(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    """The zip's files worth a look: no folders, no macOS resource forks, no hidden files."""
+def member_names(
+    zf: zipfile.ZipFile, zip_name: str = "zip", limits: ImportLimits = DEFAULT_LIMITS
+) -> list[zipfile.ZipInfo]:
+    """The zip's files worth a look: no folders, no macOS resource forks, no hidden files.
+
+    Raises:
+        TooLarge: the zip lists more entries than the limit, or its members unpack to more than it in all.
+    """
+    listed = zf.infolist()
+    if len(listed) > limits.zip_members:
+        raise TooLarge(zip_name, "the zip directory",
+                       f"the zip lists {len(listed)} entries, more than {limits.zip_members}",
+                       "CHINUP_IMPORT_MAX_ZIP_MEMBERS")  # fmt: skip
     infos = [
-        i for i in zf.infolist()
+        i for i in listed
         if not i.is_dir() and not i.filename.startswith("__MACOSX/")
         and not i.filename.rsplit("/", 1)[-1].startswith(".")
     ]  # fmt: skip
-    return infos[:MAX_ZIP_MEMBERS]
+    if (
+        sum(i.file_size for i in infos) > limits.expanded_bytes
+    ):  # what the directory says; counted again below
+        raise too_large(zip_name, "the zip directory", limits.expanded_bytes)
+    return infos
 
 
-def extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, zip_name: str) -> IO[bytes]:
+def open_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, zip_name: str, limits: ImportLimits = DEFAULT_LIMITS
+) -> BinaryIO:
+    """A member as a stream that refuses to unpack past the limit, whatever its header claims."""
+    if info.file_size > limits.expanded_bytes:
+        raise too_large(zip_name, info.filename, limits.expanded_bytes)
+    refuse = too_large(zip_name, info.filename, limits.expanded_bytes)
+    return io.BufferedReader(BoundedReader(zf.open(info), limits.expanded_bytes, refuse), CHUNK)  # type: ignore[arg-type]
+
+
+def extract(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, zip_name: str, limits: ImportLimits = DEFAULT_LIMITS
+) -> IO[bytes]:
     """One member copied out to a spooled file (zip members are not seekable streams), size-capped."""
-    if info.file_size > MAX_EXPANDED_BYTES:
-        raise TooLarge(zip_name, info.filename, f"unpacks to more than {MAX_EXPANDED_BYTES >> 30} GiB")
     out = spool()
     try:
-        with zf.open(info) as member:
+        with open_member(zf, info, zip_name, limits) as member:
             shutil.copyfileobj(member, out, CHUNK)
+    except TooLarge:
+        out.close()
+        raise
     except ZIP_DAMAGE as exc:
         out.close()
         raise CorruptFile(zip_name, info.filename, f"damaged or unreadable zip member: {exc}") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import os
 import re
 import zipfile
@@ -20,6 +21,7 @@ from service.importers.containers import (
     extract,
     gunzip,
     member_names,
+    open_member,
     text_encoding,
     to_utf8,
 )
@@ -29,6 +31,7 @@ from service.importers.fit import looks_like_fit, read_fit
 from service.importers.fitlog import read_fitlog
 from service.importers.gpx import read_gpx
 from service.importers.hrm import is_hrm, read_hrm
+from service.importers.limits import DEFAULT_LIMITS, ImportLimits
 from service.importers.tcx import read_tcx
 
 HEAD_BYTES = 65_536
@@ -172,6 +175,20 @@ def detect_format(fh: BinaryIO, name: str, named_as: str | None = None) -> str:
     return found
 
 
+def _refuse_unknown_head(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, member_name: str, zip_name: str, limits: ImportLimits
+) -> None:
+    """A member whose first bytes are no format we read is refused before it is unpacked (a 1 GiB JSON
+    member took 11 s to copy out only to be refused as JSON)."""
+    try:
+        with open_member(zf, info, zip_name, limits) as member:
+            head = io.BytesIO(member.read(HEAD_BYTES))
+    except ZIP_DAMAGE:
+        return  # extract() names the damage
+    if sniff(head) is None:
+        detect_format(head, member_name, info.filename)  # raises, with what the content looks like
+
+
 def inner_name(name: str) -> str:
     """The name a compressed file had before it was compressed: ride.fit.gz -> ride.fit."""
     for suffix in (".gz", ".gzip"):
@@ -196,6 +213,7 @@ class ImportFile:
     unwrapped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     owned: list[IO[bytes]] = field(default_factory=list)
+    limits: ImportLimits = DEFAULT_LIMITS
     report: ReadReport = field(init=False)
     size_bytes: int = field(init=False)
 
@@ -206,7 +224,9 @@ class ImportFile:
         self.fh.seek(0)
 
     def _new_report(self) -> ReadReport:
-        return ReadReport(self.name, self.format, strict=self.strict, warnings=list(self.warnings))
+        return ReadReport(
+            self.name, self.format, strict=self.strict, warnings=list(self.warnings), limits=self.limits
+        )
 
     def entries(self) -> Iterator[Entry]:
         """(source, wire sample) pairs in file order; `report.truncated_at` is set if the file ended early."""
@@ -229,11 +249,12 @@ class ImportFile:
         except ZIP_DAMAGE as exc:
             raise CorruptFile(self.name, "the zip directory", f"damaged or incomplete zip: {exc}") from exc
         with zf:
-            infos = member_names(zf)
+            infos = member_names(zf, self.name, self.limits)
             for info in infos:
                 member_name = f"{self.name}/{info.filename}"
                 try:
-                    data = extract(zf, info, self.name)
+                    _refuse_unknown_head(zf, info, member_name, self.name, self.limits)
+                    data = extract(zf, info, self.name, self.limits)
                 except ImportFailed as exc:
                     yield exc
                     continue
@@ -243,7 +264,7 @@ class ImportFile:
                             member_name, "byte 0", "a zip inside a zip is not read; unpack it first"
                         )
                     yield open_import(data, member_name, start_ms=self.start_ms, strict=self.strict,  # type: ignore[arg-type]
-                                      named_as=info.filename)  # fmt: skip
+                                      named_as=info.filename, limits=self.limits)  # fmt: skip
                 except ImportFailed as exc:
                     data.close()
                     yield exc
@@ -276,9 +297,19 @@ class ImportFile:
 
 
 def open_import(
-    fh: BinaryIO, name: str, *, start_ms: int | None = None, strict: bool = False, named_as: str | None = None
+    fh: BinaryIO,
+    name: str,
+    *,
+    start_ms: int | None = None,
+    strict: bool = False,
+    named_as: str | None = None,
+    limits: ImportLimits = DEFAULT_LIMITS,
 ) -> ImportFile:
-    """A recognised file from an open binary stream (which must be seekable); gzip and UTF-16 undone first."""
+    """A recognised file from an open binary stream (which must be seekable); gzip and UTF-16 undone first.
+
+    Raises:
+        ImportFailed: the file is none Chin Up reads, is damaged, or passes one of `limits` (TooLarge).
+    """
     unwrapped: list[str] = []
     warnings: list[str] = []
     owned: list[IO[bytes]] = []
@@ -288,11 +319,11 @@ def open_import(
         for _ in range(2):  # gzip of UTF-16 text at most
             found = sniff(current)
             if found == "gzip":
-                done = gunzip(current, name)
+                done = gunzip(current, name, limits)
             elif found == "wide-text":
                 current.seek(0)
                 encoding = text_encoding(current.read(HEAD_BYTES)) or "utf-16"
-                done = to_utf8(current, name, encoding)
+                done = to_utf8(current, name, encoding, limits)
             else:
                 break
             owned.append(done.fh)
@@ -307,7 +338,7 @@ def open_import(
         raise
     if current is not fh:
         owned.append(fh)  # type: ignore[arg-type]
-    return ImportFile(current, name, fmt, start_ms, strict, unwrapped, warnings, owned)
+    return ImportFile(current, name, fmt, start_ms, strict, unwrapped, warnings, owned, limits)
 
 
 def read_file(path: Path, *, start_ms: int | None = None, strict: bool = False) -> ImportFile:

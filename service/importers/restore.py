@@ -1,21 +1,25 @@
 """Restore the non-sample parts of a Chin Up export into an account: profile, journal, session corrections.
 
 Idempotent: an entry equal to one the account already holds is skipped, so importing an export twice
-changes nothing. Samples go through the import pipeline like any other file.
+changes nothing. Every row is checked with the API's model first (service.importers.restore_rows). Samples go through the import pipeline like any other file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from service.importers.account import AccountArchive, device_source
+from service.importers import restore_rows as rows
+from service.importers.account import AccountArchive
+from service.importers.base import Source
 from service.importers.errors import CorruptFile
+from service.importers.restore_rows import Refusals, RowInvalid
 from service.importers.store import find_or_add_device
 from service.models import (
     Application,
@@ -39,25 +43,14 @@ PROFILE_FIELDS = (
 )
 SESSION_FIELDS = tuple(c.name for c in WorkoutSession.__table__.columns if c.name not in ("id", "user_id"))
 REFLECTION_TIMES = ("went_well_at", "went_poorly_at", "moved_on_at", "updated_at")
+T = TypeVar("T")
 
 
 @dataclass
 class RestoreCounts:
     added: dict[str, int] = field(default_factory=dict)
     profile_changed: bool = False
-
-
-def _time(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    parsed = dt.datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        raise ValueError(f"time {value!r} has no UTC offset")
-    return parsed.astimezone(dt.UTC)
-
-
-def _fields(row: dict[str, Any], names: tuple[str, ...], times: tuple[str, ...]) -> dict[str, Any]:
-    return {n: (_time(row.get(n)) if n in times else row.get(n)) for n in names}
+    refused: Refusals = field(default_factory=Refusals)  # rows the API would refuse, left out
 
 
 def _add_unique(
@@ -75,69 +68,123 @@ def _add_unique(
     return row
 
 
-def _interview(db: Session, user_id: int, row: dict[str, Any]) -> int:
-    values = _fields(row, ("company", "role", "at", "stage", "outcome"), ("at",))
-    interview = db.scalars(
-        select(Interview).where(
-            Interview.user_id == user_id, Interview.company == values["company"],
-            Interview.role == values["role"], Interview.at == values["at"],
-        )
-    ).first()  # fmt: skip
-    added = 0
-    if interview is None:
-        interview = Interview(user_id=user_id, **values)
-        db.add(interview)
-        db.flush()
-        added = 1
-    if row.get("reflection") and interview.reflection is None:
-        r = row["reflection"]
-        names = ("went_well", "went_poorly", "lessons", "outsider_view")
-        interview.reflection = Reflection(**_fields(r, names + REFLECTION_TIMES, REFLECTION_TIMES))
-    for fb in row.get("feedback") or []:
-        values_fb = _fields(fb, ("requested_at", "received_at", "notes"), ("requested_at", "received_at"))
-        if not any(all(getattr(old, k) == v for k, v in values_fb.items()) for old in interview.feedback):
-            interview.feedback.append(Feedback(**values_fb))
-    return added
+def _rows(archive: AccountArchive, part: str, file_name: str) -> list[Any]:
+    rows = archive.journal.get(part, [])
+    if not isinstance(rows, list):
+        raise CorruptFile(file_name, f"{part}.json", "not a list of entries")
+    return rows
 
 
-def restore_account(db: Session, user: User, archive: AccountArchive, file_name: str) -> RestoreCounts:
-    """Apply an export's profile settings and add its journal and session corrections the account lacks."""
+@dataclass
+class _Restore:
+    db: Session
+    user: User
+    now: dt.datetime
+    tolerance_s: int
+    counts: RestoreCounts
+
+    def each(self, file: str, rows: list[Any], check: Callable[[Any], T]) -> Iterator[tuple[Any, T]]:
+        """The rows that pass `check` with their checked values; the others counted as refused."""
+        for number, row in enumerate(rows, start=1):
+            try:
+                yield row, check(row)
+            except RowInvalid as exc:
+                self.counts.refused.add(file, number, exc.reason)
+
+    def profile(self, profile: Any, file_name: str) -> None:
+        if not isinstance(profile, dict):
+            raise CorruptFile(file_name, "profile.json", "not a JSON object")
+        for name in PROFILE_FIELDS:
+            if name not in profile:
+                continue
+            try:
+                value = rows.profile_field(name, profile[name])
+            except RowInvalid as exc:
+                self.counts.refused.add("profile.json", 0, exc.reason)
+                continue
+            if value is None and name in rows.NOT_NULL_PROFILE:
+                continue  # as PATCH /me: null keeps the setting
+            if getattr(self.user, name) != value:
+                setattr(self.user, name, value)
+                self.counts.profile_changed = True
+
+    def interview(self, row: dict[str, Any], values: dict[str, Any]) -> int:
+        db, user_id = self.db, self.user.id
+        interview = db.scalars(
+            select(Interview).where(
+                Interview.user_id == user_id, Interview.company == values["company"],
+                Interview.role == values["role"], Interview.at == values["at"],
+            )
+        ).first()  # fmt: skip
+        added = 0
+        if interview is None:
+            interview = Interview(user_id=user_id, **values)
+            db.add(interview)
+            db.flush()
+            added = 1
+        if row.get("reflection") and interview.reflection is None:
+            found = list(self.each("interviews.json reflection", [row["reflection"]],
+                                   lambda r: rows.reflection(r, self.now)))  # fmt: skip
+            if found:
+                interview.reflection = Reflection(**found[0][1])
+        feedback = row.get("feedback") or []
+        for _, values_fb in self.each("interviews.json feedback", feedback if isinstance(feedback, list) else [feedback],
+                                      rows.feedback):  # fmt: skip
+            if not any(all(getattr(old, k) == v for k, v in values_fb.items()) for old in interview.feedback):
+                interview.feedback.append(Feedback(**values_fb))
+        return added
+
+
+def restore_account(
+    db: Session, user: User, archive: AccountArchive, file_name: str, *, future_tolerance_s: int = 300
+) -> RestoreCounts:
+    """Apply an export's profile settings and add its journal and session corrections the account lacks.
+
+    Every row is checked with the API's model for it (service.importers.restore_rows); one that fails is
+    left out and counted in `refused`. An archive whose parts are not the lists and objects an export
+    holds is refused whole.
+
+    Raises:
+        CorruptFile: a part is no list (or the profile no object), or the database refuses a row.
+    """
+    now = dt.datetime.now(dt.UTC)
     counts = RestoreCounts()
-    simple: dict[str, tuple[type, tuple[str, ...], tuple[str, ...]]] = {
-        "checkins": (CheckIn, ("at", "confidence", "mood", "note"), ("at",)),
-        "practice": (PracticeSession, ("at", "questions", "self_rating", "notes"), ("at",)),
-        "applications": (Application, ("company", "role", "applied_at", "status"), ("applied_at",)),
-    }
+    run = _Restore(db, user, now, future_tolerance_s, counts)
+    simple: dict[str, tuple[type, Callable[[Any], dict[str, Any]], tuple[str, ...]]] = {
+        "checkins": (CheckIn, lambda r: rows.checkin(r, now, future_tolerance_s), ("at", "confidence", "mood", "note")),
+        "practice": (PracticeSession, rows.practice, ("at", "self_rating", "notes")),
+        "applications": (Application, lambda r: rows.application(r, now, future_tolerance_s),
+                         ("company", "role", "applied_at", "status")),
+    }  # fmt: skip
     part = "devices"
     try:
-        for device in archive.devices:  # devices without samples too
-            find_or_add_device(db, user.id, device_source(device))
+        for _, device in run.each(
+            "devices.json", archive.devices, rows.device
+        ):  # devices without samples too
+            find_or_add_device(db, user.id, Source(device["name"], device["address"], device["model"]))
         part = "profile"
-        for name in PROFILE_FIELDS:
-            if name in archive.profile and getattr(user, name) != archive.profile[name]:
-                setattr(user, name, archive.profile[name])
-                counts.profile_changed = True
-        for part, (model, names, times) in simple.items():
-            rows = [_fields(r, names, times) for r in archive.journal.get(part, [])]
-            key = tuple(n for n in names if n != "questions")
-            counts.added[part] = sum(_add_unique(db, model, user.id, v, key) is not None for v in rows)
+        run.profile(archive.profile, file_name)
+        for part, (model, check, key) in simple.items():
+            found = run.each(f"{part}.json", _rows(archive, part, file_name), check)
+            counts.added[part] = sum(_add_unique(db, model, user.id, v, key) is not None for _, v in found)
         part = "interviews"
-        counts.added[part] = sum(_interview(db, user.id, r) for r in archive.journal.get(part, []))
+        found = run.each("interviews.json", _rows(archive, part, file_name), rows.interview)
+        counts.added[part] = sum(run.interview(r, v) for r, v in found)
         part = "sessions"
-        corrections = [s for s in archive.sessions if s.get("source") != "detected" or s.get("deleted")]
+        if not isinstance(archive.sessions, list):
+            raise CorruptFile(file_name, "sessions.json", "not a list of sessions")
+        corrections = [s for s in archive.sessions
+                       if not isinstance(s, dict) or s.get("source") != "detected" or s.get("deleted")]  # fmt: skip
+        found = run.each("sessions.json", corrections, lambda s: rows.session(s, SESSION_FIELDS))
+        key = ("start_ms", "end_ms", "source", "deleted")
         counts.added[part] = sum(
-            _add_unique(
-                db,
-                WorkoutSession,
-                user.id,
-                _fields(s, SESSION_FIELDS, ()),
-                ("start_ms", "end_ms", "source", "deleted"),
-            )
-            is not None
-            for s in corrections
+            _add_unique(db, WorkoutSession, user.id, v, key) is not None for _, v in found
         )
         db.commit()
-    except (ValueError, TypeError, KeyError, AttributeError, StatementError) as exc:
+    except StatementError as exc:
         db.rollback()
-        raise CorruptFile(file_name, f"{part}.json", f"an entry cannot be restored: {exc}") from exc
+        raise CorruptFile(file_name, f"{part}.json", f"an entry cannot be restored: {exc.orig}") from exc
+    except CorruptFile:
+        db.rollback()
+        raise
     return counts

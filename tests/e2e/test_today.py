@@ -32,7 +32,7 @@ def test_sign_up_log_out_and_log_in_again(dash: Dash) -> None:
     dash.page.get_by_label("Email").fill(email)
     dash.page.get_by_label("Password").fill("short")
     dash.page.get_by_role("button", name="Create account").click()
-    expect(dash.page.get_by_role("alert")).to_contain_text("at least 8 characters")
+    expect(dash.page.get_by_role("alert")).to_contain_text("at least 10 characters")
     dash.page.get_by_label("Password").fill("a long enough secret")
     dash.page.get_by_role("button", name="Create account").click()
 

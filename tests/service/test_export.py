@@ -224,7 +224,8 @@ def test_deleting_an_account_leaves_no_row_of_it(
             "workout_sessions",
         )
     )
-    assert client.delete("/api/v1/me", headers=user.headers).status_code == 204
+    answer = client.request("DELETE", "/api/v1/me", json={"password": user.password}, headers=user.headers)
+    assert answer.status_code == 204, answer.text
     assert all(not rows for rows in _owned_rows(engine, user.id).values() if rows != {(user.id,)})
     with engine.connect() as conn:
         users = Base.metadata.tables["users"]

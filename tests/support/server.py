@@ -13,6 +13,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from service.app import create_app
+from service.cli import proxy_options
 from service.config import Settings
 
 
@@ -39,7 +40,14 @@ class LiveServer:
 
     def start(self, timeout_s: float = 20.0) -> None:
         app = self.app = create_app(self.settings, engine=self.engine)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            **proxy_options(self.settings),
+        )  # the forwarded-header options `chinup serve` uses
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"uvicorn-{self.port}", daemon=True)
         self._thread.start()

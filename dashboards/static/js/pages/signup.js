@@ -14,8 +14,8 @@ publicPage(() => {
     const email = $("#email").value.trim();
     const password = $("#password").value;
     const timezone = $("#timezone").value.trim() || browserZone();
-    if (!email || password.length < 8) {
-      showFormError(form, "Please enter your email and a password of at least 8 characters.");
+    if (!email || password.length < 10) {
+      showFormError(form, "Please enter your email and a password of at least 10 characters.");
       return;
     }
     const button = form.querySelector("button[type=submit]");

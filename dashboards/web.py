@@ -9,6 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from dashboards.docs import mount_docs
+
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -19,10 +21,12 @@ TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 # path segment -> (template, title, nav label or None when the page is not in the main navigation)
 PAGES: dict[str, tuple[str, str, str | None]] = {
     "": ("today.html", "Today", "Today"),
+    "weeks": ("weeks.html", "Weeks and months", "Weeks"),
     "mood": ("mood.html", "Mood and exercise", "Mood"),
     "sessions": ("sessions.html", "Sessions", "Sessions"),
     "recovery": ("recovery.html", "Recovery", "Recovery"),
     "interviews": ("interviews.html", "Interviews", "Interviews"),
+    "journal": ("journal.html", "Journal", "Journal"),
     "devices": ("devices.html", "Devices", "Devices"),
     "profile": ("profile.html", "Profile", "Profile"),
     "login": ("login.html", "Log in", None),
@@ -32,6 +36,7 @@ DETAIL_PAGES: dict[str, tuple[str, str, str]] = {
     "sessions": ("session.html", "Session", "sessions"),
     "interviews": ("interview.html", "Interview", "interviews"),
 }
+MAX_ID = 2**31 - 1  # ids are 32-bit (service.api.types.DbId): a larger one names nothing
 NAV = [(f"/dashboard/{slug}".rstrip("/"), label, slug) for slug, (_, _, label) in PAGES.items() if label]
 
 
@@ -59,7 +64,7 @@ def _router() -> APIRouter:
 
     @router.get("/{slug}/{item_id}", response_class=HTMLResponse)
     def detail(request: Request, slug: str, item_id: str) -> HTMLResponse:
-        if slug not in DETAIL_PAGES or not item_id.isdigit():
+        if slug not in DETAIL_PAGES or not (item_id.isascii() and item_id.isdigit()) or not 0 < int(item_id) <= MAX_ID:
             return _not_found()
         template, title, current = DETAIL_PAGES[slug]
         return _render(request, template, title, current, int(item_id))
@@ -73,9 +78,10 @@ def _not_found() -> HTMLResponse:
 
 
 def mount_dashboards(app: FastAPI) -> None:
-    """Serve the dashboard at /dashboard (static files under /dashboard/static) and send / there."""
+    """Serve the dashboard at /dashboard (static files under /dashboard/static), the API docs, and send / there."""
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
     app.include_router(_router())
+    mount_docs(app)  # /docs and /redoc from the vendored Swagger UI and ReDoc
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -78,7 +78,7 @@ def create_app(
         if own_engine:
             db_engine.dispose()
 
-    app = FastAPI(title="Chin Up", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Chin Up", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -55,7 +55,17 @@ def serve(
         port=settings.port,
         log_level="info" if verbose else "warning",
         log_config=None,  # keep the handlers and secret filters set up above
+        **proxy_options(settings),
     )
+
+
+def proxy_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's forwarded-header options: believed only from settings.forwarded_allow_ips. uvicorn's own
+    default trusts 127.0.0.1 (or $FORWARDED_ALLOW_IPS), so a local tunnel could set any client address and
+    walk past the per-address log-in limits; with no proxy configured the headers are not read at all."""
+    if not settings.forwarded_allow_ips:
+        return {"proxy_headers": False, "forwarded_allow_ips": []}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.forwarded_allow_ips)}
 
 
 @app.command()
@@ -175,12 +185,17 @@ def demo(
     port: Annotated[int, typer.Option(help="Port to serve on")] = 8000,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     weeks: Annotated[int, typer.Option(help="Weeks of generated history")] = 8,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Generate the demo database again instead of the kept one")
+    ] = False,
 ) -> None:
-    """Serve on an embedded database with a demo user and a virtual strap streaming a live workout."""
+    """Serve on an embedded database with a demo user and a virtual strap streaming a live workout.
+
+    The demo database is kept in the data directory between runs; --fresh generates it again."""
     from service.demo import run_demo
 
     try:
-        asyncio.run(run_demo(host=host, port=port, weeks=weeks, console=console))
+        asyncio.run(run_demo(host=host, port=port, weeks=weeks, console=console, fresh=fresh))
     except KeyboardInterrupt:
         console.print("Demo stopped.")
 

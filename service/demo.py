@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import secrets
-import tempfile
+import shutil
 from pathlib import Path
 
 import uvicorn
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from devices import hrs
@@ -47,6 +47,12 @@ from service.security import USER_TOKEN_PREFIX, hash_password, new_token, token_
 DEMO_EMAIL = "demo@chinup.example"
 DEMO_PASSWORD = "chin-up-demo"
 DEMO_TIMEZONE = "Europe/London"
+# The demo database lives here under the data directory and is kept between runs; `chinup demo --fresh`
+# generates it again. SEEDED is written once the history is stored and analysed, so a run stopped half-way
+# through generating starts over instead of serving a half-made history.
+DEMO_DIR_NAME = "demo"
+SEEDED_MARK = "seeded"
+SECOND_INTERVIEW_DAYS_AGO = 4
 LIVE_STRAP_NAME = "Demo Polar H10"
 # Straps left for the Devices page to find and pair, one of each kind the decoder must handle.
 NEARBY_STRAPS = {
@@ -99,6 +105,50 @@ def _journal(db: Session, user: User, interview_at: dt.datetime) -> None:
                            applied_at=interview_at + (3 + 2 * k) * day, status=status))  # fmt: skip
 
 
+def _second_interview(db: Session, user: User, interview_at: dt.datetime) -> None:
+    """A second, recent interview whose plan is under way: reflected on, one lesson still without its
+    "next time", feedback asked for but not received, not moved on, no practice or application since."""
+    day = dt.timedelta(days=1)
+    interview = Interview(
+        user_id=user.id, company="Blue Yonder Airlines", role="Data Analyst", at=interview_at,
+        stage="second round", outcome="no offer",
+    )  # fmt: skip
+    db.add(interview)
+    db.flush()
+    db.add(
+        Reflection(
+            interview_id=interview.id,
+            went_well=["Walked through the SQL calmly, out loud", "Asked about the team's data stack"],
+            went_poorly=["Vague on how I measured the dashboard's impact"],
+            lessons=[
+                {"lesson": "Bring numbers for impact", "next_time": "Prepare two metrics per project story"},
+                {"lesson": "Salary question caught me out", "next_time": None},
+            ],
+            went_well_at=interview_at + 0.4 * day,
+            went_poorly_at=interview_at + 0.5 * day,
+        )
+    )
+    db.add(Feedback(interview_id=interview.id, requested_at=interview_at + 1 * day))
+
+
+def _has_demo_user(engine: Engine) -> int | None:
+    with make_session_factory(engine)() as db:
+        return db.scalar(select(User.id).where(User.email == DEMO_EMAIL))
+
+
+def _new_token(engine: Engine, user_id: int, now: dt.datetime) -> str:
+    """A fresh access token for the live strap's recorder (a kept database's old one may have expired)."""
+    token = new_token(USER_TOKEN_PREFIX)
+    with make_session_factory(engine)() as db:
+        db.add(
+            AccessToken(
+                user_id=user_id, token_hash=token_digest(token), expires_at=now + dt.timedelta(days=30)
+            )
+        )
+        db.commit()
+    return token
+
+
 def seed_demo(
     engine: Engine, *, weeks: int, console: Console, now: dt.datetime | None = None
 ) -> tuple[int, str]:
@@ -128,6 +178,10 @@ def seed_demo(
                 progress.advance(task)
         interview_at = dt.datetime.combine(interview_day, dt.time(10, 0), tzinfo=tz).astimezone(dt.UTC)
         _journal(db, user, interview_at)
+        second_day = today - dt.timedelta(days=SECOND_INTERVIEW_DAYS_AGO)
+        _second_interview(
+            db, user, dt.datetime.combine(second_day, dt.time(14, 0), tzinfo=tz).astimezone(dt.UTC)
+        )
         token = new_token(USER_TOKEN_PREFIX)
         db.add(
             AccessToken(
@@ -142,14 +196,41 @@ def seed_demo(
     return user_id, token
 
 
-async def run_demo(*, host: str, port: int, weeks: int, console: Console) -> None:
+def demo_dir(data_dir: Path | None = None) -> Path:
+    """Where the demo keeps its database and spool: under the data directory, never in /tmp."""
+    return (data_dir or Settings().data_dir) / DEMO_DIR_NAME
+
+
+def open_demo_database(workdir: Path, *, weeks: int, fresh: bool, console: Console) -> tuple[Engine, str]:
+    """The kept demo database (generated on the first run, after an interrupted one, or with `fresh`) and
+    a new access token for the live strap."""
+    if fresh and workdir.exists():
+        shutil.rmtree(workdir)
+    if workdir.exists() and not (workdir / SEEDED_MARK).exists():
+        console.print("The last demo stopped while generating its history; generating it again.")
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(f"sqlite:///{workdir / 'demo.sqlite3'}")
+    migrate.upgrade(engine)
+    user_id = _has_demo_user(engine)
+    if user_id is None:
+        _, token = seed_demo(engine, weeks=weeks, console=console)
+        (workdir / SEEDED_MARK).write_text(dt.datetime.now(dt.UTC).isoformat() + "\n")
+        return engine, token
+    console.print(
+        f"Using the demo database kept in {workdir} ([bold]chinup demo --fresh[/] generates it again)."
+    )
+    return engine, _new_token(engine, user_id, dt.datetime.now(dt.UTC))
+
+
+async def run_demo(
+    *, host: str, port: int, weeks: int, console: Console, fresh: bool = False, data_dir: Path | None = None
+) -> None:
     """Serve the demo until interrupted (uvicorn handles Ctrl-C); the live strap loops its workout."""
-    workdir = Path(tempfile.mkdtemp(prefix="chinup-demo-"))
+    workdir = demo_dir(data_dir)
+    engine, token = open_demo_database(workdir, weeks=weeks, fresh=fresh, console=console)
     settings = Settings(database_url=f"sqlite:///{workdir / 'demo.sqlite3'}", data_dir=workdir, demo=True,
                         host=host, port=port, ble_transport="virtual")  # fmt: skip
-    engine = make_engine(settings.resolved_database_url)
-    migrate.upgrade(engine)
-    _, token = seed_demo(engine, weeks=weeks, console=console)
     app = create_app(settings, engine=engine, migrate_db=False)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     base = f"http://{host}:{port}"
@@ -162,7 +243,9 @@ async def run_demo(*, host: str, port: int, weeks: int, console: Console) -> Non
                 return
             console.print(f"\n[bold green]Chin Up demo[/] at [bold]{base}/dashboard[/]")
             console.print(f"Log in as [bold]{DEMO_EMAIL}[/] with password [bold]{DEMO_PASSWORD}[/]")
-            console.print(f"The demo database is in {workdir}. Ctrl-C stops.\n")
+            console.print(
+                f"The demo database is kept in {workdir} (--fresh generates it again). Ctrl-C stops.\n"
+            )
             strap = tasks.create_task(live_strap(base, token, workdir), name="live strap")
             nearby = tasks.create_task(nearby_straps(), name="nearby straps")
             console.print(f"{len(NEARBY_STRAPS)} more virtual straps wait on the Devices page to be paired.")

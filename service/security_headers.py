@@ -14,9 +14,14 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# FastAPI's interactive docs load Swagger UI / ReDoc from a CDN with an inline bootstrap script; the
-# dashboard's policy would blank them, so these pages (which hold no user data) go without it.
+# The interactive docs (dashboards/docs.py) load the vendored Swagger UI and ReDoc from this origin with no
+# inline script; both set styles from script (ReDoc through styled-components) and ReDoc searches in a
+# worker it builds from a blob, so their pages (which hold no user data) allow inline styles and blob workers.
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 BASE_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
@@ -38,8 +43,8 @@ class SecurityHeaders:
             return
         path: str = scope.get("path", "")
         extra = dict(BASE_HEADERS)
-        if path not in DOCS_PATHS:
-            extra["content-security-policy"] = CONTENT_SECURITY_POLICY
+        docs = path in DOCS_PATHS
+        extra["content-security-policy"] = DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY
         if path.startswith(API_PREFIX):
             extra["cache-control"] = "no-store"
 

@@ -11,6 +11,7 @@ from service.api import (
     days,
     devices,
     export,
+    heart,
     imports,
     insights,
     interviews,
@@ -28,6 +29,7 @@ from service.api import (
 api_router = APIRouter(prefix="/api/v1")
 for module in (
     users,
+    heart,
     auth,
     devices,
     samples,

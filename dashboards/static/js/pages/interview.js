@@ -1,40 +1,54 @@
-import { api, apiOptional, describeError } from "../api.js";
-import { cssVar, drawChart, emptyChart, holes, verticalMarker, verticalSpans, withAlpha } from "../charts.js";
+import { ApiError, api, apiOptional } from "../api.js";
+import { loadStress } from "../interview-stress.js";
+import { clearProblems, confirmDelete, isFuture, localInput, nowInput, readTime, recordList, showApiError, showProblems } from "../journal.js";
+import { applicationRecords, practiceRecords } from "../records.js";
+import { fillReflection, wireReflection } from "../reflection.js";
 import { itemId, signedInPage } from "../shell.js";
-import { formatDateTime, formatTime } from "../time.js";
-import { $, el, replaceChildren, showFormError } from "../dom.js";
+import { formatDateTime } from "../time.js";
+import { $, el, replaceChildren } from "../dom.js";
 
 const STEP_LABELS = {
   reflect: "Reflect: what went well, then what did not",
   learn: "Learn: lessons and how to handle them next time",
   move_on: "Move on",
-  feedback: "Get feedback",
   get_feedback: "Get feedback",
   practise: "Practise your responses",
-  practice: "Practise your responses",
   dont_stop: "Don't stop: keep applying",
-  keep_applying: "Don't stop: keep applying",
   exercise: "Exercise: your daily heartbeat-up hour",
 };
 
-const lines = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean);
+// Where on the page (or off it) each step is done: [target, link text to do it, link text once done].
+const STEP_ACTIONS = {
+  reflect: ["#reflection", "Write the reflection", "Review the reflection"],
+  learn: ["#lessons", "Write lessons", "Review lessons"],
+  move_on: ["#moved_on", "Mark it moved on", "Review"],
+  get_feedback: ["#feedback", "Log feedback", "Review feedback"],
+  practise: ["#practice", "Log practice", "Practise again"],
+  dont_stop: ["#applications", "Log an application", "Log another"],
+  exercise: ["/dashboard", "See today's minutes", "See today's minutes"],
+};
 
-function evidenceText(evidence) {
-  if (evidence == null) return "";
-  if (typeof evidence === "string") return evidence;
-  if (Array.isArray(evidence)) return evidence.map(evidenceText).join("; ");
-  if (typeof evidence === "object") {
-    if (typeof evidence.summary === "string") return evidence.summary;
-    return Object.entries(evidence)
-      .filter(([, v]) => v !== null && v !== undefined && typeof v !== "object")
-      .map(([k, v]) => `${k.replaceAll("_", " ")}: ${v}`).join(", ");
+const state = { id: null, tz: "UTC", interview: null, lists: [] };
+
+function stepAction(step, done) {
+  const action = STEP_ACTIONS[step];
+  if (!action) return null;
+  const [href, todo, review] = action;
+  const link = el("a", { class: "plan-action", href }, done ? review : todo);
+  if (href.startsWith("#")) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      const target = $(href);
+      target.scrollIntoView({ block: "start" });
+      (target.matches("input, textarea, section") ? target : target.querySelector("textarea, input"))?.focus({ preventScroll: true });
+    });
   }
-  return String(evidence);
+  return link;
 }
 
-async function loadPlan(id) {
-  const plan = await apiOptional(`/interviews/${id}/recovery-plan`);
-  const steps = plan ? (Array.isArray(plan) ? plan : plan.steps || []) : [];
+async function loadPlan() {
+  const plan = await apiOptional(`/interviews/${state.id}/recovery-plan`);
+  const steps = plan?.steps || [];
   if (!steps.length) {
     replaceChildren($("#plan"), el("li", { class: "muted" }, "The plan's progress will show here."));
     $("#plan-progress").textContent = "";
@@ -45,192 +59,171 @@ async function loadPlan(id) {
   replaceChildren($("#plan"), steps.map((s) => el("li", { class: s.done ? "plan-step done" : "plan-step", "data-step": s.step },
     el("span", { class: "plan-mark", "aria-hidden": "true" }, s.done ? "✓" : ""),
     el("span", { class: "plan-body" },
-      el("strong", {}, STEP_LABELS[s.step] || String(s.step).replaceAll("_", " ")),
+      el("strong", {}, STEP_LABELS[s.step] || s.title || String(s.step).replaceAll("_", " ")),
       el("span", { class: "visually-hidden" }, s.done ? " (done)" : " (to do)"),
-      evidenceText(s.evidence) ? el("span", { class: "plan-evidence muted" }, evidenceText(s.evidence)) : null))));
+      s.evidence?.summary ? el("span", { class: "plan-evidence muted" }, s.evidence.summary) : null),
+    stepAction(s.step, s.done))));
 }
 
-function fillReflection(r) {
-  if (!r) return;
-  $("#went_well").value = (r.went_well || []).join("\n");
-  $("#went_poorly").value = (r.went_poorly || []).join("\n");
-  $("#lessons").value = (r.lessons || []).map((l) => (typeof l === "string" ? l : l.next_time ? `${l.lesson} → ${l.next_time}` : l.lesson)).join("\n");
-  $("#outsider_view").value = r.outsider_view || "";
-  $("#moved_on").checked = Boolean(r.moved_on);
+function showSummary(interview) {
+  document.querySelector("h1").textContent = `${interview.role} at ${interview.company}`;
+  document.title = `${interview.company} · Chin Up`;
+  const parts = [formatDateTime(interview.at, state.tz), interview.stage, interview.outcome].filter(Boolean);
+  $("#interview-summary").textContent = parts.join(" · ");
 }
 
-function readReflection() {
-  const lessons = lines($("#lessons").value).map((line) => {
-    const [lesson, nextTime] = line.split("→").map((s) => s.trim());
-    return nextTime ? { lesson, next_time: nextTime } : { lesson };
+function showMissing() {
+  $("#interview-live").remove();
+  $("#delete-confirm").remove();
+  $("#interview-missing").hidden = false;
+  document.querySelector("h1").textContent = "Interview not found";
+  document.title = "Not found · Chin Up";
+}
+
+/** Feedback of this interview: asked for, received, what was said. */
+function feedbackRecords() {
+  const tz = state.tz;
+  const when = (iso) => formatDateTime(iso, tz);
+  let records;
+  const reload = async () => records.show([...(await api(`/interviews/${state.id}/feedback`))].reverse());
+  records = recordList({
+    form: $("#feedback-form"),
+    list: $("#feedback-list"),
+    status: $("#feedback-status"),
+    path: `/interviews/${state.id}/feedback`,
+    itemPath: (f) => `/interviews/${state.id}/feedback/${f.id}`,
+    empty: "No feedback logged yet. A short, polite email asking what you could do better is enough.",
+    label: (f) => (f.received_at ? `the feedback received ${when(f.received_at)}`
+      : f.requested_at ? `the feedback request of ${when(f.requested_at)}` : "this feedback"),
+    fill(f) {
+      $("#feedback-requested").value = f ? (f.requested_at ? localInput(f.requested_at, tz) : "") : nowInput(tz);
+      $("#feedback-received").value = f?.received_at ? localInput(f.received_at, tz) : "";
+      $("#feedback-notes").value = f?.notes || "";
+    },
+    read() {
+      const requested = readTime($("#feedback-requested").value, tz);
+      const received = readTime($("#feedback-received").value, tz);
+      const notes = $("#feedback-notes").value.trim() || null;
+      const problems = {};
+      if (isFuture(requested)) problems.requested_at = "That time is still to come; pick when you asked.";
+      if (isFuture(received)) problems.received_at = "That time is still to come; pick when it arrived.";
+      if (requested && received && Date.parse(received) < Date.parse(requested)) {
+        problems.received_at = "The reply cannot arrive before you asked; check the two times.";
+      }
+      if (!requested && !received && !notes) problems.requested_at = "Say when you asked, when it arrived, or what they said.";
+      return { problems, body: { requested_at: requested, received_at: received, notes } };
+    },
+    messages: {
+      requested_at: "Please pick a valid date and time.",
+      received_at: "Please pick a valid date and time, after you asked.",
+      notes: "The notes are too long (up to 20,000 characters).",
+    },
+    general: "The reply cannot arrive before you asked; check the two times.",
+    render: (f) => [
+      el("p", { class: "record-title" },
+        el("span", { class: f.received_at ? "tag good" : "tag" }, f.received_at ? "Received" : "Asked, waiting")),
+      el("p", { class: "record-meta muted" }, ...[
+        f.requested_at ? ["Asked ", el("time", { datetime: f.requested_at }, when(f.requested_at))] : [],
+        f.requested_at && f.received_at ? [" · "] : [],
+        f.received_at ? ["Received ", el("time", { datetime: f.received_at }, when(f.received_at))] : [],
+      ].flat()),
+      f.notes ? el("p", { class: "record-notes" }, f.notes) : null,
+    ],
+    onChange: async () => {
+      await reload();
+      await loadPlan();
+    },
   });
-  const body = { went_well: lines($("#went_well").value), went_poorly: lines($("#went_poorly").value), lessons, moved_on: $("#moved_on").checked };
-  const outsider = $("#outsider_view").value.trim();
-  if (outsider) body.outsider_view = outsider;
-  return body;
+  return { reload };
 }
 
-function wireReflection(id) {
-  const form = $("#reflection-form");
+function fillEdit(interview) {
+  $("#edit-company").value = interview.company;
+  $("#edit-role").value = interview.role;
+  $("#edit-at").value = localInput(interview.at, state.tz);
+  $("#edit-stage").value = interview.stage || "";
+  const outcome = $("#edit-outcome");
+  if (interview.outcome && ![...outcome.options].some((o) => o.value === interview.outcome)) {
+    outcome.append(el("option", { value: interview.outcome }, interview.outcome));
+  }
+  outcome.value = interview.outcome || "";
+}
+
+function toggleEdit(open) {
+  const section = $("#interview-edit");
+  section.hidden = !open;
+  $("#edit-interview").setAttribute("aria-expanded", String(open));
+  if (open) {
+    fillEdit(state.interview);
+    clearProblems($("#interview-edit-form"));
+    $("#edit-company").focus();
+  } else $("#edit-interview").focus();
+}
+
+function wireDetails() {
+  const form = $("#interview-edit-form");
+  $("#edit-interview").addEventListener("click", () => toggleEdit($("#interview-edit").hidden));
+  form.querySelector("[data-action=cancel]").addEventListener("click", () => toggleEdit(false));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    showFormError(form, "");
-    $("#reflection-status").textContent = "";
-    try {
-      fillReflection(await api(`/interviews/${id}/reflection`, { method: "PUT", json: readReflection() }));
-      $("#reflection-status").textContent = "Reflection saved. That took courage.";
-      await loadPlan(id);
-    } catch (error) {
-      showFormError(form, describeError(error));
-    }
-  });
-}
-
-const WINDOW_S = 300;
-const MIN_HOLE_S = 10 * 60; // shorter holes still break the line, but are not worth a sentence
-
-/** Stress answers come as rows ([{start, hr_bpm, baseline_hr_bpm, activity}]) or columns; take whichever is there. */
-function stressSeries(stress) {
-  const rows = stress.windows || stress.points || stress.series || stress.samples;
-  const half = (stress.window_s || WINDOW_S) / 2;
-  if (Array.isArray(rows) && rows.length) {
-    // A window's values are its 5-minute means: drawn at the window's middle.
-    const t = (r) => (r.t ? Date.parse(r.t) / 1000 : r.t_ms ? r.t_ms / 1000 : r.start ? Date.parse(r.start) / 1000 + half : null);
-    return {
-      x: rows.map(t),
-      hr: rows.map((r) => r.hr_bpm ?? r.bpm ?? null),
-      base: rows.map((r) => r.baseline_hr_bpm ?? null),
-      activity: rows.map((r) => r.activity ?? null),
-      half,
+    const body = {
+      company: $("#edit-company").value.trim(), role: $("#edit-role").value.trim(), at: readTime($("#edit-at").value, state.tz),
+      stage: $("#edit-stage").value.trim() || null, outcome: $("#edit-outcome").value || null,
     };
-  }
-  if (Array.isArray(stress.t) && Array.isArray(stress.hr_bpm)) {
-    const x = stress.t.map((v) => (typeof v === "string" ? Date.parse(v) / 1000 : v));
-    return { x, hr: stress.hr_bpm, base: stress.baseline_hr_bpm || stress.hr_bpm.map(() => null), activity: x.map(() => null), half: 0 };
-  }
-  return null;
-}
-
-/** Workouts and the hour after each, as x spans: from the answer's list, else from the windows' marks. */
-function exerciseSpans(stress, s) {
-  if (Array.isArray(stress.exercise)) {
-    return stress.exercise.map((e) => ({
-      start: Date.parse(e.start) / 1000,
-      end: Date.parse(e.end) / 1000,
-      until: Date.parse(e.excluded_until || e.end) / 1000,
-    }));
-  }
-  const spans = [];
-  s.activity.forEach((a, i) => {
-    if (!a) return;
-    const [from, to] = [s.x[i] - s.half, s.x[i] + s.half];
-    const last = spans.at(-1);
-    if (last && Math.abs(last.until - from) < 1) {
-      if (a === "exercise") last.end = to;
-      last.until = to;
-    } else spans.push({ start: from, end: a === "exercise" ? to : from, until: to });
-  });
-  return spans;
-}
-
-/** Runs of windows without a rest-time value that no workout explains, at least MIN_HOLE_S long. */
-function dataHoles(s, spans) {
-  const explained = (x) => spans.some((e) => x >= e.start && x < e.until);
-  const out = [];
-  let start = null;
-  s.x.forEach((x, i) => {
-    const missing = s.hr[i] == null && !explained(x);
-    if (missing && start == null) start = x - s.half;
-    if (!missing && start != null) {
-      out.push([start, x - s.half]);
-      start = null;
+    const problems = {};
+    if (!body.company) problems.company = "Please give the company.";
+    if (!body.role) problems.role = "Please give the role.";
+    if (!body.at) problems.at = "Please say when it was.";
+    if (Object.keys(problems).length) return showProblems(form, problems);
+    try {
+      state.interview = await api(`/interviews/${state.id}`, { method: "PATCH", json: body });
+      showSummary(state.interview);
+      toggleEdit(false);
+      $("#interview-status").textContent = "Interview details saved.";
+      await Promise.all([loadPlan(), loadStress(state.id, state.interview.at, state.tz), ...state.lists.map((l) => l.reload())]);
+    } catch (error) {
+      showApiError(form, error, { messages: {
+        company: "The company name can be up to 200 characters.", role: "The role can be up to 200 characters.",
+        at: "Please pick a valid date and time.", stage: "The stage can be up to 100 characters.",
+      } });
     }
   });
-  if (start != null) out.push([start, s.x.at(-1) + s.half]);
-  return out.filter(([a, b]) => b - a >= MIN_HOLE_S);
-}
-
-function describeHoles(holes, tz) {
-  const box = $("#stress-gaps");
-  box.dataset.holes = String(holes.length);
-  if (!holes.length) {
-    box.textContent = "";
-    box.hidden = true;
-    return;
-  }
-  const at = (x) => formatTime(new Date(x * 1000).toISOString(), tz);
-  const parts = holes.map(([a, b]) => `${at(a)}–${at(b)}`);
-  box.hidden = false;
-  box.textContent = `The line breaks where there is no rest-time data: ${parts.join(", ")}. Nothing is guessed for those times.`;
-}
-
-/** What the shading means (the lines are named by the chart's own legend). */
-function showLegend(spans, episodes) {
-  const items = [];
-  if (episodes.length) items.push(["Stress episode", "stress"]);
-  if (spans.length) items.push(["Workout", "workout"], ["Hour after a workout (not judged)", "after-workout"]);
-  const legend = $("#stress-legend");
-  legend.hidden = !items.length;
-  replaceChildren(legend, items.map(([label, kind]) =>
-    el("li", { "data-kind": kind }, el("span", { class: `swatch ${kind}`, "aria-hidden": "true" }), label)));
-}
-
-async function loadStress(id, atIso, tz) {
-  const stress = await apiOptional(`/interviews/${id}/stress`);
-  const container = $("#stress-chart");
-  if (!stress) {
-    $("#stress-statement").textContent = "Wear the strap around your next interview to see how your body handled it.";
-    emptyChart(container, "No heart-rate data around this interview.");
-    return;
-  }
-  const recovery = stress.recovery_s ?? stress.time_to_baseline_s;
-  $("#stress-statement").textContent = stress.statement
-    || (recovery != null ? `Your heart rate was back to your usual level ${Math.round(recovery / 60)} minutes after the interview.`
-      : "Here is your heart rate around the interview against your usual level at that time of day.");
-  const s = stressSeries(stress);
-  if (!s || stress.has_data === false || !s.x.length || s.x.some((v) => v == null) || s.hr.every((v) => v == null)) {
-    emptyChart(container, "No heart-rate data around this interview.");
-    return;
-  }
-  const spans = exerciseSpans(stress, s);
-  const episodes = (stress.episodes || []).map((e) => ({ from: Date.parse(e.start) / 1000, to: Date.parse(e.end) / 1000 }));
-  const shaded = [
-    ...spans.flatMap((e) => [
-      { from: e.start, to: e.end, colour: withAlpha("--zone-moderate", 0.22) },
-      { from: e.end, to: e.until, colour: withAlpha("--zone-moderate", 0.09) },
-    ]),
-    ...episodes.map((e) => ({ ...e, colour: withAlpha("--zone-peak", 0.16) })),
-  ];
-  showLegend(spans, episodes);
-  describeHoles(dataHoles(s, spans), tz);
-  const bpm = (u, v) => (v == null ? "–" : `${Math.round(v)} bpm`);
-  // "Your usual" only beside a rest-time reading: across a hole or a workout it would be a line through
-  // hours without data, the very thing the caption says is not drawn (and there it compares nothing).
-  const usual = s.base.map((v, i) => (s.hr[i] == null ? null : v));
-  drawChart(container, {
-    data: [s.x, usual, s.hr], // the usual first, so the heart rate is drawn over it where they meet
-    series: [{}, { label: "Your usual", stroke: cssVar("--muted"), width: 1.5, dash: [6, 4], points: { show: false }, value: bpm },
-      { label: "Heart rate", stroke: cssVar("--zone-vigorous"), width: 2, value: bpm }],
-    axes: [{}, { label: "bpm" }],
-    plugins: [verticalSpans(shaded), verticalMarker(Date.parse(atIso) / 1000, "interview")],
-    tz,
+  $("#delete-interview").addEventListener("click", async () => {
+    const { company, role } = state.interview;
+    const ok = await confirmDelete(`Delete the interview for ${role} at ${company}?`,
+      "Its reflection, lessons and feedback go with it. Practice sessions and applications stay in your journal.");
+    if (!ok) return;
+    try {
+      await api(`/interviews/${state.id}`, { method: "DELETE" });
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) {
+        $("#interview-status").textContent = "The interview could not be deleted. Please try again.";
+        return;
+      }
+    }
+    location.assign("/dashboard/interviews?deleted=1");
   });
-  container.dataset.usualGaps = String(holes(usual).length);
-  container.dataset.workouts = String(spans.length);
-  container.dataset.episodes = String(episodes.length);
 }
 
 signedInPage(async (profile) => {
-  const id = itemId();
-  wireReflection(id);
-  const interview = await apiOptional(`/interviews/${id}`);
+  state.id = itemId();
+  state.tz = profile.timezone;
+  const interview = await apiOptional(`/interviews/${state.id}`);
   if (!interview) {
-    $("#interview-summary").textContent = "This interview could not be found.";
+    showMissing();
     return;
   }
-  document.querySelector("h1").textContent = `${interview.role} at ${interview.company}`;
-  document.title = `${interview.company} · Chin Up`;
-  $("#interview-summary").textContent = `${formatDateTime(interview.at, profile.timezone)}${interview.outcome ? ` · ${interview.outcome}` : ""}`;
+  state.interview = interview;
+  showSummary(interview);
+  wireDetails();
+  wireReflection(state.id, { onSaved: loadPlan });
   fillReflection(interview.reflection);
-  await Promise.all([loadPlan(id), loadStress(id, interview.at, profile.timezone)]);
+  const from = () => state.interview.at; // the lists follow an edited interview time
+  const lists = [
+    feedbackRecords(),
+    practiceRecords({ tz: state.tz, from, onChange: loadPlan }),
+    applicationRecords({ tz: state.tz, from, onChange: loadPlan }),
+  ];
+  state.lists = lists;
+  await Promise.all([loadPlan(), loadStress(state.id, interview.at, state.tz), ...lists.map((l) => l.reload())]);
 });

@@ -1,10 +1,12 @@
 import { api, apiOptional } from "../api.js";
 import { bars, cssVar, drawChart, emptyChart, pointsOnly, withAlpha } from "../charts.js";
 import { signedInPage } from "../shell.js";
-import { addDays, dateRange, dateToX, formatDay, localDate } from "../time.js";
+import { addDays, dateRange, dateToX, formatDateTime, formatDay, localDate } from "../time.js";
 import { $, el, facts, replaceChildren, round } from "../dom.js";
+import { isFuture, liveOutput, localInput, nowInput, readTime, recordList } from "../journal.js";
 
-const state = { profile: null, rows: [] };
+const state = { profile: null, rows: [], checkins: [], records: null, showAll: false };
+const HISTORY_SHOWN = 14;
 
 const controls = () => ({
   metric: $("input[name=metric]:checked").value,
@@ -115,6 +117,8 @@ async function load() {
     apiOptional(`/days?from=${from}&to=${to}`, []),
     api(`/checkins?from=${encodeURIComponent(since)}`),
   ]);
+  state.checkins = checkins;
+  showHistory();
   state.rows = buildRows(dateRange(from, to), days, checkins, tz);
   drawDaily(state.rows);
   fillTable(state.rows);
@@ -122,8 +126,77 @@ async function load() {
   await showInsight(choice);
 }
 
+function showHistory() {
+  const newest = [...state.checkins].sort((a, b) => Date.parse(b.at) - Date.parse(a.at) || b.id - a.id);
+  const more = $("#checkin-more");
+  more.hidden = state.showAll || newest.length <= HISTORY_SHOWN;
+  more.textContent = `Show all ${newest.length} check-ins`;
+  state.records.show(state.showAll ? newest : newest.slice(0, HISTORY_SHOWN));
+}
+
+/** The check-in form (any past day) and the history list with edit and delete. */
+function checkinRecords(tz) {
+  const syncConfidence = liveOutput($("#checkin-confidence"), $("#checkin-confidence-out"));
+  const syncMood = liveOutput($("#checkin-mood"), $("#checkin-mood-out"));
+  const rateMood = $("#checkin-rate-mood");
+  const syncRate = () => {
+    $("#checkin-mood").disabled = !rateMood.checked;
+    $("#checkin-mood").closest(".field").classList.toggle("off", !rateMood.checked);
+  };
+  rateMood.addEventListener("change", syncRate);
+  $("#checkin-more").addEventListener("click", () => {
+    state.showAll = true;
+    showHistory();
+    $("#checkin-list li:nth-child(" + (HISTORY_SHOWN + 1) + ") button")?.focus();
+  });
+  return recordList({
+    form: $("#checkin-form"),
+    list: $("#checkin-list"),
+    status: $("#checkin-status"),
+    path: "/checkins",
+    itemPath: (c) => `/checkins/${c.id}`,
+    empty: "No check-ins in these weeks. Log one above, for today or a day you missed.",
+    label: (c) => `the check-in of ${formatDateTime(c.at, tz)}`,
+    fill(c) {
+      $("#checkin-at").value = c ? localInput(c.at, tz) : nowInput(tz);
+      $("#checkin-at").max = nowInput(tz);
+      $("#checkin-confidence").value = String(c?.confidence ?? 5);
+      rateMood.checked = !c || c.mood != null;
+      $("#checkin-mood").value = String(c?.mood ?? 5);
+      $("#checkin-note").value = c?.note || "";
+      syncConfidence();
+      syncMood();
+      syncRate();
+    },
+    read() {
+      const at = readTime($("#checkin-at").value, tz);
+      const problems = {};
+      if (!at) problems.at = "Please say which day and time this check-in is for.";
+      else if (isFuture(at)) problems.at = "That time is still to come; a check-in is for now or a day gone by.";
+      const note = $("#checkin-note").value.trim();
+      return { problems, body: {
+        at, confidence: Number($("#checkin-confidence").value), mood: rateMood.checked ? Number($("#checkin-mood").value) : null,
+        note: note || null,
+      } };
+    },
+    messages: {
+      at: "Please pick a date and time that has already passed.",
+      confidence: "Rate your confidence from 1 to 10.",
+      mood: "Rate your mood from 1 to 10.",
+      note: "The note is too long (up to 20,000 characters).",
+    },
+    render: (c) => [
+      el("p", { class: "record-title" }, el("time", { datetime: c.at }, formatDateTime(c.at, tz))),
+      el("p", { class: "record-meta" }, `confidence ${c.confidence}${c.mood != null ? ` · mood ${c.mood}` : ""}`),
+      c.note ? el("p", { class: "record-notes" }, c.note) : null,
+    ],
+    onChange: load,
+  });
+}
+
 signedInPage(async (profile) => {
   state.profile = profile;
+  state.records = checkinRecords(profile.timezone);
   $("#weeks").addEventListener("change", load);
   for (const input of document.querySelectorAll("input[name=metric], input[name=lag]")) {
     input.addEventListener("change", async () => {

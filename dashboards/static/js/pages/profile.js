@@ -2,7 +2,8 @@ import { api, describeError, download } from "../api.js";
 import { importForm } from "../importer.js";
 import { signedInPage } from "../shell.js";
 import { browserZone, timeZones } from "../time.js";
-import { $, el, showFormError } from "../dom.js";
+import { $, el, facts, showFormError } from "../dom.js";
+import { loadHeartProfile } from "../zones.js";
 
 const NUMBERS = ["birth_year", "resting_hr", "max_hr", "daily_target_minutes"];
 
@@ -22,6 +23,33 @@ function read() {
   return body;
 }
 
+const SOURCES = {
+  yours: "the value you entered",
+  estimated: "estimated from your resting minutes (median of the last 14 days)",
+  age: "estimated from your birth year (Tanaka: 208 − 0.7 × age)",
+  observed: "the highest clean heart rate seen in your data (above the age estimate)",
+  default: "a typical value, until your data or profile say more",
+};
+
+/** The resting and maximum heart rate the server computes with, where each comes from, and the zone edges. */
+async function showHeart() {
+  const heart = await loadHeartProfile();
+  if (!heart) {
+    facts($("#heart-facts"), [["Resting heart rate", "not available right now"]]);
+    return;
+  }
+  const bpm = (value) => `${Math.round(value)} bpm`;
+  facts($("#heart-facts"), [
+    ["Resting heart rate", el("span", {}, bpm(heart.resting_hr), el("span", { class: "hint" }, ` · ${SOURCES[heart.resting_hr_source]}`))],
+    ["Maximum heart rate", el("span", {}, bpm(heart.max_hr), el("span", { class: "hint" }, ` · ${SOURCES[heart.max_hr_source]}`))],
+  ]);
+  const z = heart.zones;
+  $("#heart-zones").textContent = `Heartbeat-up (moderate) from ${bpm(z.moderate_bpm)}, vigorous from ${bpm(z.vigorous_bpm)}, `
+    + `peak from ${bpm(z.peak_bpm)}: 40, 60 and 85 % of your heart-rate reserve.`;
+  $("#resting_hr").placeholder = heart.resting_hr_source === "yours" ? "" : `estimate: ${Math.round(heart.resting_hr)}`;
+  $("#max_hr").placeholder = heart.max_hr_source === "yours" ? "" : `estimate: ${Math.round(heart.max_hr)}`;
+}
+
 async function exportAll() {
   const button = $("#export");
   const status = $("#export-status");
@@ -37,7 +65,7 @@ async function exportAll() {
   }
 }
 
-signedInPage((profile) => {
+signedInPage(async (profile) => {
   $("#export").addEventListener("click", exportAll);
   importForm($("#restore-form"), $("#restore-report"), {
     profile, dialog: $("#restore-confirm"), restore: true,
@@ -55,8 +83,10 @@ signedInPage((profile) => {
     try {
       fill(await api("/me", { method: "PATCH", json: read() }));
       $("#profile-status").textContent = "Saved. Your zones and target now use these values.";
+      await showHeart();
     } catch (error) {
       showFormError(form, describeError(error));
     }
   });
+  await showHeart();
 });

@@ -1,4 +1,5 @@
 import { api, apiOptional, describeError } from "../api.js";
+import { firstRunChecklist } from "../checklist.js";
 import { connectLive } from "../live.js";
 import { renderRing } from "../ring.js";
 import { signedInPage } from "../shell.js";
@@ -7,7 +8,9 @@ import { $, el, replaceChildren, showNotice } from "../dom.js";
 import { heartLimits, ZONE_NAMES, zoneOf } from "../zones.js";
 
 const STALE_MS = 15000;
-const state = { profile: null, today: null, target: 60, minutes: 0, lastBeatAt: 0, strapHeard: false };
+const state = {
+  profile: null, today: null, target: 60, minutes: 0, lastBeatAt: 0, strapHeard: false, recheckFirstRun: null,
+};
 
 function renderDay(day) {
   state.minutes = day?.heartbeat_up_minutes ?? 0;
@@ -191,6 +194,7 @@ function wireCheckinForm() {
       status.textContent = "Check-in saved. Thank you for taking a moment.";
       $("#note").value = "";
       await loadCheckins();
+      await state.recheckFirstRun?.();
     } catch (error) {
       status.textContent = describeError(error);
     }
@@ -204,5 +208,6 @@ signedInPage(async (profile) => {
   wireCheckinForm();
   startLive();
   watchStaleness();
-  await Promise.all([refreshDay(), loadCheckins(), showDevice(), wireNudges()]);
+  const checklist = firstRunChecklist(profile).then((recheck) => { state.recheckFirstRun = recheck; });
+  await Promise.all([refreshDay(), loadCheckins(), showDevice(), wireNudges(), checklist]);
 });

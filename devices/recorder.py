@@ -39,6 +39,8 @@ STATUS_REFRESH_PER_S = 4
 HTTP_TIMEOUT_S = 10.0
 LEFTOVER_DRAIN_S = 30.0  # at start, how long to upload what an earlier run left before recording
 REPLAY_TAIL_S = 2.0  # after a replay's last notification, how long its last ones may take to arrive
+REPLAY_FUTURE_MARGIN_S = 60.0  # how far ahead of real time a fast replay's clock may get (the service
+# refuses samples more than 5 minutes in the future; the rest of the 5 minutes absorbs a slow connection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,15 @@ class ScaledClock:
 
     def __call__(self) -> float:
         return self._start_s + (time.monotonic() - self._mono_start_s) * self.speed
+
+    @classmethod
+    def for_replay(cls, speed: float, duration_s: float, *, now: Clock = time.time) -> ScaledClock:
+        """The clock of a replay lasting `duration_s`: it starts now, or earlier by what a long fast replay
+        needs for its last samples to stay within REPLAY_FUTURE_MARGIN_S of real time (a clock `speed` times
+        faster gets ahead of real time by `duration_s * (1 - 1/speed)` by the end)."""
+        ahead_s = duration_s * (1 - 1 / speed) if speed > 1 else 0.0
+        back_s = max(0.0, ahead_s - REPLAY_FUTURE_MARGIN_S)
+        return cls(speed, now=lambda: now() - back_s)
 
 
 async def device_of_token(client: httpx.AsyncClient, server_url: str, token: str) -> int | None:
@@ -292,22 +303,27 @@ async def record(
     """Record one strap until `seconds` elapsed (then until the spool is empty) or until cancelled.
 
     With `replay`, an in-process virtual strap on `transport` plays the file `speed` times faster,
-    and the recorder's clock runs `speed` times faster too; without `seconds`, the recording ends once
-    the replay has been played to the end and everything it sent is uploaded.
+    and the recorder's clock runs `speed` times faster too (from now; from earlier for a replay long and fast
+    enough to get more than REPLAY_FUTURE_MARGIN_S ahead of real time, which the service would refuse);
+    without `seconds`, the recording ends once the replay has been played to the end and everything it sent
+    is uploaded.
     """
-    clock = clock or (ScaledClock(speed) if replay is not None else time.time)
     async with contextlib.AsyncExitStack() as stack:
         strap: VirtualStrap | None = None
         if replay is not None:
             name = name or REPLAY_STRAP_NAME
             script = await asyncio.to_thread(load_recording, replay)
+            if clock is None:
+                clock = ScaledClock.for_replay(speed, script[-1].t_s - script[0].t_s if script else 0.0)
             strap = await stack.enter_async_context(VirtualStrap(transport, script, name=name, speed=speed))
         spool = await asyncio.to_thread(Spool, spool_path)
         stack.push_async_callback(asyncio.to_thread, spool.close)
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT_S))
         leftovers = await drain_leftovers(spool, client, server_url, token)
-        pipeline = StrapPipeline(StrapLink(transport, address=address, name=name, clock=clock), spool)
-        until = None if strap is None or seconds is not None else functools.partial(_replay_heard, strap, pipeline)
+        link = StrapLink(transport, address=address, name=name, clock=clock or time.time)
+        pipeline = StrapPipeline(link, spool)
+        heard = functools.partial(_replay_heard, strap, pipeline) if strap is not None else None
+        until = heard if seconds is None else None
         async with _status_line(pipeline, progress):
             await run_pipeline(pipeline, client, server_url, token, seconds, until=until)
         result = await asyncio.to_thread(pipeline.result)
@@ -390,8 +406,8 @@ async def run_pipeline(
         stop_link.set()
         await consumer
         while pipeline.device_key is not None and await pipeline.refresh_depth() > 0:
-            if pipeline.uploader is None and upload_task.done():  # the uploader gave up: nothing will drain it
-                break
+            if pipeline.uploader is None and upload_task.done():
+                break  # the uploader gave up: nothing will drain it
             await asyncio.sleep(SPOOL_POLL_S)
         stop_upload.set()
 
@@ -399,7 +415,8 @@ async def run_pipeline(
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(link_then_mark(), name="strap link")
             consumer = tasks.create_task(pipeline.consume(link_done), name="spool consumer")
-            upload_task = tasks.create_task(pipeline.upload(client, server_url, token, stop_upload), name="uploader")
+            uploading = pipeline.upload(client, server_url, token, stop_upload)
+            upload_task = tasks.create_task(uploading, name="uploader")
             tasks.create_task(stop_when_done(), name="deadline")
     except ExceptionGroup as group:  # surface our own error (e.g. a refused token) as itself
         first = group.exceptions[0]

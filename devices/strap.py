@@ -43,6 +43,7 @@ RETRY_FIRST_DELAY_S = 0.0  # right after a drop, try at once (as bleak-retry-con
 RETRY_BASE_DELAY_S = 0.25
 RETRY_MAX_DELAY_S = 5.0
 NOT_FOUND_DELAY_S = 1.0  # the strap is out of range or off: the scan itself already waited
+UNSUBSCRIBE_TIMEOUT_S = 2.0  # at the end of a recording, how long the strap may take to stop notifying
 MAX_BEAT_LAG_MS = 2000.0  # RR chained from the last beat lagging arrival by more: beats were lost
 MIN_BEAT_SPACING_MS = 1.0
 
@@ -204,7 +205,7 @@ class StrapLink:
                 except (BleakError, TimeoutError) as exc:
                     _LOGGER.info("%s (%s): link lost: %s", self.stats.name, self.stats.address, exc)
                 finally:
-                    await self._disconnect(client)
+                    await self._disconnect(client, unsubscribe=stop.is_set())
         finally:
             await self._radio.release()
             self.stats.state = LinkState.STOPPED
@@ -277,8 +278,18 @@ class StrapLink:
                 return
             await _wait_event(stop, self.stale_after_s - idle_s, also=self._disconnected)
 
-    async def _disconnect(self, client: BleakClient) -> None:
-        """Close the client whatever state the link is in."""
+    async def _disconnect(self, client: BleakClient, *, unsubscribe: bool) -> None:
+        """Close the client whatever state the link is in.
+
+        When the owner stops the link, notifications are turned off first: the strap stops sending once it
+        answers, and what it sent before arrives before the answer, so nothing is lost with the link.
+        """
+        if unsubscribe and client.is_connected:
+            try:
+                async with asyncio.timeout(UNSUBSCRIBE_TIMEOUT_S):
+                    await client.stop_notify(MEASUREMENT)
+            except (BleakError, TimeoutError) as exc:
+                _LOGGER.debug("%s: stop notifications: %s", self.stats.address, exc)
         try:
             await client.disconnect()
         except (BleakError, TimeoutError) as exc:

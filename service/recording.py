@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from devices.errors import UploadRefused
@@ -45,6 +46,7 @@ HEALTHY_RUN_S = 60.0  # a pipeline that ran this long before failing was healthy
 STOP_TIMEOUT_S = 3.0  # how long a cancelled recorder may take to wind down before it is left behind
 REQUEST_DRAIN_S = 3.0  # at shutdown, how long in-process requests still running may take to finish
 TOKEN_REFUSED = (401, 403)  # the recorder's token is gone or no longer valid for the device
+PAIRING_CHECK_S = 5.0  # how often a recorder checks that its strap is still paired (even with no upload)
 
 
 class _WholeRequestTransport(httpx.AsyncBaseTransport):
@@ -175,15 +177,17 @@ class StrapRecording:
         delay_s: float | None = None
         try:
             while True:
-                if self.token is None:
-                    self.token = await asyncio.to_thread(self._sup.mint_token, self.info.device_id)
-                    if self.token is None:
-                        return  # unpaired meanwhile
                 started_s = loop.time()
-                try:
-                    await self._run_once(self.token)
+                try:  # everything, the database included: one failure never ends the service's recordings
+                    if self.token is None:
+                        self.token = await asyncio.to_thread(self._sup.mint_token, self.info.device_id)
+                        if self.token is None:
+                            return  # unpaired meanwhile
+                    if not await self._run_once(self.token):
+                        log.info("%s (%s): no longer paired: recording ends", *self._who())
+                        return
                 except UploadRefused as exc:
-                    if not await asyncio.to_thread(self._sup.still_recording, self.info.device_id):
+                    if not await self._still_paired():
                         log.info("%s (%s): no longer paired (%s): recording ends", self.info.name,
                                  self.info.address, exc.status_code)  # fmt: skip
                         return
@@ -201,16 +205,47 @@ class StrapRecording:
         finally:
             self._sup.forget(self)
 
-    async def _run_once(self, token: str) -> None:
-        """One pipeline, with its status published beside it; raises what ended it."""
+    async def _run_once(self, token: str) -> bool:
+        """One pipeline, with its status published beside it, until it fails (raises what ended it) or the
+        strap is no longer paired (returns False): forgotten, stopped or its device deleted, by this worker
+        or another, noticed within PAIRING_CHECK_S even while nothing is uploaded."""
         link = StrapLink(self._sup.transport, address=self.info.address, clock=self._sup.clock)
         self.pipeline = StrapPipeline(link, self._sup.spool, device_key=self.info.address)
-        publisher = asyncio.create_task(self._publish_status(), name=f"status {self.info.address}")
+        address = self.info.address
+        running = run_pipeline(self.pipeline, self._sup.client, INTERNAL_URL, token, None)
+        pipeline = asyncio.create_task(running, name=f"pipeline {address}")
+        watcher = asyncio.create_task(self._until_unpaired(), name=f"pairing {address}")
+        publisher = asyncio.create_task(self._publish_status(), name=f"status {address}")
         try:
-            await run_pipeline(self.pipeline, self._sup.client, INTERNAL_URL, token, None)
+            await asyncio.wait({pipeline, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            publisher.cancel()
-            await asyncio.gather(publisher, return_exceptions=True)
+            for task in (publisher, watcher, pipeline):
+                task.cancel()
+            await asyncio.gather(publisher, watcher, pipeline, return_exceptions=True)
+        if pipeline.cancelled():  # the watcher ended it: unpaired (or the watcher failed: raised here)
+            watcher.result()
+            return False
+        pipeline.result()  # raises what ended the pipeline
+        return True
+
+    def _who(self) -> tuple[str, str]:
+        """The strap's name and address, as every log line names them."""
+        return self.info.name, self.info.address
+
+    async def _until_unpaired(self) -> None:
+        """Returns once the strap is no longer paired and set to record."""
+        while True:
+            await asyncio.sleep(PAIRING_CHECK_S)
+            if not await self._still_paired():
+                return
+
+    async def _still_paired(self) -> bool:
+        """`still_recording` off the loop; a database that cannot answer now counts as "still paired"."""
+        try:
+            return await asyncio.to_thread(self._sup.still_recording, self.info.device_id)
+        except SQLAlchemyError as exc:
+            log.warning("%s (%s): cannot check the pairing now: %s", self.info.name, self.info.address, exc)
+            return True
 
     async def _publish_status(self) -> None:
         """A `strap` event on the user's live stream whenever state, battery or reading changed."""
@@ -257,7 +292,9 @@ class StrapSupervisor:
         self._spool_path = data_dir / SPOOL_FILE
         self._asgi_app = asgi_app
         self._recordings: dict[int, StrapRecording] = {}
-        self._tasks: asyncio.TaskGroup | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # every recorder task, owned until it is done
+        self._accepting = False  # True while `run` runs: a recorder started at any other time would leak
+        self._locks: dict[int, asyncio.Lock] = {}
         self._spool: Spool | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -280,16 +317,15 @@ class StrapSupervisor:
             async with httpx.AsyncClient(transport=transport, base_url=INTERNAL_URL,
                                          timeout=HTTP_TIMEOUT_S) as client:  # fmt: skip
                 self._spool, self._client = spool, client
+                self._accepting = True
                 try:
-                    async with asyncio.TaskGroup() as tasks:
-                        self._tasks = tasks
-                        for info in await asyncio.to_thread(self._paired_to_record):
-                            await self.start(info)
-                        await stop.wait()
-                        self._tasks = None  # no new recorder from here on
-                        await self.stop_all()
+                    for info in await asyncio.to_thread(self._paired_to_record):
+                        await self.start(info)
+                    await stop.wait()
                 finally:
-                    self._tasks = None
+                    self._accepting = False  # no new recorder from here on
+                    await self.stop_all()
+                    await self._abandon_stragglers()
                     self._spool = self._client = None
         finally:
             await asyncio.to_thread(spool.close)
@@ -309,12 +345,19 @@ class StrapSupervisor:
 
         The slot is taken before anything is awaited, so concurrent calls for one strap start one recorder.
         """
-        if info.device_id in self._recordings or self._tasks is None:
+        if info.device_id in self._recordings or not self._accepting:
             return
         recording = StrapRecording(info, supervisor=self)
         self._recordings[info.device_id] = recording
-        recording.task = self._tasks.create_task(recording.run(), name=f"record {info.address}")
+        recording.task = task = asyncio.create_task(recording.run(), name=f"record {info.address}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         log.info("%s (%s): recording for user %d", info.name, info.address, info.user_id)
+
+    def strap_lock(self, device_id: int) -> asyncio.Lock:
+        """Serialises what changes one strap's recording (the database row, then start or stop), so that
+        concurrent stop and resume calls leave the recorder as the row says."""
+        return self._locks.setdefault(device_id, asyncio.Lock())
 
     async def stop(self, device_id: int) -> None:
         """Stop recording one strap; nothing when it is not recorded."""
@@ -326,6 +369,17 @@ class StrapSupervisor:
     async def stop_all(self) -> None:
         """Stop every recording at once (the service is going down); each stop is bounded in time."""
         await asyncio.gather(*(self.stop(device_id) for device_id in list(self._recordings)))
+
+    async def _abandon_stragglers(self) -> None:
+        """Recorder tasks still winding down after `stop_all` get one more bounded wait, then are left: a
+        shutdown must finish even if one strap's stack never answers (a task group would wait for ever)."""
+        running = {task for task in self._tasks if not task.done()}
+        for task in running:
+            task.cancel()
+        if running:
+            _done, late = await asyncio.wait(running, timeout=STOP_TIMEOUT_S)
+            for task in late:
+                log.warning("%s: recorder did not stop, left behind at shutdown", task.get_name())
 
     def forget(self, recording: StrapRecording) -> None:
         """A recorder that ended by itself leaves its slot (only its own: a newer one may hold it)."""

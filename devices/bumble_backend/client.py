@@ -15,6 +15,7 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bumble.core import BaseBumbleError
 from bumble.device import Connection, Peer
+from bumble.gatt import GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR
 
 from devices.bumble_backend.gatt import bleak_error, discover_services
 from devices.bumble_backend.manager import (
@@ -185,9 +186,18 @@ class BleakClientBumble(BaseBleakClient):
         await self._call(self._require_peer().subscribe(characteristic.obj, subscriber))
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
-        """Disable notifications on a characteristic."""
+        """Disable notifications on a characteristic, losing none the peer sent before it was told.
+
+        The CCCD is written first, with the callback still in place: ATT is ordered, so every notification
+        the peer sent before it saw the write arrives before the answer. Bumble's own `unsubscribe` drops
+        the callback before it writes, and a notification in flight then is lost.
+        """
+        peer = self._require_peer()
+        cccd = characteristic.obj.get_descriptor(GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR)
+        if cccd is not None:
+            await self._call(peer.write_value(cccd, b"\x00\x00", with_response=True))
         subscriber = self._subscribers.pop(characteristic.handle, None)
-        await self._call(self._require_peer().unsubscribe(characteristic.obj, subscriber))
+        await self._call(peer.unsubscribe(characteristic.obj, subscriber))
 
     def _require_connection(self) -> Connection:
         """The live connection, or bleak's error for using a closed client."""

@@ -10,12 +10,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse
 
-from service.api.deps import ContextDep, current_user
+from service.api.deps import AppContext, ContextDep, current_user
 from service.errors import Unauthorized
 
 router = APIRouter(tags=["live"])
 
 KEEPALIVE_S = 15
+
+
+def _user_id(ctx: AppContext, token: str) -> int:
+    with ctx.sessions() as db:
+        return current_user(db, token).id
 
 
 @router.get("/live", response_class=EventSourceResponse)
@@ -30,9 +35,7 @@ async def live(
     token = header[7:] if header.lower().startswith("bearer ") else access_token
     if not token:
         raise Unauthorized("not authenticated")
-    with ctx.sessions() as db:
-        user = current_user(db, token)
-    user_id = user.id
+    user_id = await asyncio.to_thread(_user_id, ctx, token)  # the database off the event loop
     queue = ctx.live.subscribe(user_id)
 
     async def events() -> AsyncIterator[dict[str, Any]]:

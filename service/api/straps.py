@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from devices.errors import DeviceError
-from devices.scan import scan_straps
+from devices.scan import StrapAdvert, scan_straps
 from service.api.deps import CurrentUser, SessionDep
 from service.errors import ChinUpError, Conflict, NotFound
 from service.models import Device, DeviceToken, PairedStrap
@@ -84,6 +85,24 @@ def _owned(db: Session, user_id: int, device_id: int) -> PairedStrap:
     return row
 
 
+def _marked(db: Session, user_id: int, found: list[StrapAdvert]) -> list[ScannedStrap]:
+    """The straps heard, each marked as paired by this user, by another or not at all."""
+    addresses = [advert.address.upper() for advert in found]
+    pairs = {p.address: p for p in db.scalars(select(PairedStrap).where(PairedStrap.address.in_(addresses)))}
+    out = []
+    for advert, address in zip(found, addresses, strict=True):
+        pair = pairs.get(address)
+        mine = pair is not None and pair.user_id == user_id
+        owner = None if pair is None else ("yours" if mine else "another user")
+        out.append(ScannedStrap(address=address, name=advert.name, rssi=advert.rssi, paired=owner,
+                                device_id=pair.device_id if mine and pair else None))  # fmt: skip
+    return out
+
+
+# The routes below are async because they scan or drive the supervisor in the event loop; every database
+# call goes to a worker thread (a SQLite busy wait must not freeze the live stream and the recorders).
+
+
 @router.get("/scan", response_model=list[ScannedStrap])
 async def scan(
     user: CurrentUser,
@@ -95,17 +114,11 @@ async def scan(
     try:
         found = await scan_straps(supervisor.transport, seconds)
     except (BleakError, DeviceError, OSError) as exc:
-        raise BluetoothUnavailable(f"cannot scan on {supervisor.transport}: {exc}") from exc
-    addresses = [advert.address.upper() for advert in found]
-    pairs = {p.address: p for p in db.scalars(select(PairedStrap).where(PairedStrap.address.in_(addresses)))}
-    out = []
-    for advert, address in zip(found, addresses, strict=True):
-        pair = pairs.get(address)
-        mine = pair is not None and pair.user_id == user.id
-        owner = None if pair is None else ("yours" if mine else "another user")
-        out.append(ScannedStrap(address=address, name=advert.name, rssi=advert.rssi, paired=owner,
-                                device_id=pair.device_id if mine and pair else None))  # fmt: skip
-    return out
+        raise BluetoothUnavailable(
+            f"cannot scan on {supervisor.transport}: {exc} (the service's transport is its CHINUP_BLE_TRANSPORT "
+            "setting)"
+        ) from exc
+    return await asyncio.to_thread(_marked, db, user.id, found)
 
 
 @router.get("", response_model=list[StrapPublic])
@@ -117,38 +130,65 @@ def list_straps(user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) ->
     return [_public(row, device, supervisor) for row, device in rows]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=StrapPublic)
-async def pair(body: PairBody, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) -> StrapPublic:
-    """Make the strap the user's device and start recording it; a strap paired by another user is refused."""
+def _pair_row(db: Session, user_id: int, body: PairBody) -> PairedInfo:
+    """The user's pairing of the strap, created with its device when new, set to record; committed."""
     address = body.address.upper()
     row = db.scalar(select(PairedStrap).where(PairedStrap.address == address))
-    if row is not None and row.user_id != user.id:
+    if row is not None and row.user_id != user_id:
         raise Conflict("this strap is already paired with another account on this service")
     if row is None:
-        device = db.scalar(select(Device).where(Device.user_id == user.id, Device.address == address))
+        device = db.scalar(select(Device).where(Device.user_id == user_id, Device.address == address))
         if device is None:
-            device = Device(user_id=user.id, name=body.name or address, address=address, model="paired strap")
+            device = Device(user_id=user_id, name=body.name or address, address=address, model="paired strap")
             db.add(device)
             db.flush()
-        row = PairedStrap(user_id=user.id, device_id=device.id, address=address, name=device.name)
+        row = PairedStrap(user_id=user_id, device_id=device.id, address=address, name=device.name)
         db.add(row)
     row.recording = True
     db.commit()  # the unique address settles a race between two users: the loser gets 409
-    await supervisor.start(PairedInfo(user.id, row.device_id, row.address, row.name))
-    return _public(row, db.get_one(Device, row.device_id), supervisor)
+    return PairedInfo(user_id, row.device_id, row.address, row.name)
+
+
+def _set_row(db: Session, user_id: int, device_id: int, on: bool) -> PairedInfo:
+    row = _owned(db, user_id, device_id)
+    row.recording = on
+    db.commit()
+    return PairedInfo(user_id, row.device_id, row.address, row.name)
+
+
+def _public_of(db: Session, user_id: int, device_id: int, supervisor: StrapSupervisor) -> StrapPublic:
+    row = _owned(db, user_id, device_id)
+    return _public(row, db.get_one(Device, device_id), supervisor)
+
+
+def _unpair(db: Session, user_id: int, device_id: int) -> None:
+    """Delete the pairing and the service's own upload token with it; the device and its history stay."""
+    row = _owned(db, user_id, device_id)
+    if row.recorder_token_id is not None:
+        db.execute(delete(DeviceToken).where(DeviceToken.id == row.recorder_token_id))
+    db.delete(row)
+    db.commit()
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StrapPublic)
+async def pair(body: PairBody, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) -> StrapPublic:
+    """Make the strap the user's device and start recording it; a strap paired by another user is refused."""
+    info = await asyncio.to_thread(_pair_row, db, user.id, body)
+    async with supervisor.strap_lock(info.device_id):
+        await supervisor.start(info)
+    return await asyncio.to_thread(_public_of, db, user.id, info.device_id, supervisor)
 
 
 async def _set_recording(
     device_id: int, on: bool, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep
 ) -> StrapPublic:
-    row = _owned(db, user.id, device_id)
-    row.recording = on
-    db.commit()
-    if on:
-        await supervisor.start(PairedInfo(user.id, row.device_id, row.address, row.name))
-    else:
-        await supervisor.stop(device_id)
-    return _public(row, db.get_one(Device, device_id), supervisor)
+    async with supervisor.strap_lock(device_id):  # the row and the recorder change together
+        info = await asyncio.to_thread(_set_row, db, user.id, device_id, on)
+        if on:
+            await supervisor.start(info)
+        else:
+            await supervisor.stop(device_id)
+    return await asyncio.to_thread(_public_of, db, user.id, device_id, supervisor)
 
 
 @router.post("/{device_id}/stop", response_model=StrapPublic)
@@ -165,9 +205,7 @@ async def resume(device_id: int, user: CurrentUser, db: SessionDep, supervisor: 
 @router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def forget(device_id: int, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) -> None:
     """Stop and unpair; the device and its recorded history stay (DELETE /devices/{id} removes those)."""
-    row = _owned(db, user.id, device_id)
-    await supervisor.stop(device_id)
-    if row.recorder_token_id is not None:  # the service's own upload token goes with the pairing
-        db.execute(delete(DeviceToken).where(DeviceToken.id == row.recorder_token_id))
-    db.delete(row)
-    db.commit()
+    async with supervisor.strap_lock(device_id):
+        await asyncio.to_thread(_owned, db, user.id, device_id)  # another user's strap: 404, nothing stopped
+        await supervisor.stop(device_id)
+        await asyncio.to_thread(_unpair, db, user.id, device_id)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from devices.errors import UploadRefused
-from devices.recorder import ScaledClock, record
+from devices.recorder import REPLAY_FUTURE_MARGIN_S, ScaledClock, record
 from devices.simulator import Tick, VirtualStrap
 from tests.support.server import LiveServer
 from tests.support.users import TestUser, sign_up
@@ -43,6 +43,16 @@ def user(live_server: LiveServer) -> TestUser:
 def test_scaled_clock_runs_faster_from_now() -> None:
     clock = ScaledClock(20.0, now=lambda: 1_000.0)
     assert 1_000.0 <= clock() < 1_001.0
+
+
+def test_a_long_fast_replay_starts_early_enough_never_to_run_into_the_future() -> None:
+    short = ScaledClock.for_replay(20.0, 60.0, now=lambda: 1_000.0)  # ends 57 s ahead: starts now
+    assert 1_000.0 <= short() < 1_001.0
+    long = ScaledClock.for_replay(20.0, 300.0, now=lambda: 1_000.0)  # would end 285 s ahead of real time
+    start = long()
+    real_end = 1_000.0 + 300.0 / 20
+    assert start + 300.0 - real_end == pytest.approx(REPLAY_FUTURE_MARGIN_S, abs=1.0)
+    assert ScaledClock.for_replay(1.0, 3_600.0, now=lambda: 1_000.0)() == pytest.approx(1_000.0, abs=1.0)
 
 
 async def test_replay_reaches_the_database_exactly_once_with_its_own_spacing(
@@ -177,7 +187,8 @@ async def test_a_replay_of_300_rows_at_20x_arrives_whole_in_order_rr_within_a_ti
     replay = tmp_path / "ride.csv"
     bpm = [80 + (i * 7) % 90 for i in range(300)]
     rr_ms = [round(60000 / b, 1) for b in bpm]  # ms as a strap export writes them, not exact in 1/1024 s
-    replay.write_text("t,bpm,rr_ms\n" + "".join(f"{i},{b},{r}\n" for i, (b, r) in enumerate(zip(bpm, rr_ms, strict=True))))
+    rows_text = "".join(f"{i},{b},{r}\n" for i, (b, r) in enumerate(zip(bpm, rr_ms, strict=True)))
+    replay.write_text("t,bpm,rr_ms\n" + rows_text)
     started = asyncio.get_running_loop().time()
     result = await record(
         server_url=live_server.url, token=user.token, transport="virtual", replay=replay, speed=20.0,
@@ -187,10 +198,12 @@ async def test_a_replay_of_300_rows_at_20x_arrives_whole_in_order_rr_within_a_ti
     rows = await asyncio.to_thread(stored, live_server, user, result.device_id)
     assert result.connections == 1 and result.recorded
     assert len(rows) == 300 == result.samples_spooled, f"{len(rows)} of 300 stored"  # the start was not lost
-    assert result.uploaded + result.duplicates == 300  # a batch re-sent after a lost answer counts as duplicates
+    # a batch re-sent after a lost answer counts as duplicates
+    assert result.uploaded + result.duplicates == 300
     assert [r["bpm"] for r in rows] == bpm  # in order, each once
     tick_ms = 1000 / 1024
-    assert all(len(r["rr_ms"]) == 1 and abs(r["rr_ms"][0] - want) <= tick_ms for r, want in zip(rows, rr_ms, strict=True))  # type: ignore[index, arg-type]
+    pairs = zip(rows, rr_ms, strict=True)
+    assert all(len(r["rr_ms"]) == 1 and abs(r["rr_ms"][0] - want) <= tick_ms for r, want in pairs)  # type: ignore[index, arg-type]
     times = [t_ms(r) for r in rows]
     assert times == sorted(set(times))
     assert took_s < 15 + 10  # ends by itself once the replay is over (300 s at 20x = 15 s)

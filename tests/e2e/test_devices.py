@@ -241,3 +241,21 @@ def test_nudges_ask_permission_only_when_turned_on(browser: Browser, strap_serve
 
 def _me(server: StrapServer, user: TestUser) -> dict[str, Any]:
     return dict(httpx.get(f"{server.url}/api/v1/me", headers=user.headers, timeout=10).json())
+
+
+def test_a_server_without_bluetooth_says_why_on_the_devices_page(signed_in: Dash, user: TestUser) -> None:
+    """The package's server runs the default transport `os`, which has no stack on a machine without BlueZ:
+    the scan answers 503 with what is missing, and the page shows that reason, not "a problem"."""
+    answer = httpx.get(
+        f"{signed_in.server.url}/api/v1/straps/scan?seconds=1", headers=user.headers, timeout=30
+    )
+    if answer.status_code != 503:
+        pytest.skip("this machine's server can use Bluetooth")
+    reason = answer.json()["detail"]
+    signed_in.goto("/devices")
+    signed_in.page.get_by_role("button", name="Scan for straps").click()
+    expect(signed_in.page.locator("#scan-status")).to_have_text(reason, timeout=30_000)
+    signed_in.log.errors = [
+        e for e in signed_in.log.errors if "/straps/scan" not in e
+    ]  # the 503 is the point
+    signed_in.log.assert_clean()

@@ -18,7 +18,7 @@ from tests.devices.no_blocking import no_blocking_in_the_loop
 from tests.support.server import LiveServer
 
 CHECKED_MODULES = {"tests.service.test_recording"}
-SCANNED = ("devices", "service.recording")
+SCANNED = ("devices", "service.recording", "service.api.straps", "service.api.live")
 
 
 @pytest.fixture(autouse=True)

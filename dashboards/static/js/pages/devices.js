@@ -1,5 +1,5 @@
 // Devices: scan through the service's Bluetooth transport, pair, and watch each paired strap live.
-import { api, describeError } from "../api.js";
+import { ApiError, api, describeError } from "../api.js";
 import { connectLive } from "../live.js";
 import { signedInPage } from "../shell.js";
 import { formatTime, zonedIso } from "../time.js";
@@ -117,7 +117,9 @@ async function scan() {
       ? `${found.length} strap${found.length === 1 ? "" : "s"} heard.`
       : "No strap heard. Is it worn, and near this computer?";
   } catch (error) {
-    status.textContent = describeError(error);
+    // 503: this server cannot use Bluetooth; its reason says what is missing and what to do.
+    status.textContent =
+      error instanceof ApiError && error.status === 503 ? String(error.message) : describeError(error);
   } finally {
     button.disabled = false;
   }

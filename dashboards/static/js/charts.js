@@ -1,6 +1,7 @@
 // uPlot wrappers: colours from the stylesheet (so dark mode follows), sized to their container.
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { el } from "./dom.js";
+import { browserZone, localDate, userLocale } from "./time.js";
 
 const charts = new WeakMap();
 
@@ -26,31 +27,104 @@ function axis(overrides = {}) {
   };
 }
 
+const DAY_S = 86400;
+// Daily charts step by whole days (a tick at 06:00 of a date would say nothing).
+const DAY_INCRS = [1, 2, 3, 7, 14, 28, 56, 91, 182, 364].map((n) => n * DAY_S);
+const AXIS_FONT = "12px system-ui, -apple-system, sans-serif";
+const TICK_GAP_PX = 28;
+
+/** How wide a label is on the axis, in CSS px (the axis is drawn in uPlot's default 12 px font). */
+function textWidth(text) {
+  const ctx = (textWidth.canvas ||= document.createElement("canvas")).getContext("2d");
+  ctx.font = AXIS_FONT;
+  return Math.max(...String(text).split("\n").map((line) => ctx.measureText(line).width));
+}
+
+/**
+ * The time axis and the legend's time in one clock: zone `tz` (the profile's), written for the browser's
+ * locale with Intl, as every text time of the page is (uPlot's own formats are US: M/D and 12-hour am/pm).
+ * Daily charts (`daily`: x is noon UTC of a date, dateToX) show dates only. Ticks stand at least the width of
+ * their widest label plus a gap apart, so they never overlap, on a phone either. The labels drawn last are
+ * kept in `data-x-ticks` with where each stands ([{label, left, right}] in CSS px from the chart's left
+ * edge; the canvas has no text to read) for tests and curious readers.
+ */
+function timeAxis(container, tz, daily) {
+  const locale = userLocale();
+  const format = (options) => new Intl.DateTimeFormat(locale, { timeZone: tz, ...options });
+  const day = format({ day: "numeric", month: "short" });
+  const month = format({ month: "short", year: "numeric" });
+  const minute = format({ hour: "2-digit", minute: "2-digit" });
+  const second = format({ hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const legend = daily ? format({ weekday: "short", day: "numeric", month: "short" })
+    : format({ weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const sample = new Date(Date.UTC(2000, 11, 28, 23, 58, 58)); // wide digits, a long month name
+  const space = (u, axisIdx, min, max) => {
+    const span = max - min;
+    const labels = [day, ...(span > 180 * DAY_S ? [month] : []), ...(daily ? [] : [span < 300 ? second : minute])];
+    return Math.ceil(Math.max(...labels.map((f) => textWidth(f.format(sample))), 40) + TICK_GAP_PX);
+  };
+  const values = (u, splits, axisIdx, foundSpace, incr) => {
+    const labels = splits.map((x, i) => {
+      const when = new Date(x * 1000);
+      if (incr >= 28 * DAY_S) return month.format(when);
+      if (daily || incr >= DAY_S) return day.format(when);
+      const time = (incr < 60 ? second : minute).format(when);
+      // The date under the first tick of each day, when the chart spans more than one day.
+      const date = localDate(tz, when);
+      const multiDay = localDate(tz, new Date(splits[0] * 1000)) !== localDate(tz, new Date(splits.at(-1) * 1000));
+      const newDay = i === 0 || date !== localDate(tz, new Date(splits[i - 1] * 1000));
+      return multiDay && newDay ? `${time}\n${day.format(when)}` : time;
+    });
+    return labels;
+  };
+  const record = (u) => {
+    const { _splits: splits = [], _values: labels = [] } = u.axes[0];
+    const offset = u.bbox.left / devicePixelRatio;
+    container.dataset.xTicks = JSON.stringify(labels.map((label, i) => {
+      const at = offset + u.valToPos(splits[i], "x");
+      const half = textWidth(label ?? "") / 2;
+      return { label, left: Math.round(at - half), right: Math.round(at + half) };
+    }).filter((t) => t.label != null));
+  };
+  return {
+    axis: { space, values, ...(daily ? { incrs: DAY_INCRS } : {}) },
+    plugin: { hooks: { draw: [record] } },
+    value: (u, x) => (x == null ? "–" : legend.format(new Date(x * 1000))),
+  };
+}
+
 /**
  * Draw a chart into `container`, replacing any chart drawn there before.
  *
  * Lines break where data are missing (DESIGN: "charts break at missing data"): a null in a series is a
  * hole, never bridged, so `spanGaps` is switched off on every series whatever a page asks; a value alone
- * between holes is drawn as a dot, or it would not show at all. `tz` is the IANA zone the time axis is
- * written in: the user's zone, as the page's text, or "UTC" for daily charts whose x is noon UTC
- * (dateToX); left out, the browser's own zone.
+ * between holes is drawn as a dot, or it would not show at all. A time axis (the default x) is written in
+ * zone `tz`, the user's (profile) zone as the page's text, formatted for the browser's locale (timeAxis);
+ * `daily` charts, whose x is noon UTC of each date (dateToX), show those dates as they are.
  */
-export function drawChart(container, { series, data, axes, scales, bands, plugins, tz, height = 240 }) {
+export function drawChart(container, { series, data, axes, scales, bands, plugins, tz, daily = false, height = 240 }) {
   charts.get(container)?.destroy();
   container.replaceChildren();
   const width = Math.max(container.clientWidth, 260);
+  // A daily x is noon UTC, which is midnight at UTC-12 ("Etc/GMT+12" in POSIX's inverted sign): there the
+  // day ticks fall on the days' middles, under their bars and points, and read as those very dates.
+  const zone = daily ? "Etc/GMT+12" : tz || browserZone();
+  const isTime = scales?.x?.time !== false;
+  const clock = isTime ? timeAxis(container, zone, daily) : null;
+  const [xAxis = {}, ...yAxes] = axes || [{}, {}];
   const opts = {
     width,
     height,
-    series: series.map((s, i) => (i === 0 ? s : withLonePoints({ ...s, spanGaps: false }))),
-    axes: (axes || [{}, {}]).map((a) => axis(a)),
+    series: series.map((s, i) => (i === 0 ? { ...(clock ? { label: daily ? "Day" : "Time", value: clock.value } : {}), ...s }
+      : withLonePoints({ ...s, spanGaps: false }))),
+    axes: [axis({ ...(clock?.axis || {}), ...xAxis }), ...yAxes.map((a) => axis(a))],
     scales: scales || { x: { time: true } },
     bands,
-    plugins,
+    plugins: clock ? [...(plugins || []), clock.plugin] : plugins,
     cursor: { points: { size: 8 } },
     legend: { live: true },
   };
-  if (tz) opts.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), tz);
+  if (isTime) opts.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), zone);
   const chart = new uPlot(opts, data, container);
   charts.set(container, chart);
   if (!container.dataset.observed) {
@@ -62,7 +136,8 @@ export function drawChart(container, { series, data, axes, scales, bands, plugin
   }
   container.dataset.points = String(data[0] ? data[0].length : 0);
   container.dataset.gaps = String(Math.max(0, ...data.slice(1).map((ys) => holes(ys).length)));
-  if (tz) container.dataset.tz = tz;
+  if (isTime) container.dataset.tz = zone;
+  else delete container.dataset.xTicks;
   return chart;
 }
 

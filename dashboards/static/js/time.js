@@ -2,6 +2,10 @@
 
 export const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
+/** The browser's language: every date and time is written the way its user reads them (one locale for
+ * text and charts), while the zone is always the profile's (one clock). */
+export const userLocale = () => navigator.languages?.[0] || navigator.language || undefined;
+
 /** YYYY-MM-DD of `when` in time zone `tz`. */
 export function localDate(tz, when = new Date()) {
   const parts = new Intl.DateTimeFormat("en-CA", {
@@ -29,20 +33,20 @@ export function dateRange(from, to) {
 export const dateToX = (date) => Date.parse(`${date}T12:00:00Z`) / 1000;
 
 export function formatTime(iso, tz) {
-  return new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
+  return new Intl.DateTimeFormat(userLocale(), { timeZone: tz, hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
 }
 
 export function formatDateTime(iso, tz) {
   const when = new Date(iso);
   const otherYear = localDate(tz, when).slice(0, 4) !== localDate(tz).slice(0, 4);
-  return new Intl.DateTimeFormat(undefined, {
+  return new Intl.DateTimeFormat(userLocale(), {
     timeZone: tz, weekday: "short", day: "numeric", month: "short", year: otherYear ? "numeric" : undefined,
     hour: "2-digit", minute: "2-digit",
   }).format(when);
 }
 
 export function formatDay(date) {
-  return new Intl.DateTimeFormat(undefined, { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" })
+  return new Intl.DateTimeFormat(userLocale(), { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" })
     .format(new Date(`${date}T12:00:00Z`));
 }
 

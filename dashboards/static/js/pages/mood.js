@@ -54,7 +54,7 @@ function drawDaily(rows) {
     ],
     scales: { x: { time: true, range: (u, lo, hi) => [lo - 43200, hi + 43200] }, min: { range: (u, lo, hi) => [0, Math.max(hi || 0, 60)] }, rating: { range: [0, 10] } },
     axes: [{}, { scale: "min", label: "minutes" }, { scale: "rating", side: 1, label: "rating", grid: { show: false } }],
-    tz: "UTC", // x is noon UTC of each date (dateToX): written in UTC, the dates are the user's own
+    daily: true, // x is noon UTC of each date (dateToX): the dates are the user's own
   });
 }
 

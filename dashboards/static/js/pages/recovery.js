@@ -114,7 +114,7 @@ function drawResting(days) {
     axes: [{}, { label: "bpm" }],
     // Around the readings, not from 0: a change of a few beats is what matters here.
     scales: { ...dailyScales, y: { range: (u, lo, hi) => [Math.floor((lo ?? 50) - 6), Math.ceil((hi ?? 70) + 6)] } },
-    tz: "UTC",
+    daily: true,
   });
 }
 
@@ -139,7 +139,7 @@ function drawHrv(days) {
     bands: [{ series: [1, 2], fill: withAlpha("--zone-moderate", 0.2) }],
     axes: [{}, { label: "ln RMSSD" }],
     scales: dailyScales,
-    tz: "UTC",
+    daily: true,
   });
   container.dataset.bandDays = String(days.filter((d) => d.hrv && d.hrv.band_low != null).length);
 }

@@ -1,6 +1,6 @@
 import { apiOptional } from "../api.js";
 import { signedInPage } from "../shell.js";
-import { addDays, formatDateTime, formatDuration, localDate } from "../time.js";
+import { addDays, formatDateTime, formatDuration, localDate, userLocale } from "../time.js";
 import { $, el, replaceChildren } from "../dom.js";
 
 let profile = null;
@@ -41,7 +41,7 @@ async function load() {
 signedInPage(async (p) => {
   profile = p;
   if (day) {
-    $("#day-filter-text").textContent = `Sessions on ${new Intl.DateTimeFormat(undefined, { timeZone: "UTC", dateStyle: "full" })
+    $("#day-filter-text").textContent = `Sessions on ${new Intl.DateTimeFormat(userLocale(), { timeZone: "UTC", dateStyle: "full" })
       .format(new Date(`${day}T12:00:00Z`))}.`;
     $("#day-filter").hidden = false;
     $("#sessions-controls").hidden = true;

@@ -3,7 +3,7 @@
 // The page only lays out what the API says; the one sum here is counting the month's days with the target met.
 import { api, describeError } from "../api.js";
 import { signedInPage } from "../shell.js";
-import { addDays, dateRange, formatDay, localDate } from "../time.js";
+import { addDays, dateRange, formatDay, localDate, userLocale } from "../time.js";
 import { $, el, facts, replaceChildren, showNotice } from "../dom.js";
 
 const state = { tz: "UTC", today: null, weekEnd: null, month: null, target: 60, asked: { week: 0, month: 0 } };
@@ -25,7 +25,7 @@ function shiftMonth(month, by) {
   return new Date(Date.UTC(y, m - 1 + by, 1)).toISOString().slice(0, 7);
 }
 const weekday = (date) => (new Date(`${date}T12:00:00Z`).getUTCDay() + 6) % 7; // Monday 0 … Sunday 6
-const fmt = (options, date) => new Intl.DateTimeFormat(undefined, { timeZone: "UTC", ...options })
+const fmt = (options, date) => new Intl.DateTimeFormat(userLocale(), { timeZone: "UTC", ...options })
   .format(new Date(`${date}T12:00:00Z`));
 const minutesText = (n) => `${n} min`;
 
@@ -97,11 +97,16 @@ function longestRun(days) {
 
 function dayCell(d) {
   const level = d.target_met ? "met" : d.heartbeat_up_minutes > 0 ? "some" : "none";
-  const label = `${fmt({ weekday: "long", day: "numeric", month: "long" }, d.date)}: ${d.heartbeat_up_minutes} heartbeat-up minutes${d.target_met ? ", target met" : ""}. Show the week ending on this day.`;
-  const button = el("button", { type: "button", class: `cal-day cal-${level}`, "data-date": d.date, "aria-label": label,
+  const minutes = d.heartbeat_up_minutes;
+  // The name is the visible text (day number, minutes) with the words around it, read in that order: an
+  // aria-label that left out what the button shows would not match what a speech-input user says.
+  const hidden = (text) => el("span", { class: "visually-hidden" }, text);
+  const button = el("button", { type: "button", class: `cal-day cal-${level}`, "data-date": d.date,
     "aria-pressed": d.date === state.weekEnd ? "true" : "false" },
     el("span", { class: "cal-num" }, String(Number(d.date.slice(8)))),
-    el("span", { class: "cal-min" }, d.heartbeat_up_minutes ? String(d.heartbeat_up_minutes) : "–"));
+    hidden(` ${fmt({ month: "long" }, d.date)}, ${fmt({ weekday: "long" }, d.date)}: `),
+    minutes ? el("span", { class: "cal-min" }, String(minutes)) : el("span", { class: "cal-min", "aria-hidden": "true" }, "–"),
+    hidden(`${minutes ? "" : "0"} heartbeat-up minutes${d.target_met ? ", target met" : ""}. Show the week ending on this day.`));
   button.addEventListener("click", async () => {
     state.weekEnd = d.date;
     await run(refreshAll);

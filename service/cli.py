@@ -56,6 +56,7 @@ def serve(
         log_level="info" if verbose else "warning",
         log_config=None,  # keep the handlers and secret filters set up above
         **proxy_options(settings),
+        **server_options(settings),
     )
 
 
@@ -66,6 +67,69 @@ def proxy_options(settings: Settings) -> dict[str, object]:
     if not settings.forwarded_allow_ips:
         return {"proxy_headers": False, "forwarded_allow_ips": []}
     return {"proxy_headers": True, "forwarded_allow_ips": list(settings.forwarded_allow_ips)}
+
+
+def server_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's connection limits from settings: idle kept-alive connections closed after
+    http_keep_alive_timeout_s, 503 past http_max_connections, and headers bounded in time and size by
+    the protocol below (uvicorn has none of its own: its keep-alive timer only runs between requests, so a
+    connection that never finished its headers held a file descriptor for ever)."""
+    return {
+        "http": header_deadline_protocol(
+            timeout_s=settings.http_header_timeout_s, max_bytes=settings.http_max_header_bytes
+        ),
+        "timeout_keep_alive": settings.http_keep_alive_timeout_s,
+        "limit_concurrency": settings.http_max_connections,
+        "h11_max_incomplete_event_size": settings.http_max_header_bytes,
+    }
+
+
+def header_deadline_protocol(*, timeout_s: float, max_bytes: int) -> type:
+    """uvicorn's HTTP protocol (httptools, else h11) closing a connection whose next request's headers
+    are not complete within `timeout_s` of the connection or of the previous answer, or pass `max_bytes`."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[valid-type,misc]
+        _timer: asyncio.TimerHandle | None = None
+        _header_bytes = 0
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._timer is not None:  # still waiting for a request's headers
+                self._header_bytes += len(data)
+            super().data_received(data)
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm()  # the request's headers are complete
+            elif self._timer is not None and self._header_bytes > max_bytes:
+                self._give_up()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()  # the next request's headers get the same deadline
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._timer = self.loop.call_later(timeout_s, self._give_up)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._header_bytes = None, 0
+
+        def _give_up(self) -> None:
+            self._disarm()
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderDeadline
 
 
 @app.command()

@@ -69,6 +69,22 @@ class Settings(BaseSettings):
     # address is the client's (uvicorn alone would trust 127.0.0.1, so any local tunnel could forge it).
     # In the environment: comma-separated, CHINUP_FORWARDED_ALLOW_IPS=10.0.0.5,192.168.1.0/24.
     forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Live streams (GET /live): at most live_streams_per_user open at once per user (429 past it); each
+    # rechecks its access token every live_token_check_s (log-out, expiry, a password change end it);
+    # a stream ticket (POST /live/ticket) is good for one stream within live_ticket_ttl_s.
+    live_streams_per_user: int = Field(default=5, ge=1)
+    live_token_check_s: float = Field(default=2.0, gt=0, le=60)
+    live_ticket_ttl_s: float = Field(default=30.0, gt=0, le=300)
+    # Connections of `chinup serve` (service/cli.py server_options). A request's headers must arrive within
+    # http_header_timeout_s of the connection (or of the previous answer on a kept-alive one) and stay under
+    # http_max_header_bytes, else the connection is closed (uvicorn itself has no header timeout). An idle
+    # kept-alive connection is closed after http_keep_alive_timeout_s (uvicorn's timeout_keep_alive). Past
+    # http_max_connections open connections (or requests in flight) new requests answer 503 (uvicorn's
+    # limit_concurrency); live streams count, so it stays well under the process's file descriptors.
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_max_header_bytes: int = Field(default=64 * 2**10, ge=4 * 2**10)
+    http_keep_alive_timeout_s: int = Field(default=5, ge=1)
+    http_max_connections: int = Field(default=2000, ge=1)
     demo: bool = False
 
     @field_validator("forwarded_allow_ips", mode="before")

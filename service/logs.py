@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 
-# EventSource sends the bearer token in the query string (`/api/v1/live?access_token=...`).
-_SECRET_IN_QUERY = re.compile(r"((?:access_token|token|password)=)[^&\s\"']+", re.IGNORECASE)
+# EventSource cannot send headers: the live stream's URL carries a single-use ticket
+# (`/api/v1/live?ticket=...`), or for old clients the bearer token itself (`?access_token=...`).
+_SECRET_IN_QUERY = re.compile(r"((?:access_token|token|ticket|password)=)[^&\s\"']+", re.IGNORECASE)
 
 
 class RedactSecrets(logging.Filter):

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from service.cli import proxy_options
 from service.config import Settings
+from tests.support.bystander import served_meanwhile
 from tests.support.server import free_port
 from tests.support.users import TestUser, sign_up
 
@@ -82,23 +82,6 @@ def log_in(client: httpx.Client, email: str, password: str, **headers: str) -> h
     return client.post(f"{API}/auth/token", data={"username": email, "password": password}, headers=headers)
 
 
-def served_meanwhile(server: Served, attack: Callable[[], Any]) -> Any:
-    """Run the attack in a thread while another user reads their profile: each answer within a second."""
-    with httpx.Client(base_url=server.url, timeout=10) as other_client:
-        bystander = sign_up(other_client)
-        with ThreadPoolExecutor(1) as pool:
-            running = pool.submit(attack)
-            slowest_s = 0.0
-            while not running.done():
-                started = time.monotonic()
-                assert other_client.get(f"{API}/me", headers=bystander.headers).status_code == 200
-                slowest_s = max(slowest_s, time.monotonic() - started)
-                time.sleep(0.05)
-            result = running.result()
-    assert slowest_s < 1.0, f"another user waited {slowest_s:.2f} s"
-    return result
-
-
 @pytest.fixture(scope="module")
 def place() -> Callable[[], str]:
     """A fresh loopback address at each call: each test attacks from places nobody used before."""
@@ -121,7 +104,7 @@ def test_five_wrong_guesses_from_elsewhere_do_not_lock_the_owner_out(
             return [log_in(attacker, victim.email, WRONG).status_code for _ in range(5)]
 
     # three free failures, then a 1 s delay: guesses refused before any password check
-    assert served_meanwhile(server, attack) == [401, 401, 401, 429, 429]
+    assert served_meanwhile(server.url, attack) == [401, 401, 401, 429, 429]
     with client_from(server, place()) as new_place:  # the owner, from an address never seen before
         started = time.monotonic()
         assert log_in(new_place, victim.email, victim.password).status_code == 200
@@ -167,7 +150,7 @@ def test_forwarded_for_does_not_give_an_attacker_new_addresses(
         assert [a.status_code for a in answers] == [401] * 20 + [429]
         return one_account, int(answers[-1].headers["Retry-After"])
 
-    one_account, retry_after_s = served_meanwhile(server, attack)
+    one_account, retry_after_s = served_meanwhile(server.url, attack)
     assert one_account == [401, 401, 401, 429, 429]
     assert 1 <= retry_after_s <= 900
 
@@ -189,7 +172,7 @@ def test_many_addresses_reach_the_account_ceiling_but_not_the_owners_known_addre
             answers = [status for statuses in pool.map(guess, botnet[:-1]) for status in statuses]
         return answers + guess(botnet[-1])
 
-    answers = served_meanwhile(server, attack)
+    answers = served_meanwhile(server.url, attack)
     assert answers == [401] * 50 + [429]
     with client_from(server, place()) as stranger:
         refused = log_in(stranger, victim.email, victim.password)
@@ -213,7 +196,7 @@ def test_concurrent_guesses_from_one_address_are_checked_one_at_a_time(
         with ThreadPoolExecutor(10) as pool:
             return list(pool.map(guess, range(10)))
 
-    answers = served_meanwhile(server, attack)
+    answers = served_meanwhile(server.url, attack)
     assert answers.count(401) <= 3 and answers.count(429) >= 7, answers
 
 
@@ -226,7 +209,7 @@ def test_sign_ups_are_throttled_per_address(server: Served, place: Callable[[], 
             body = {"email": taken, "password": "correct horse battery"}
             return [spammer.post(f"{API}/users", json=body) for _ in range(51)]
 
-    answers = served_meanwhile(server, attack)
+    answers = served_meanwhile(server.url, attack)
     assert [a.status_code for a in answers] == [409] * 50 + [429]
     assert 1 <= int(answers[-1].headers["Retry-After"]) <= 3600
     with client_from(server, place()) as elsewhere:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 
+from tests.support.bystander import served_meanwhile
 from tests.support.users import register_device, sign_up
 
 API = "/api/v1"
@@ -24,22 +23,6 @@ def bearer(token: str) -> dict[str, str]:
 
 def log_in(http: httpx.Client, email: str, password: str) -> httpx.Response:
     return http.post(f"{API}/auth/token", data={"username": email, "password": password})
-
-
-def served_meanwhile(http: httpx.Client, attack: Callable[[], Any]) -> Any:
-    """Run the attack in a thread while another user reads their profile: each answer within a second."""
-    bystander = sign_up(http)
-    with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(attack)
-        slowest_s = 0.0
-        while not running.done():
-            started = time.monotonic()
-            assert http.get(f"{API}/me", headers=bystander.headers).status_code == 200
-            slowest_s = max(slowest_s, time.monotonic() - started)
-            time.sleep(0.05)
-        result = running.result()
-    assert slowest_s < 1.0, f"another user waited {slowest_s:.2f} s"
-    return result
 
 
 def upload(http: httpx.Client, device_id: int, token: str, minute: int = 0) -> int:
@@ -63,7 +46,7 @@ def test_a_stolen_token_alone_cannot_change_the_password(http: httpx.Client) -> 
         return [bare.status_code, *guesses]
 
     # no current password: 422; wrong ones: 403, then throttled like log-in guesses (same pair)
-    assert served_meanwhile(http, attack) == [422, 403, 403, 403, 429, 429]
+    assert served_meanwhile(str(http.base_url), attack) == [422, 403, 403, 403, 429, 429]
     # the guesses counted for this account and address like log-in guesses: wait, then the password is unchanged
     time.sleep(2.05)
     assert log_in(http, user.email, NEW_PASSWORD).status_code == 401
@@ -106,7 +89,7 @@ def test_upload_tokens_are_listed_rotated_and_revoked_without_losing_history(htt
     def attack() -> dict[str, Any]:  # a leaked token: rotate it out
         return http.post(f"{API}/devices/{device['id']}/tokens", headers=user.headers).json()
 
-    rotated = served_meanwhile(http, attack)
+    rotated = served_meanwhile(str(http.base_url), attack)
     assert rotated["upload_token"].startswith("cud_") and rotated["active"] is True
     assert upload(http, device["id"], first, minute=1) == 401
     assert upload(http, device["id"], rotated["upload_token"], minute=2) == 200

@@ -13,7 +13,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from service.app import create_app
-from service.cli import proxy_options
+from service.cli import proxy_options, server_options
 from service.config import Settings
 
 
@@ -47,7 +47,8 @@ class LiveServer:
             log_level="warning",
             lifespan="on",
             **proxy_options(self.settings),
-        )  # the forwarded-header options `chinup serve` uses
+            **server_options(self.settings),
+        )  # the forwarded-header and connection options `chinup serve` uses
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"uvicorn-{self.port}", daemon=True)
         self._thread.start()

@@ -1,6 +1,8 @@
-// The user's live stream (server-sent events). EventSource cannot send headers, so the token rides
-// in the query string; on an error we close and reconnect with a growing delay.
-import { getToken } from "./api.js";
+// The user's live stream (server-sent events). EventSource cannot send headers, and a URL reaches proxy
+// logs, so each connection asks for a short-lived single-use ticket (POST /live/ticket, with the bearer
+// header) and puts that in the URL, never the token. On an error we close and reconnect with a growing
+// delay and a fresh ticket; the server ends the stream ("closed") once the token is revoked or expires.
+import { api, getToken } from "./api.js";
 
 const EVENTS = ["heart_rate", "minutes", "target_met", "strap", "nudge"];
 const MAX_DELAY_MS = 15000;
@@ -12,16 +14,32 @@ export function connectLive(handlers, onState = () => {}) {
   let timer = null;
   let stopped = false;
 
-  const open = () => {
-    const token = getToken();
-    if (stopped || !token) return;
-    source = new EventSource(`/api/v1/live?access_token=${encodeURIComponent(token)}`);
-    source.addEventListener("open", () => {
+  const retry = () => {
+    onState("retrying");
+    if (!stopped) {
+      timer = setTimeout(open, delayMs);
+      delayMs = Math.min(delayMs * 2, MAX_DELAY_MS);
+    }
+  };
+
+  const open = async () => {
+    if (stopped || !getToken()) return;
+    let ticket;
+    try {
+      ({ ticket } = await api("/live/ticket", { method: "POST" })); // a 401 sends us to the log-in page
+    } catch {
+      retry();
+      return;
+    }
+    if (stopped) return;
+    const es = new EventSource(`/api/v1/live?ticket=${encodeURIComponent(ticket)}`);
+    source = es;
+    es.addEventListener("open", () => {
       delayMs = 1000;
       onState("open");
     });
     for (const name of EVENTS) {
-      source.addEventListener(name, (event) => {
+      es.addEventListener(name, (event) => {
         let data;
         try {
           data = JSON.parse(event.data);
@@ -31,14 +49,12 @@ export function connectLive(handlers, onState = () => {}) {
         handlers[name]?.(data);
       });
     }
-    source.addEventListener("error", () => {
-      source.close();
-      onState("retrying");
-      if (!stopped) {
-        timer = setTimeout(open, delayMs);
-        delayMs = Math.min(delayMs * 2, MAX_DELAY_MS);
-      }
-    });
+    const reconnect = () => {
+      es.close();
+      retry();
+    };
+    es.addEventListener("closed", reconnect); // token revoked or expired: the next ticket request tells
+    es.addEventListener("error", reconnect);
   };
 
   open();

@@ -84,6 +84,7 @@ _DESCRIPTIONS = {
     404: "No such resource of yours",
     413: "Too large",
     415: "Not a format the service reads",
+    422: "Not valid, with the reason",
     429: "Too many requests; retry after the Retry-After delay",
 }
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,6 +79,11 @@ class _Window:
             return 0.0
         return times[0] + self.window_s - now if len(times) >= self.limit else 0.0
 
+    def left(self, key: str, now: float) -> int:
+        """How many more events the key may have within the window (at least 0)."""
+        self.wait_s(key, now)  # drops the expired ones
+        return max(0, self.limit - len(self._events.get(key, ())))
+
     def add(self, key: str, now: float) -> None:
         times = self._events.pop(key, None) or deque(maxlen=self.limit)
         times.append(now)
@@ -124,7 +129,10 @@ class LoginThrottle:
         self._signups = _Window(signup_limit, signup_window_s)
         self._pairs: OrderedDict[tuple[str, str], _Pair] = OrderedDict()
         self._known = _Bounded()  # (account, address) -> when it last logged in
-        self._in_flight: set[tuple[str, str] | str] = set()  # pairs and addresses with a guess being checked
+        # Guesses being checked, per pair and per address: each may fail, so no more run at once than the
+        # failures the pair and the address have left (a burst cannot outrun the count).
+        self._in_flight: Counter[tuple[str, str] | str] = Counter()
+        self._free_failures = free_failures
         self._delay = {"free_failures": free_failures, "base_s": delay_base_s, "max_s": delay_max_s}
         self._clock = clock
         self._lock = threading.Lock()  # routes run in a thread pool
@@ -172,11 +180,15 @@ class LoginThrottle:
     @contextmanager
     def attempt(self, account: str, address: str) -> Iterator[None]:
         """`check`, then hold the pair and the address while this guess is checked (call `failed` or
-        `succeeded` inside): a second guess from the same place meanwhile is refused, Retry-After 1."""
+        `succeeded` inside): no more guesses from one pair or address at once than it has failures left,
+        the one past that refused with Retry-After 1 (many users behind one address log in together)."""
         key = (account, address)
         with self._lock:
-            busy = key in self._in_flight or address in self._in_flight
-            wait_s = 1.0 if busy else self._wait_s(key, self._clock())
+            now = self._clock()
+            busy = self._in_flight[key] >= self._pair_left(key) or self._in_flight[address] >= max(
+                1, self._addresses.left(address, now)
+            )
+            wait_s = 1.0 if busy else self._wait_s(key, now)
             if wait_s <= 0:
                 self._in_flight.update((key, address))
         if wait_s > 0:
@@ -185,7 +197,15 @@ class LoginThrottle:
             yield
         finally:
             with self._lock:
-                self._in_flight.difference_update((key, address))
+                self._in_flight.subtract((key, address))
+                for held in (key, address):
+                    if self._in_flight[held] <= 0:
+                        del self._in_flight[held]
+
+    def _pair_left(self, key: tuple[str, str]) -> int:
+        """Guesses the pair may have checked at once: its free failures left, at least one."""
+        pair = self._pairs.get(key)
+        return max(1, self._free_failures - (pair.failures if pair else 0))
 
     def failed(self, account: str, address: str) -> None:
         key = (account, address)

@@ -11,6 +11,7 @@ from service import localtime
 from service.analysis.errors import InvalidProfile
 from service.analysis.profile import MODERATE_HRR, PEAK_HRR, VIGOROUS_HRR, tanaka_max_hr
 from service.api.deps import CurrentUser
+from service.api_errors import error_responses
 from service.errors import InvalidInput
 from service.models import User
 from service.rollups import profile_for
@@ -55,7 +56,7 @@ def _sources(user: User, age: int | None, max_hr: float) -> tuple[Source, Source
     return rest, top
 
 
-@router.get("/heart", response_model=HeartProfilePublic)
+@router.get("/heart", response_model=HeartProfilePublic, responses=error_responses(422))
 def read_heart_profile(user: CurrentUser) -> HeartProfilePublic:
     """The resting HR and HRmax every rollup of yours uses (your values, else estimates: resting HR from
     your data, HRmax by Tanaka from your birth year raised to the highest clean value seen), and the zone

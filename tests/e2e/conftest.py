@@ -148,7 +148,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     """One uvicorn with a fresh SQLite database for the e2e run (starting one per test costs seconds);
     tests stay independent because each signs up its own user."""
     data_dir = tmp_path_factory.mktemp("e2e")
-    server = LiveServer(Settings(database_url=f"sqlite:///{data_dir / 'e2e.sqlite3'}", data_dir=data_dir))
+    # One server for the whole e2e run signs up a user or two per test, all from 127.0.0.1: past the
+    # per-address sign-up throttle (50 an hour) the run would fail on its own growth, not on a bug.
+    server = LiveServer(
+        Settings(
+            database_url=f"sqlite:///{data_dir / 'e2e.sqlite3'}", data_dir=data_dir, signups_per_address=100_000
+        )
+    )
     server.start()
     yield server
     server.stop()

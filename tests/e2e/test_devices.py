@@ -185,8 +185,9 @@ def test_scan_pair_live_restart_refuse_forget(browser: Browser, strap_server: St
         assert stored(strap_server, alice, device_id) > before
 
         strap.get_by_role("button", name="Forget").click()
+        page.get_by_role("dialog").get_by_role("button", name="Yes, forget it").click()  # it asks first
         expect(page.locator("#paired")).to_contain_text("No strap paired yet")
-        expect(page.locator("#paired-status")).to_contain_text("Forgotten")
+        expect(page.locator("#paired-status")).to_contain_text("is forgotten. Its recorded history stays")
         deadline = dt.datetime.now() + dt.timedelta(seconds=5)
         while strap_server.subscribers("Garmin HRM") and dt.datetime.now() < deadline:
             page.wait_for_timeout(100)

@@ -10,7 +10,37 @@ import { heartLimits, ZONE_NAMES, zoneOf } from "../zones.js";
 const STALE_MS = 15000;
 const state = {
   profile: null, today: null, target: 60, minutes: 0, lastBeatAt: 0, strapHeard: false, recheckFirstRun: null,
+  // Which strap the big number is: the one shown keeps it while it streams (two straps would otherwise
+  // make it flicker between them); heard maps device id -> when its newest reading arrived.
+  shownId: null, heard: new Map(), names: new Map(), namesAsked: false,
 };
+
+const isLive = (deviceId) => Date.now() - (state.heard.get(deviceId) ?? 0) <= STALE_MS;
+
+/** "from Polar H10 · 2 straps live": which strap the number comes from, and how many stream now. */
+function renderSource() {
+  const line = $("#live-source");
+  if (state.shownId == null) return;
+  const live = [...state.heard.keys()].filter(isLive).length;
+  const name = state.names.get(state.shownId);
+  if (!name && !state.namesAsked) learnNames();
+  line.textContent = `from ${name || "your strap"}${live > 1 ? ` · ${live} straps live` : ""}`;
+  line.dataset.device = String(state.shownId);
+  line.dataset.live = String(live);
+  line.hidden = false;
+}
+
+/** Names of the user's devices, asked again when a reading comes from one the page has not met. */
+async function learnNames() {
+  state.namesAsked = true;
+  try {
+    for (const d of await api("/devices")) state.names.set(d.id, d.name);
+  } catch (error) {
+    console.warn("device names not loaded", error);
+  }
+  state.namesAsked = false;
+  renderSource();
+}
 
 function renderDay(day) {
   state.minutes = day?.heartbeat_up_minutes ?? 0;
@@ -82,6 +112,15 @@ function refreshDayWithin(delayMs) {
 }
 
 function showHeartRate(event) {
+  state.heard.set(event.device_id, Date.now());
+  if (state.shownId == null || state.shownId === event.device_id || !isLive(state.shownId)) {
+    state.shownId = event.device_id ?? null;
+  }
+  if (state.shownId !== event.device_id) {
+    renderSource(); // another strap streams too: counted, not shown
+    return;
+  }
+  renderSource();
   const limits = heartLimits(state.profile);
   const zone = event.zone || zoneOf(event.bpm, limits);
   state.lastBeatAt = Date.now();
@@ -93,6 +132,8 @@ function showHeartRate(event) {
 }
 
 function showStrap(event) {
+  if (event.name) state.names.set(event.device_id, event.name);
+  if (state.shownId != null && event.device_id !== state.shownId && isLive(state.shownId)) return;
   state.strapHeard = true;
   const names = { connected: "connected", streaming: "streaming", disconnected: "disconnected", connecting: "connecting…" };
   $("#strap-state").textContent = names[event.state] || event.state || "unknown";
@@ -103,12 +144,15 @@ function watchStaleness() {
   setInterval(() => {
     const stale = state.lastBeatAt && Date.now() - state.lastBeatAt > STALE_MS;
     $("#live-hr").classList.toggle("stale", Boolean(stale));
+    renderSource();
     if (localDate(state.profile.timezone) !== state.today) location.reload(); // a new day begins
   }, 2000);
 }
 
 async function showDevice() {
   const devices = await api("/devices");
+  for (const d of devices) state.names.set(d.id, d.name);
+  renderSource();
   if (state.lastBeatAt) return;
   const recent = devices.filter((d) => d.last_sample_ms).sort((a, b) => b.last_sample_ms - a.last_sample_ms)[0];
   if (recent) $("#strap-state").textContent = `${recent.name}, last heard ${formatTime(new Date(recent.last_sample_ms).toISOString(), state.profile.timezone)}`;

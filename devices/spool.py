@@ -99,6 +99,8 @@ class Spool:
         self._reserve_path = self.path + "-reserve"
         self._reserve_bytes = reserve_bytes
         self._lock = threading.Lock()
+        with contextlib.suppress(FileExistsError, OSError):  # a new spool is the owner's alone (SQLite gives
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # its WAL the same mode)
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                        check_same_thread=False)

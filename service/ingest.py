@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
 import msgspec
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from service.models import Sample
 
 BPM_MIN, BPM_MAX = 25, 240
 RR_MIN_MS, RR_MAX_MS = 200.0, 3000.0
@@ -58,14 +61,29 @@ class IngestResult:
 class BatchVerdict:
     """What validation made of a batch: valid samples in batch order, rejections, repeats, RR dropped.
 
-    `repeats` counts items whose time already came earlier in the batch (the first is kept); `rr_dropped`
-    counts RR intervals outside RR_MIN_MS-RR_MAX_MS that were dropped while their sample was kept.
+    `repeats` counts items whose time already came earlier in the batch (the first is kept), `conflicts` those
+    of them with another heart rate; `rr_dropped` counts RR intervals outside RR_MIN_MS-RR_MAX_MS that were
+    dropped while their sample was kept.
     """
 
     clean: list[CleanSample] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     repeats: int = 0
     rr_dropped: int = 0
+    conflicts: int = 0
+    _first_bpm: dict[int, int] = field(default_factory=dict, repr=False)
+
+    def keep(self, sample: CleanSample, rr_dropped: int = 0) -> None:
+        """Keep the first sample of each time; a repeat is counted, and a conflict when its heart rate differs."""
+        bpm = self._first_bpm.get(sample.t_ms)
+        if bpm is None:
+            self._first_bpm[sample.t_ms] = sample.bpm
+            self.clean.append(sample)
+            self.rr_dropped += rr_dropped
+            return
+        self.repeats += 1
+        if bpm != sample.bpm:
+            self.conflicts += 1
 
 
 def _tolerance_text(tolerance_ms: int) -> str:
@@ -184,7 +202,6 @@ def _fast_path(item: Any, max_t_ms: int) -> CleanSample | None:
 
 def validate_batch(items: Sequence[Any], now_ms: int, future_tolerance_ms: int) -> BatchVerdict:
     """Each item judged on its own by check_sample (the first of a repeated time kept)."""
-    seen: set[int] = set()
     verdict = BatchVerdict()
     max_t_ms = now_ms + future_tolerance_ms
     for index, item in enumerate(items):
@@ -195,12 +212,7 @@ def validate_batch(items: Sequence[Any], now_ms: int, future_tolerance_ms: int) 
             except ValueError as exc:
                 verdict.rejected.append(Rejection(index, str(exc)))
                 continue
-        if sample.t_ms in seen:
-            verdict.repeats += 1
-            continue
-        seen.add(sample.t_ms)
-        verdict.clean.append(sample)
-        verdict.rr_dropped += dropped
+        verdict.keep(sample, dropped)
     return verdict
 
 
@@ -272,20 +284,14 @@ def _from_checked(items: list[CleanSample]) -> BatchVerdict:
     """Samples msgspec has checked, none in the future: the first of a repeated time kept."""
     if len({item.t_ms for item in items}) == len(items):
         return BatchVerdict(clean=items)
-    seen: set[int] = set()
     verdict = BatchVerdict()
     for item in items:
-        if item.t_ms in seen:
-            verdict.repeats += 1
-            continue
-        seen.add(item.t_ms)
-        verdict.clean.append(item)
+        verdict.keep(item)
     return verdict
 
 
 def _judge_raw_items(items: list[msgspec.Raw], now_ms: int, future_tolerance_ms: int) -> BatchVerdict:
     """Each raw item alone: msgspec's strict pass when it takes the item, else check_sample's verdict."""
-    seen: set[int] = set()
     verdict = BatchVerdict()
     max_t_ms = now_ms + future_tolerance_ms
     decode = _FAST_ITEM.decode
@@ -304,12 +310,7 @@ def _judge_raw_items(items: list[msgspec.Raw], now_ms: int, future_tolerance_ms:
             except ValueError as exc:
                 verdict.rejected.append(Rejection(index, str(exc)))
                 continue
-        if sample.t_ms in seen:
-            verdict.repeats += 1
-            continue
-        seen.add(sample.t_ms)
-        verdict.clean.append(sample)
-        verdict.rr_dropped += dropped
+        verdict.keep(sample, dropped)
     return verdict
 
 
@@ -402,6 +403,21 @@ def insert_rows(db: Session, rows: SampleRows) -> int:
             part = params if len(params) <= step else params[start : start + step]
             stored += connection.exec_driver_sql(_sqlite_insert_sql(len(part) // _COLUMNS), part).rowcount
     return stored
+
+
+def stored_conflicts(db: Session, device_id: int, samples: Sequence[CleanSample]) -> int:
+    """How many of `samples` met a stored sample of the device at their time with another heart rate (the
+    stored one stays: ingest is idempotent on device and time). Asked only when some were not inserted."""
+    by_time = {s.t_ms: s.bpm for s in samples}
+    conflicts = 0
+    times = sorted(by_time)
+    for start in range(0, len(times), 500):  # bound the IN list for every driver
+        chunk = times[start : start + 500]
+        rows = db.execute(
+            select(Sample.t_ms, Sample.bpm).where(Sample.device_id == device_id, Sample.t_ms.in_(chunk))
+        )
+        conflicts += sum(1 for t_ms, bpm in rows if by_time[t_ms] != bpm)
+    return conflicts
 
 
 def store_samples(db: Session, *, user_id: int, device_id: int, samples: Sequence[CleanSample]) -> int:

@@ -14,7 +14,15 @@ from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
 from service.api.devices import get_owned_device
 from service.db import writer_lock
 from service.errors import Forbidden, InvalidInput, PayloadTooLarge
-from service.ingest import BatchTooLarge, MalformedBatch, insert_rows, parse_batch, parse_rr, sample_rows
+from service.ingest import (
+    BatchTooLarge,
+    MalformedBatch,
+    insert_rows,
+    parse_batch,
+    parse_rr,
+    sample_rows,
+    stored_conflicts,
+)
 from service.live import publish_heart_rate
 from service.models import Device, Sample
 from service.rollups import sample_spans
@@ -49,6 +57,11 @@ class IngestPublic(BaseModel):
     duplicates: int
     rejected: list[RejectionPublic]
     rr_dropped: int = Field(0, description="impossible RR intervals dropped while their samples were kept")
+    conflicts: int = Field(
+        0,
+        description="duplicates whose time was already stored (or came earlier in the batch) with another "
+        "heart rate: the first one stays",
+    )
 
 
 class SamplePublic(BaseModel):
@@ -101,6 +114,9 @@ def ingest_samples(
     spans = sample_spans(clean)
     with writer_lock(db.get_bind()):  # type: ignore[arg-type]
         accepted = insert_rows(db, rows)
+        conflicts = verdict.conflicts
+        if accepted < len(clean):  # a retry, or another value for a stored time: say which it was
+            conflicts += stored_conflicts(db, device.id, clean)
         if accepted and newest is not None:
             if device.last_sample_ms is None or newest > device.last_sample_ms:
                 device.last_sample_ms = newest
@@ -114,6 +130,7 @@ def ingest_samples(
         duplicates=len(clean) - accepted + verdict.repeats,
         rejected=[RejectionPublic(index=r.index, reason=r.reason) for r in verdict.rejected],
         rr_dropped=verdict.rr_dropped,
+        conflicts=conflicts,
     )
 
 

@@ -202,7 +202,7 @@ def test_recovery_page_draws_the_band_and_says_todays_status(person: Person) -> 
         expect(page.locator("#rhr-chart")).to_have_attribute("data-days", "22")
         chart = page.locator("#hrv-chart")
         expect(chart.locator("canvas")).to_have_count(1)
-        expect(chart).to_have_attribute("data-tz", "UTC")  # daily x values are noon UTC of each date
+        expect(chart).to_have_attribute("data-tz", "Etc/GMT+12")  # daily x: noon UTC, midnight at UTC-12
         assert int(chart.get_attribute("data-band-days") or 0) >= 8
         assert int(chart.get_attribute("data-gaps") or 0) >= 1  # the two days without a reading
 

@@ -55,3 +55,45 @@ def test_the_database_and_its_journal_files_are_the_owners_alone(tmp_path: Path)
             assert stat.S_IMODE(os.stat(settings.data_dir / name).st_mode) == 0o600, name
     engine.dispose()
     assert stat.S_IMODE(os.stat(settings.data_dir).st_mode) == 0o700
+
+
+def test_a_value_from_outside_cannot_forge_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from service.logs import RedactSecrets
+
+    logger = logging.getLogger("service.recording")  # a child: a filter on "service" alone would miss it
+    handler_filter = RedactSecrets()
+    caplog.handler.addFilter(handler_filter)
+    try:
+        logger.warning("strap %s at %s", "Polar\nINFO chinup: user 2 logged in", "/api/v1/live?ticket=s3cret")
+    finally:
+        caplog.handler.removeFilter(handler_filter)
+    line = caplog.records[-1].getMessage()
+    assert "\n" not in line and "\\x0a" in line and "s3cret" not in line
+
+
+def test_a_new_spool_is_the_owners_alone(tmp_path: Path) -> None:
+    from devices.spool import Spool
+
+    with Spool(tmp_path / "spool.sqlite3"):
+        pass
+    assert stat.S_IMODE(os.stat(tmp_path / "spool.sqlite3").st_mode) == 0o600
+
+
+def test_another_heart_rate_for_a_stored_time_is_a_counted_conflict(http: httpx.Client) -> None:
+    user = sign_up(http)
+    device = register_device(http, user)
+    url = f"/api/v1/devices/{device['id']}/samples"
+    t = int(time.time() * 1000) - 60_000
+    first = http.post(url, json={"samples": [{"t": t, "bpm": 70}]}, headers=user.headers).json()
+    assert (first["accepted"], first["duplicates"], first["conflicts"]) == (1, 0, 0)
+    retry = http.post(url, json={"samples": [{"t": t, "bpm": 70}]}, headers=user.headers).json()
+    assert (retry["accepted"], retry["duplicates"], retry["conflicts"]) == (0, 1, 0)  # a retry is no conflict
+    other = http.post(
+        url, json={"samples": [{"t": t, "bpm": 90}, {"t": t + 1000, "bpm": 71}, {"t": t + 1000, "bpm": 72}]},
+        headers=user.headers,
+    ).json()  # fmt: skip
+    assert (other["accepted"], other["duplicates"], other["conflicts"]) == (1, 2, 2)
+    stored = http.get(url, headers=user.headers).json()
+    assert [(s["t_ms"], s["bpm"]) for s in stored] == [(t, 70), (t + 1000, 71)]  # the first one stays

@@ -24,9 +24,9 @@ def test_batch_is_stored_once_and_read_back_in_order(client: TestClient) -> None
     url = f"/api/v1/devices/{device['id']}/samples"
     batch = _samples(500)
     first = client.post(url, json={"samples": batch[::-1]}, headers=user.headers)
-    assert first.json() == {"accepted": 500, "duplicates": 0, "rejected": [], "rr_dropped": 0}
+    assert first.json() == {"accepted": 500, "duplicates": 0, "rejected": [], "rr_dropped": 0, "conflicts": 0}
     again = client.post(url, json={"samples": batch}, headers=user.headers)
-    assert again.json() == {"accepted": 0, "duplicates": 500, "rejected": [], "rr_dropped": 0}
+    assert again.json() == {"accepted": 0, "duplicates": 500, "rejected": [], "rr_dropped": 0, "conflicts": 0}
     stored = client.get(url, headers=user.headers).json()
     assert [s["t_ms"] for s in stored] == [s["t"] for s in batch]
     assert stored[0]["rr_ms"] == [1000.0] and stored[0]["contact"] is True

@@ -121,8 +121,13 @@ def open_dash(
     viewport: dict[str, int],
     token: str | None = None,
     timezone_id: str = "UTC",
+    locale: str | None = None,
+    bypass_csp: bool = False,
+    timeout_ms: int = 10_000,
 ) -> Dash:
-    """A fresh browser context (own storage), holding the token as the log-in page would leave it."""
+    """A fresh browser context (own storage), holding the token as the log-in page would leave it.
+
+    `locale` sets the browser's language; `bypass_csp` only for tests that inject a script (axe-core)."""
     storage: dict[str, Any] | None = None
     if token is not None:
         local = [{"name": TOKEN_KEY, "value": token}]
@@ -133,8 +138,10 @@ def open_dash(
         storage_state=storage,  # type: ignore[arg-type]
         reduced_motion="reduce",
         timezone_id=timezone_id,
+        bypass_csp=bypass_csp,
+        **({"locale": locale} if locale else {}),
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(timeout_ms)
     page = context.new_page()
     log = BrowserLog()
     page.on("console", log.on_console)
@@ -152,7 +159,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     # per-address sign-up throttle (50 an hour) the run would fail on its own growth, not on a bug.
     server = LiveServer(
         Settings(
-            database_url=f"sqlite:///{data_dir / 'e2e.sqlite3'}", data_dir=data_dir, signups_per_address=100_000
+            database_url=f"sqlite:///{data_dir / 'e2e.sqlite3'}",
+            data_dir=data_dir,
+            signups_per_address=100_000,
         )
     )
     server.start()

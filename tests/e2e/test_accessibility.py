@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.conftest import SCREENSHOTS, TOKEN_KEY, BrowserLog, Strap, api, now_ms
+from tests.e2e.conftest import SCREENSHOTS, Strap, api, now_ms, open_dash
 from tests.support.server import LiveServer
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
@@ -99,24 +98,10 @@ def _with_data(server: LiveServer) -> tuple[TestUser, dict[str, int]]:
 
 
 def _page(browser: Browser, server: LiveServer, size: dict[str, int], token: str | None) -> Page:
-    storage: Any = None
-    if token:
-        storage = {
-            "cookies": [],
-            "origins": [{"origin": server.url, "localStorage": [{"name": TOKEN_KEY, "value": token}]}],
-        }
-    context = browser.new_context(
-        viewport=size,
-        storage_state=storage,
-        bypass_csp=True,
-        reduced_motion="reduce",
-        timezone_id="Europe/Berlin",
-    )
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    log = BrowserLog()
-    page.on("pageerror", log.on_page_error)
-    return page
+    # The pages' CSP would block the injected axe-core script: only these audit tabs bypass it.
+    dash = open_dash(browser, server, viewport=size, token=token, timezone_id="Europe/Berlin", bypass_csp=True,
+                     timeout_ms=15_000)  # fmt: skip
+    return dash.page
 
 
 def _audit(page: Page, url: str, name: str, *, ready: bool = True) -> list[str]:

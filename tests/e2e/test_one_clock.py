@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import SCREENSHOTS, BrowserLog, Dash, Strap, api, now_ms
+from tests.e2e.conftest import SCREENSHOTS, Dash, Strap, api, now_ms, open_dash
 from tests.support.server import LiveServer
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
@@ -73,30 +73,18 @@ def berliner(
     """A user in Berlin, with a desktop and a phone tab in a New York browser reading `locale`."""
     with httpx.Client(base_url=live_server.url, timeout=10) as client:
         user = sign_up(client, timezone="Europe/Berlin", resting_hr=60, max_hr=190)
-    tabs = {}
-    for name, size in SIZES.items():
-        context = browser.new_context(
+    tabs = {
+        name: open_dash(
+            browser,
+            live_server,
             viewport=size,
+            token=user.token,
             timezone_id=BROWSER_TZ,
             locale=request.param,
-            reduced_motion="reduce",
-            storage_state={
-                "cookies": [],
-                "origins": [  # type: ignore[typeddict-item]
-                    {
-                        "origin": live_server.url,
-                        "localStorage": [{"name": "chinup.token", "value": user.token}],
-                    }
-                ],
-            },
-        )
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        log = BrowserLog()
-        page.on("console", log.on_console)
-        page.on("pageerror", log.on_page_error)
-        page.on("response", log.on_response)
-        tabs[name] = Dash(page=page, server=live_server, log=log)
+            timeout_ms=15_000,
+        )  # fmt: skip
+        for name, size in SIZES.items()
+    }
     yield user, request.param, tabs
     for tab in tabs.values():
         tab.page.context.close()

@@ -139,7 +139,7 @@ def open_dash(
         reduced_motion="reduce",
         timezone_id=timezone_id,
         bypass_csp=bypass_csp,
-        **({"locale": locale} if locale else {}),
+        locale=locale,
     )
     context.set_default_timeout(timeout_ms)
     page = context.new_page()

@@ -82,7 +82,7 @@ def berliner(
             timezone_id=BROWSER_TZ,
             locale=request.param,
             timeout_ms=15_000,
-        )  # fmt: skip
+        )
         for name, size in SIZES.items()
     }
     yield user, request.param, tabs

@@ -6,7 +6,9 @@ server-sent events pass through untouched and unbuffered.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from urllib.parse import urlsplit, urlunsplit
+
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Everything a page needs comes from this origin: no inline script or style, no CDN, no outside fonts.
@@ -31,8 +33,22 @@ BASE_HEADERS = {
 API_PREFIX = "/api/"
 
 
+def relative_location(location: str, host: str | None) -> str:
+    """`location` as a path when it points back at the host the request named.
+
+    Starlette builds the trailing-slash redirect (and `url_for`) from the request's `Host` header, so a
+    forged `Host: evil.example` would send the browser to evil.example. The service never redirects
+    off its own origin, so an absolute URL on the request's own host becomes its path and query.
+    """
+    parts = urlsplit(location)
+    if not parts.netloc or (host is not None and parts.netloc.lower() != host.lower()):
+        return location
+    return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+
+
 class SecurityHeaders:
-    """Adds the policy headers to every HTTP answer unless the route set its own."""
+    """Adds the policy headers to every HTTP answer unless the route set its own, and keeps every
+    redirect on the service's own origin (see relative_location)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,9 +64,13 @@ class SecurityHeaders:
         if path.startswith(API_PREFIX):
             extra["cache-control"] = "no-store"
 
+        host = Headers(scope=scope).get("host")
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if "location" in headers:
+                    headers["location"] = relative_location(headers["location"], host)
                 for name, value in extra.items():
                     if name not in headers:
                         headers[name] = value

@@ -97,3 +97,13 @@ def test_another_heart_rate_for_a_stored_time_is_a_counted_conflict(http: httpx.
     assert (other["accepted"], other["duplicates"], other["conflicts"]) == (1, 2, 2)
     stored = http.get(url, headers=user.headers).json()
     assert [(s["t_ms"], s["bpm"]) for s in stored] == [(t, 70), (t + 1000, 71)]  # the first one stays
+
+
+@pytest.mark.parametrize("path", ["/", "/api/v1/checkins/", "/dashboard/today/"])
+def test_a_forged_host_never_appears_in_a_redirect(http: httpx.Client, path: str) -> None:
+    # Starlette builds the trailing-slash redirect from the Host header: it sent browsers to evil.example.
+    answer = http.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert answer.is_redirect
+    location = answer.headers["location"]
+    assert location.startswith("/") and not location.startswith("//"), location
+    assert "evil.example" not in location

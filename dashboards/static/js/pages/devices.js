@@ -5,6 +5,7 @@ import { signedInPage } from "../shell.js";
 import { formatDateTime, zonedIso } from "../time.js";
 import { confirmDelete } from "../journal.js";
 import { importForm } from "../importer.js";
+import { tokenPanel } from "../device-tokens.js";
 import { $, el, replaceChildren } from "../dom.js";
 
 const SCAN_SECONDS = 3;
@@ -101,9 +102,11 @@ function deviceItem(device) {
     ["Last sample", lastSample(device.id)],
     ["Model", device.model],
   ].filter(([, value]) => value);
+  const uploads = recorder(device) === "an uploader or phone";
   return el("li", { class: "device", "data-device": device.id },
     el("h4", {}, device.name), liveBadge(device.id),
-    el("dl", { class: "facts" }, facts.map(([term, value]) => fact(term, value))));
+    el("dl", { class: "facts" }, facts.map(([term, value]) => fact(term, value))),
+    uploads ? tokenPanel(device, state.profile.timezone) : null);
 }
 
 function renderStraps() {

@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.text import Text
 
 from devices.errors import DeviceError, SpoolFull, UploadRefused, UploadUnavailable
+from devices.logs import RepeatLimiter
 from devices.simulator import VirtualStrap, load_recording
 from devices.spool import Spool
 from devices.strap import Clock, SampleDecoder, StrapLink
@@ -162,6 +163,8 @@ class StrapPipeline:
         self.uploader: Uploader | None = None
         self.device_id: int | None = None
         self.depth = 0  # the spool depth last read off the event loop, for the status line
+        # a service away for hours logs a line a minute, not one every 10 s
+        self._unavailable = RepeatLimiter(_LOGGER)
 
     async def refresh_depth(self) -> int:
         """Read this strap's spool depth in a worker thread (SQLite must not block the event loop)."""
@@ -242,8 +245,9 @@ class StrapPipeline:
             try:
                 return await call()
             except UploadUnavailable as exc:
-                _LOGGER.info("%s (%s): service unavailable (%s), retrying in %.1f s", self.link.stats.name or "strap",
-                             self.device_key or "?", exc, delay_s)  # fmt: skip
+                self._unavailable.log(logging.INFO, "%s (%s): service unavailable (%s), retrying in %.1f s",
+                                      self.link.stats.name or "strap", self.device_key or "?", exc,
+                                      delay_s)  # fmt: skip
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay_s):
                     await stop.wait()

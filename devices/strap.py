@@ -24,6 +24,7 @@ from bleak_retry_connector import establish_connection
 
 from devices import hrs
 from devices.errors import DeviceError, MalformedMeasurement
+from devices.logs import RepeatLimiter
 from devices.scan import SCAN_TIMEOUT_S, RadioHold, client_kwargs, find_strap
 from devices.spool import SpooledSample
 
@@ -173,6 +174,7 @@ class StrapLink:
         self._disconnected = asyncio.Event()
         self._last_error: BaseException | None = None
         self._radio = RadioHold(transport)
+        self._failures = RepeatLimiter(_LOGGER)  # a strap that never answers: one line a minute, not a second
 
     @property
     def last_error(self) -> BaseException | None:
@@ -235,7 +237,8 @@ class StrapLink:
             self.stats.address, self.stats.name = advert.address, advert.name
             self.stats.state = LinkState.CONNECTING
             self._disconnected = asyncio.Event()
-            _LOGGER.info("%s (%s): connecting, attempt %d", advert.name, advert.address, attempt + 1)
+            level = logging.INFO if attempt <= 1 else logging.DEBUG  # each failure below names its attempt
+            _LOGGER.log(level, "%s (%s): connecting, attempt %d", advert.name, advert.address, attempt + 1)
             return await establish_connection(
                 BleakClient,
                 advert.device,
@@ -245,8 +248,8 @@ class StrapLink:
                 **client_kwargs(self.transport),
             )
         except (BleakError, DeviceError, TimeoutError) as exc:
-            _LOGGER.info("%s (%s): connection attempt %d failed: %s", target, self.stats.address or "?",
-                         attempt + 1, exc)  # fmt: skip
+            self._failures.log(logging.INFO, "%s (%s): connection attempt %d failed: %s", target,
+                               self.stats.address or "?", attempt + 1, exc)  # fmt: skip
             self._last_error = exc
             self.stats.state = LinkState.WAITING
             return None

@@ -20,8 +20,15 @@ from devices.errors import UploadRefused, UploadUnavailable
 from devices.spool import Spool, SpooledSample
 
 __all__ = [
-    "BACKOFF_BASE_S", "BACKOFF_CAP_S", "Rejection", "UploadCounters", "UploadResult", "Uploader",
-    "backoff_delay", "is_retryable_status", "parse_retry_after",
+    "BACKOFF_BASE_S",
+    "BACKOFF_CAP_S",
+    "Rejection",
+    "UploadCounters",
+    "UploadResult",
+    "Uploader",
+    "backoff_delay",
+    "is_retryable_status",
+    "parse_retry_after",
 ]
 
 log = logging.getLogger(__name__)
@@ -35,8 +42,9 @@ DEFAULT_BATCH_SIZE = 1000
 _MAX_EXPONENT = 64  # 2**64 * any base exceeds any sane cap; avoids float overflow for huge attempts
 
 
-def backoff_delay(attempt: int, *, base_s: float = BACKOFF_BASE_S, cap_s: float = BACKOFF_CAP_S,
-                  rng: random.Random) -> float:
+def backoff_delay(
+    attempt: int, *, base_s: float = BACKOFF_BASE_S, cap_s: float = BACKOFF_CAP_S, rng: random.Random
+) -> float:
     """Seconds to wait before retry `attempt` (0 for the first): exponential backoff with full jitter.
 
     uniform(0, min(cap, base * 2**attempt)), after AWS's "Exponential Backoff And Jitter" (Brooker, 2015):
@@ -207,12 +215,19 @@ class Uploader:
         except UploadUnavailable as exc:
             self.counters.retries += 1
             self.counters.last_error = str(exc)
-            delay_s = backoff_delay(attempt, base_s=self._backoff_base_s, cap_s=self._backoff_cap_s,
-                                    rng=self._rng)
+            delay_s = backoff_delay(
+                attempt, base_s=self._backoff_base_s, cap_s=self._backoff_cap_s, rng=self._rng
+            )
             if exc.retry_after_s is not None:
                 delay_s = max(delay_s, exc.retry_after_s)
-            log.warning("%s: upload to %s failed (%s); retry %d in %.2f s",
-                        self.label, self.url, exc.detail, attempt + 1, delay_s)
+            log.warning(
+                "%s: upload to %s failed (%s); retry %d in %.2f s",
+                self.label,
+                self.url,
+                exc.detail,
+                attempt + 1,
+                delay_s,
+            )
             return None, delay_s
 
     async def _pause(self, delay_s: float, stop: asyncio.Event) -> None:
@@ -239,35 +254,49 @@ class Uploader:
         detail = _detail(answer)
         if is_retryable_status(answer.status_code):
             retry_after_s = parse_retry_after(answer.headers.get("retry-after"))
-            raise UploadUnavailable(self.url, f"{answer.status_code} {detail}",
-                                    status_code=answer.status_code, retry_after_s=retry_after_s)
+            raise UploadUnavailable(
+                self.url,
+                f"{answer.status_code} {detail}",
+                status_code=answer.status_code,
+                retry_after_s=retry_after_s,
+            )
         raise UploadRefused(answer.status_code, self.url, detail)
 
     def _result(self, answer: httpx.Response, samples: Sequence[SpooledSample]) -> UploadResult:
         """Read `{accepted, duplicates, rejected: [{index, reason}]}`; an unreadable 200 is retried."""
         try:
             data = answer.json()
-            rejected = tuple(Rejection(samples[int(r["index"])].t_ms, str(r["reason"]))
-                             for r in data["rejected"])
+            rejected = tuple(
+                Rejection(samples[int(r["index"])].t_ms, str(r["reason"])) for r in data["rejected"]
+            )
             result = UploadResult(len(samples), int(data["accepted"]), int(data["duplicates"]), rejected)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise UploadUnavailable(self.url, f"unreadable answer: {answer.text[:200]!r}") from exc
         if result.accepted + result.duplicates + len(rejected) != result.sent:
-            log.warning("%s: %s counted %d+%d+%d for %d samples sent", self.label, self.url,
-                        result.accepted, result.duplicates, len(rejected), result.sent)
+            log.warning(
+                "%s: %s counted %d+%d+%d for %d samples sent",
+                self.label,
+                self.url,
+                result.accepted,
+                result.duplicates,
+                len(rejected),
+                result.sent,
+            )
         return result
 
     def _count(self, result: UploadResult) -> None:
-        """Add one acknowledged batch to the counters and log what the service rejected."""
+        """Add one acknowledged batch to the counters and log what the service rejected in one line: a batch
+        of 1,000 impossible samples is one line, not 1,000 (the counters and the result keep them all)."""
         c = self.counters
         c.batches += 1
         c.uploaded += result.accepted
         c.duplicates += result.duplicates
         c.rejected += len(result.rejected)
         c.last_error = None
-        for rejection in result.rejected:
-            log.warning("%s: sample at t=%d ms rejected by %s: %s", self.label, rejection.t_ms, self.url,
-                        rejection.reason)
+        if result.rejected:
+            first = result.rejected[0]
+            log.warning("%s: %d of %d samples rejected by %s, the first (t=%d ms): %s", self.label,
+                        len(result.rejected), result.sent, self.url, first.t_ms, first.reason)  # fmt: skip
 
 
 def _detail(answer: httpx.Response) -> str:

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     analysis_debounce_s: float = 10.0
     analysis_quiet_s: float = Field(default=1.0, ge=0)
     ble_transport: str = "os"
+    # Straps the service records (service/api/straps.py). Pairing one needs this user's own scan through
+    # the service (GET /straps/scan) to have heard its address within strap_sighting_ttl_s: an address typed
+    # in from afar cannot be claimed, so nobody squats on a neighbour's strap. The first pairing then holds
+    # the strap until it is forgotten (a strap connects to one central anyway). Per user at most
+    # max_straps_per_user paired straps and max_devices_per_user devices (POST /devices); past either: 409.
+    strap_sighting_ttl_s: float = Field(default=600.0, gt=0)
+    max_straps_per_user: int = Field(default=8, ge=1)
+    max_devices_per_user: int = Field(default=100, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
     # Log-in guessing (service/throttle.py). One (account, address) pair has login_free_failures wrong
     # guesses, then waits login_delay_base_s doubled at each further failure, at most login_delay_max_s:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from devices.errors import UploadRefused
+from devices.logs import RepeatLimiter
 from devices.recorder import HTTP_TIMEOUT_S, StrapPipeline, run_pipeline
 from devices.spool import Spool
 from devices.strap import Clock, LinkState, StrapLink
@@ -47,6 +48,7 @@ STOP_TIMEOUT_S = 3.0  # how long a cancelled recorder may take to wind down befo
 REQUEST_DRAIN_S = 3.0  # at shutdown, how long in-process requests still running may take to finish
 TOKEN_REFUSED = (401, 403)  # the recorder's token is gone or no longer valid for the device
 PAIRING_CHECK_S = 5.0  # how often a recorder checks that its strap is still paired (even with no upload)
+MAX_SIGHTINGS = 10_000  # (address, user) pairs a scan heard, kept at most (a crowd of fake adverts is cut)
 
 
 class _WholeRequestTransport(httpx.AsyncBaseTransport):
@@ -152,6 +154,8 @@ class StrapRecording:
         self.pipeline: StrapPipeline | None = None
         self.task: asyncio.Task[None] | None = None
         self._published: dict[str, Any] | None = None
+        self._failures = RepeatLimiter(log)  # a strap failing for hours logs a line a minute, with a count
+        self._unchecked = RepeatLimiter(log)  # so does a database away for hours (checked every 5 s)
 
     def status(self) -> StrapStatus:
         """The strap's state from its link and decoder (connecting until the pipeline exists)."""
@@ -196,9 +200,10 @@ class StrapRecording:
                                  self.info.address)  # fmt: skip
                         self.token = None
                     else:
-                        log.warning("%s (%s): upload refused: %s", self.info.name, self.info.address, exc)
+                        self._failures.log(logging.WARNING, "%s (%s): upload refused: %s", *self._who(), exc)
                 except Exception:  # supervision: one strap's failure never stops the others or the service
-                    log.exception("%s (%s): recording failed, restarting", self.info.name, self.info.address)
+                    self._failures.log(logging.ERROR, "%s (%s): recording failed, restarting", *self._who(),
+                                       exc_info=True)  # fmt: skip
                 delay_s = restart_delay_s(delay_s, loop.time() - started_s)
                 self.restarts += 1
                 await asyncio.sleep(delay_s)
@@ -244,7 +249,9 @@ class StrapRecording:
         try:
             return await asyncio.to_thread(self._sup.still_recording, self.info.device_id)
         except SQLAlchemyError as exc:
-            log.warning("%s (%s): cannot check the pairing now: %s", self.info.name, self.info.address, exc)
+            self._unchecked.log(
+                logging.WARNING, "%s (%s): cannot check the pairing now: %s", *self._who(), exc
+            )
             return True
 
     async def _publish_status(self) -> None:
@@ -284,6 +291,7 @@ class StrapSupervisor:
         live: LiveHub,
         asgi_app: Callable[..., Any],
         clock: Clock = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transport = transport
         self.sessions = sessions
@@ -297,6 +305,11 @@ class StrapSupervisor:
         self._locks: dict[int, asyncio.Lock] = {}
         self._spool: Spool | None = None
         self._client: httpx.AsyncClient | None = None
+        self._monotonic = monotonic
+        # address -> {user id: when that user's scan through this service last heard it}: a pairing needs
+        # one (see `seen_by`). In memory on purpose: a sighting is worth minutes, and only this process's
+        # radio heard it.
+        self._sightings: dict[str, dict[int, float]] = {}
 
     @property
     def spool(self) -> Spool:
@@ -329,6 +342,41 @@ class StrapSupervisor:
                     self._spool = self._client = None
         finally:
             await asyncio.to_thread(spool.close)
+
+    def saw(self, user_id: int, addresses: Iterable[str], *, keep_s: float) -> None:
+        """Note that this user's scan heard these addresses now; sightings older than `keep_s` go."""
+        now_s = self._monotonic()
+        for address, seen in list(self._sightings.items()):
+            for uid, at_s in list(seen.items()):
+                if now_s - at_s > keep_s:
+                    del seen[uid]
+            if not seen:
+                del self._sightings[address]
+        for address in addresses:
+            self._sightings.setdefault(address.upper(), {})[user_id] = now_s
+        excess = self.sighting_count - MAX_SIGHTINGS
+        if excess > 0:  # only a flood of fake adverts gets here: the oldest sightings go first
+            oldest = sorted(
+                (at_s, a, uid) for a, seen in self._sightings.items() for uid, at_s in seen.items()
+            )
+            for _at_s, address, uid in oldest[:excess]:
+                del self._sightings[address][uid]
+                if not self._sightings[address]:
+                    del self._sightings[address]
+
+    def seen_by(self, user_id: int, address: str, *, within_s: float) -> bool:
+        """Whether this user's own scan through this service heard the address in the last `within_s`.
+
+        Why pairing asks for it: the address is unique service-wide, so without it anyone could type a
+        neighbour's address and hold the strap first; a scan only hears what is in radio range.
+        """
+        at_s = self._sightings.get(address.upper(), {}).get(user_id)
+        return at_s is not None and 0 <= self._monotonic() - at_s <= within_s
+
+    @property
+    def sighting_count(self) -> int:
+        """How many (address, user) sightings are kept (bounded by MAX_SIGHTINGS; for health and tests)."""
+        return sum(map(len, self._sightings.values()))
 
     def _paired_to_record(self) -> list[PairedInfo]:
         with self.sessions() as db:

@@ -7,12 +7,14 @@ import datetime as dt
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from service.api.deps import CurrentUser, PrincipalDep, SessionDep
+from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
 from service.api_errors import error_responses
-from service.errors import NotFound
-from service.models import Device, DeviceToken
+from service.db import writer_lock
+from service.errors import Conflict, NotFound
+from service.models import Device, DeviceToken, User
 from service.security import DEVICE_TOKEN_PREFIX, new_token, token_digest
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -82,6 +84,23 @@ def _issue_token(db: SessionDep, device_id: int) -> tuple[DeviceToken, str]:
     return row, token
 
 
+def lock_user(db: Session, user_id: int) -> None:
+    """Serialise this user's additions within the transaction (PostgreSQL: a row lock on the user, across
+    workers), so a cap counted now still holds at commit. SQLite admits one writer: `writer_lock` does it."""
+    db.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def check_device_cap(db: Session, user_id: int, cap: int) -> None:
+    """Refuse a new device past the user's cap (max_devices_per_user): one account, one person's devices;
+    thousands of fake ones would each cost a recorder, a spool and rows. Call it after `lock_user`."""
+    count = db.scalar(select(func.count()).select_from(Device).where(Device.user_id == user_id)) or 0
+    if count >= cap:
+        raise Conflict(
+            f"you have {count} devices, the most one account may have (max_devices_per_user = {cap}); "
+            "delete one you no longer use first"
+        )
+
+
 def get_owned_device(db: SessionDep, user_id: int, device_id: int) -> Device:
     """The device if it belongs to the user; another user's id answers 404, as if it did not exist."""
     device = db.get(Device, device_id)
@@ -92,15 +111,26 @@ def get_owned_device(db: SessionDep, user_id: int, device_id: int) -> Device:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceRegistered)
 def register_device(
-    body: DeviceCreate, user: CurrentUser, db: SessionDep, response: Response
+    body: DeviceCreate, user: CurrentUser, db: SessionDep, ctx: ContextDep, response: Response
 ) -> DeviceRegistered:
     """A new device, or the user's existing one with that address (200): either way with a fresh upload
-    token, and the device's older tokens revoked (whoever registered the address before loses it)."""
+    token, and the device's older tokens revoked (whoever registered the address before loses it). A new
+    device past max_devices_per_user answers 409."""
+    with writer_lock(db.get_bind()):  # type: ignore[arg-type]  # the cap's count holds until the commit
+        return _register(db, user.id, body, response, cap=ctx.settings.max_devices_per_user)
+
+
+def _register(
+    db: Session, user_id: int, body: DeviceCreate, response: Response, *, cap: int
+) -> DeviceRegistered:
+    """`register_device` with the user locked, so that the cap counted is the cap committed."""
+    lock_user(db, user_id)
     device = None
     if body.address is not None:
-        device = db.scalar(select(Device).where(Device.user_id == user.id, Device.address == body.address))
+        device = db.scalar(select(Device).where(Device.user_id == user_id, Device.address == body.address))
     if device is None:
-        device = Device(user_id=user.id, **body.model_dump())
+        check_device_cap(db, user_id, cap)
+        device = Device(user_id=user_id, **body.model_dump())
         db.add(device)
         db.flush()
     else:

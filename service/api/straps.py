@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from typing import Annotated
 
 from bleak.exc import BleakError
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from devices.errors import DeviceError
 from devices.scan import StrapAdvert, scan_straps
-from service.api.deps import CurrentUser, SessionDep
+from service.api.deps import ContextDep, CurrentUser, SessionDep
+from service.api.devices import check_device_cap, lock_user
+from service.config import Settings
+from service.db import writer_lock
 from service.errors import ChinUpError, Conflict, NotFound
 from service.models import Device, DeviceToken, PairedStrap
 from service.recording import PairedInfo, StrapState, StrapSupervisor
@@ -108,6 +112,7 @@ async def scan(
     user: CurrentUser,
     db: SessionDep,
     supervisor: SupervisorDep,
+    ctx: ContextDep,
     seconds: Annotated[float, Query(ge=0.5, le=15)] = 3.0,
 ) -> list[ScannedStrap]:
     """Straps advertising heart rate near the service, strongest first, marked when already paired."""
@@ -118,6 +123,8 @@ async def scan(
             f"cannot scan on {supervisor.transport}: {exc} (the service's transport is its CHINUP_BLE_TRANSPORT "
             "setting)"
         ) from exc
+    # what this user heard may be paired by them (POST /straps) for strap_sighting_ttl_s
+    supervisor.saw(user.id, (advert.address for advert in found), keep_s=ctx.settings.strap_sighting_ttl_s)
     return await asyncio.to_thread(_marked, db, user.id, found)
 
 
@@ -130,15 +137,56 @@ def list_straps(user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) ->
     return [_public(row, device, supervisor) for row, device in rows]
 
 
-def _pair_row(db: Session, user_id: int, body: PairBody) -> PairedInfo:
-    """The user's pairing of the strap, created with its device when new, set to record; committed."""
+def _pair_row(db: Session, user_id: int, body: PairBody, *, seen: bool, settings: Settings) -> PairedInfo:
+    """The user's pairing of the strap, created with its device when new, set to record; committed.
+
+    A new pairing needs `seen` (this user's scan heard the address lately): without it, whoever typed a
+    neighbour's address first would hold the strap. The user's own pairing needs none (a connected strap
+    no longer advertises). Checked in that order, so an address never heard tells nothing of its owner.
+    """
     address = body.address.upper()
-    row = db.scalar(select(PairedStrap).where(PairedStrap.address == address))
-    if row is not None and row.user_id != user_id:
-        raise Conflict("this strap is already paired with another account on this service")
+    with writer_lock(db.get_bind()):  # type: ignore[arg-type]  # SQLite: the caps' counts hold until commit
+        lock_user(db, user_id)
+        row = db.scalar(select(PairedStrap).where(PairedStrap.address == address))
+        if row is None or row.user_id != user_id:
+            _check_claim(db, user_id, row, seen=seen, settings=settings)
+        return _pair_locked(db, user_id, body, address, row, settings)
+
+
+def _check_claim(
+    db: Session, user_id: int, row: PairedStrap | None, *, seen: bool, settings: Settings
+) -> None:
+    """Refuse a new pairing: not heard by this user's scan lately, another account's, or past the cap."""
+    if not seen:
+        minutes = settings.strap_sighting_ttl_s / 60
+        raise Conflict(
+            f"scan near the strap first: pairing needs your own scan through this service (Scan for straps) "
+            f"to have heard this address in the last {minutes:g} minutes, with the strap worn and close by"
+        )
+    if row is not None:
+        raise Conflict(
+            "this strap is already paired with another account on this service; the first pairing holds it "
+            "until that account forgets it (a strap connects to one receiver at a time)"
+        )
+    cap = settings.max_straps_per_user
+    count = (
+        db.scalar(select(func.count()).select_from(PairedStrap).where(PairedStrap.user_id == user_id)) or 0
+    )
+    if count >= cap:
+        raise Conflict(
+            f"you have {count} paired straps, the most one account may have (max_straps_per_user = {cap}); "
+            "forget one you no longer use first"
+        )
+
+
+def _pair_locked(
+    db: Session, user_id: int, body: PairBody, address: str, row: PairedStrap | None, settings: Settings
+) -> PairedInfo:
+    """`_pair_row` once the claim is allowed: the pairing (and its device when new) set to record."""
     if row is None:
         device = db.scalar(select(Device).where(Device.user_id == user_id, Device.address == address))
         if device is None:
+            check_device_cap(db, user_id, settings.max_devices_per_user)
             device = Device(user_id=user_id, name=body.name or address, address=address, model="paired strap")
             db.add(device)
             db.flush()
@@ -171,9 +219,20 @@ def _unpair(db: Session, user_id: int, device_id: int) -> None:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=StrapPublic)
-async def pair(body: PairBody, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep) -> StrapPublic:
-    """Make the strap the user's device and start recording it; a strap paired by another user is refused."""
-    info = await asyncio.to_thread(_pair_row, db, user.id, body)
+async def pair(
+    body: PairBody, user: CurrentUser, db: SessionDep, supervisor: SupervisorDep, ctx: ContextDep
+) -> StrapPublic:
+    """Make the strap the user's device and start recording it.
+
+    409 unless this user's own scan (GET /straps/scan) heard the address within strap_sighting_ttl_s (10
+    minutes by default), for a strap paired by another account (the first pairing holds it until forgotten),
+    and past max_straps_per_user paired straps or max_devices_per_user devices.
+    """
+    settings = ctx.settings
+    seen = supervisor.seen_by(user.id, body.address, within_s=settings.strap_sighting_ttl_s)
+    info = await asyncio.to_thread(
+        functools.partial(_pair_row, db, user.id, body, seen=seen, settings=settings)
+    )
     async with supervisor.strap_lock(info.device_id):
         await supervisor.start(info)
     return await asyncio.to_thread(_public_of, db, user.id, info.device_id, supervisor)

@@ -134,6 +134,8 @@ def strap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StrapServ
 def test_stop_reads_stopped_and_forget_asks_first(browser: Browser, strap_server: StrapServer) -> None:
     user = new_user(strap_server)
     address = strap_server.straps["Polar H10"].address
+    scan = httpx.get(f"{strap_server.url}/api/v1/straps/scan?seconds=1", headers=user.headers, timeout=30)
+    assert address in {s["address"] for s in scan.json()}, scan.text  # pairing needs the user's own scan
     paired = httpx.post(f"{strap_server.url}/api/v1/straps", headers=user.headers, timeout=10,
                         json={"address": address})  # fmt: skip
     assert paired.status_code == 201, paired.text

@@ -163,10 +163,11 @@ async def test_scan_pair_stop_resume_restart_forget(app_settings: Settings, engi
             assert status["battery_pct"] == 41 and status["body_location"] == "chest"
             await eventually(lambda: stored_count(client, alice, device_id))
 
+            # Bob never heard it (a connected strap no longer advertises): a typed address is not a claim.
             refused = await client.post(
                 "/api/v1/straps", json={"address": garmin.address}, headers=bob.headers
             )
-            assert refused.status_code == 409 and "another account" in refused.json()["detail"]
+            assert refused.status_code == 409 and "scan near the strap first" in refused.json()["detail"]
             assert (
                 await client.post(f"/api/v1/straps/{device_id}/stop", headers=bob.headers)
             ).status_code == 404
@@ -177,6 +178,10 @@ async def test_scan_pair_stop_resume_restart_forget(app_settings: Settings, engi
             # A connected strap stops advertising; once let go it is heard again, marked as taken.
             scan_b = await client.get("/api/v1/straps/scan?seconds=1.5", headers=bob.headers)
             assert {s["address"]: s["paired"] for s in scan_b.json()}[garmin.address] == "another user"
+            refused = await client.post(
+                "/api/v1/straps", json={"address": garmin.address}, headers=bob.headers
+            )
+            assert refused.status_code == 409 and "another account" in refused.json()["detail"]
             assert await stored_count(client, alice, device_id) <= before + 1  # at most one batch in flight
 
             resumed = await client.post(f"/api/v1/straps/{device_id}/resume", headers=alice.headers)
@@ -196,9 +201,17 @@ async def test_scan_pair_stop_resume_restart_forget(app_settings: Settings, engi
             kept = await stored_count(client, alice, device_id)
             assert kept > 0  # forgetting unpairs; the history stays with the device
 
-            # Free again: another user may pair it now.
+            # Free again: another user may pair it now, once their scan (through this new process) hears it.
+            await eventually(lambda: _heard(client, bob, garmin))
             taken = await client.post("/api/v1/straps", json={"address": garmin.address}, headers=bob.headers)
             assert taken.status_code == 201 and taken.json()["device_id"] != device_id
+
+
+async def _heard(client: httpx.AsyncClient, user: TestUser, *straps: VirtualStrap) -> bool:
+    """The user's scan through the service hears these straps (what a pairing needs first)."""
+    answer = await client.get("/api/v1/straps/scan?seconds=1", headers=user.headers)
+    assert answer.status_code == 200, answer.text
+    return {strap.address for strap in straps} <= {s["address"] for s in answer.json()}
 
 
 async def _grew(client: httpx.AsyncClient, user: TestUser, device_id: int, before: int) -> bool:
@@ -217,11 +230,7 @@ async def test_restarts_reuse_one_recorder_token(app_settings: Settings, engine:
             async with running(app_settings, engine) as client:
                 if start == 0:
                     user = await new_user(client)
-                    answer = await client.post(
-                        "/api/v1/straps", json={"address": polar.address}, headers=user.headers
-                    )
-                    assert answer.status_code == 201, answer.text
-                    device_id = answer.json()["device_id"]
+                    device_id = await _pair(client, user, polar)
                 if start < 2:  # the last start stops at once, maybe before its recorder minted anything
                     await eventually(functools.partial(_recording, client, user, device_id), timeout_s=30)
         # each start replaces the token the service minted before
@@ -230,7 +239,9 @@ async def test_restarts_reuse_one_recorder_token(app_settings: Settings, engine:
 
 def _token_count(engine: Engine, device_id: int) -> int:
     with make_session_factory(engine)() as db:
-        return int(db.scalar(select(func.count()).select_from(DeviceToken).where(DeviceToken.device_id == device_id)))
+        return int(
+            db.scalar(select(func.count()).select_from(DeviceToken).where(DeviceToken.device_id == device_id))
+        )
 
 
 def _delete_tokens(engine: Engine, device_id: int) -> None:
@@ -244,7 +255,12 @@ async def _recording(client: httpx.AsyncClient, user: TestUser, device_id: int) 
     return bool(s["state"] == StrapState.RECORDING and s["last_bpm"])
 
 
-async def _pair(client: httpx.AsyncClient, user: TestUser, strap: VirtualStrap) -> int:
+async def _pair(
+    client: httpx.AsyncClient, user: TestUser, strap: VirtualStrap, *, scanned: bool = False
+) -> int:
+    """Pair the way a user does: scan near the strap (unless just done), then pair what was heard."""
+    if not scanned:
+        assert await _heard(client, user, strap)
     answer = await client.post("/api/v1/straps", json={"address": strap.address}, headers=user.headers)
     assert answer.status_code == 201, answer.text
     return int(answer.json()["device_id"])
@@ -320,13 +336,16 @@ async def _not_recorded(app: FastAPI, device_id: int) -> bool:
 
 
 @pytest.mark.timeout(120)
-async def test_shutdown_finishes_within_5_s_while_straps_stream(app_settings: Settings, engine: Engine) -> None:
+async def test_shutdown_finishes_within_5_s_while_straps_stream(
+    app_settings: Settings, engine: Engine
+) -> None:
     loop = asyncio.get_running_loop()
     async with straps() as virtual:
         async with contextlib.AsyncExitStack() as stack:
             client, app = await stack.enter_async_context(serving(app_settings, engine))
             user = await new_user(client)
-            ids = [await _pair(client, user, strap) for strap in virtual.values()]
+            assert await _heard(client, user, *virtual.values())  # one scan hears both
+            ids = [await _pair(client, user, strap, scanned=True) for strap in virtual.values()]
             for device_id in ids:
                 await eventually(lambda d=device_id: _recording(client, user, d), timeout_s=30)
             started = loop.time()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from service.api.checkins import NotNull, TimeFrom, TimeTo, refuse_future, within
 from service.api.deps import ContextDep, CurrentUser, SessionDep
+from service.api.pages import PAGE_RESPONSES, PageDep, page_of
 from service.api.types import IsoTime, ShortText, UtcTime
 from service.errors import NotFound
 from service.models import Application
@@ -68,14 +69,26 @@ def create_application(
     return application
 
 
-@router.get("", response_model=list[ApplicationPublic])
+@router.get("", response_model=list[ApplicationPublic], responses=PAGE_RESPONSES)
 def list_applications(
-    user: CurrentUser, db: SessionDep, from_: TimeFrom = None, to: TimeTo = None
-) -> list[Application]:
+    user: CurrentUser,
+    db: SessionDep,
+    page: PageDep,
+    from_: TimeFrom = None,
+    to: TimeTo = None,
+) -> list[ApplicationPublic]:
+    """The newest page of the applications, in time order; Link names the page before it."""
     query = within(
         select(Application).where(Application.user_id == user.id), Application.applied_at, from_, to
     )
-    return list(db.scalars(query.order_by(Application.applied_at, Application.id)))
+    return page_of(
+        db,
+        page,
+        query=query,
+        key=Application.applied_at,
+        id_column=Application.id,
+        public=ApplicationPublic,
+    )
 
 
 @router.get("/{application_id}", response_model=ApplicationPublic)

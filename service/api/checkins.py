@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service.api.common import query_time_ms
 from service.api.deps import ContextDep, CurrentUser, SessionDep
+from service.api.pages import PAGE_RESPONSES, PageDep, page_of
 from service.api.types import IsoTime, LongText, Rating, UtcTime
 from service.errors import InvalidInput, NotFound
 from service.models import CheckIn
@@ -110,12 +111,24 @@ def create_checkin(body: CheckInCreate, user: CurrentUser, db: SessionDep, ctx: 
     return checkin
 
 
-@router.get("", response_model=list[CheckInPublic])
+@router.get("", response_model=list[CheckInPublic], responses=PAGE_RESPONSES)
 def list_checkins(
-    user: CurrentUser, db: SessionDep, from_: TimeFrom = None, to: TimeTo = None
-) -> list[CheckIn]:
+    user: CurrentUser,
+    db: SessionDep,
+    page: PageDep,
+    from_: TimeFrom = None,
+    to: TimeTo = None,
+) -> list[CheckInPublic]:
+    """The newest page of the check-ins, in time order; Link names the page before it."""
     query = within(select(CheckIn).where(CheckIn.user_id == user.id), CheckIn.at, from_, to)
-    return list(db.scalars(query.order_by(CheckIn.at, CheckIn.id)))
+    return page_of(
+        db,
+        page,
+        query=query,
+        key=CheckIn.at,
+        id_column=CheckIn.id,
+        public=CheckInPublic,
+    )
 
 
 @router.get("/{checkin_id}", response_model=CheckInPublic)

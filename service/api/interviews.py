@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.api.checkins import NotNull, TimeFrom, TimeTo, within
 from service.api.deps import CurrentUser, SessionDep
+from service.api.pages import PAGE_RESPONSES, PageDep, page_of
 from service.api.types import IsoTime, LongText, ShortText, UtcTime
 from service.errors import InvalidInput, NotFound
 from service.models import Feedback, Interview, Reflection
@@ -164,6 +165,10 @@ def get_owned_feedback(db: Session, user_id: int, interview_id: int, feedback_id
     return feedback
 
 
+# The time a feedback record is ordered by, in SQL: the same as feedback_in_time_order's key.
+FEEDBACK_TIME = func.coalesce(Feedback.requested_at, Feedback.received_at, Feedback.created_at)
+
+
 def feedback_in_time_order(interview: Interview) -> list[Feedback]:
     """Ordered by when each was asked for (else received, else logged)."""
     return sorted(interview.feedback, key=lambda f: (f.requested_at or f.received_at or f.created_at, f.id))
@@ -204,12 +209,24 @@ def create_interview(body: InterviewCreate, user: CurrentUser, db: SessionDep) -
     return interview
 
 
-@router.get("", response_model=list[InterviewPublic])
+@router.get("", response_model=list[InterviewPublic], responses=PAGE_RESPONSES)
 def list_interviews(
-    user: CurrentUser, db: SessionDep, from_: TimeFrom = None, to: TimeTo = None
-) -> list[Interview]:
+    user: CurrentUser,
+    db: SessionDep,
+    page: PageDep,
+    from_: TimeFrom = None,
+    to: TimeTo = None,
+) -> list[InterviewPublic]:
+    """The newest page of the interviews, in time order; Link names the page before it."""
     query = within(select(Interview).where(Interview.user_id == user.id), Interview.at, from_, to)
-    return list(db.scalars(query.order_by(Interview.at, Interview.id)))
+    return page_of(
+        db,
+        page,
+        query=query,
+        key=Interview.at,
+        id_column=Interview.id,
+        public=InterviewPublic,
+    )
 
 
 @router.get("/{interview_id}", response_model=InterviewDetail)
@@ -264,9 +281,20 @@ def create_feedback(interview_id: int, body: FeedbackCreate, user: CurrentUser, 
     return feedback
 
 
-@router.get("/{interview_id}/feedback", response_model=list[FeedbackPublic])
-def list_feedback(interview_id: int, user: CurrentUser, db: SessionDep) -> list[Feedback]:
-    return feedback_in_time_order(get_owned_interview(db, user.id, interview_id))
+@router.get("/{interview_id}/feedback", response_model=list[FeedbackPublic], responses=PAGE_RESPONSES)
+def list_feedback(
+    interview_id: int, user: CurrentUser, db: SessionDep, page: PageDep
+) -> list[FeedbackPublic]:
+    """The newest page of the interview's feedback, in the order of feedback_in_time_order."""
+    interview = get_owned_interview(db, user.id, interview_id)
+    return page_of(
+        db,
+        page,
+        query=select(Feedback).where(Feedback.interview_id == interview.id),
+        key=FEEDBACK_TIME,
+        id_column=Feedback.id,
+        public=FeedbackPublic,
+    )
 
 
 @router.patch("/{interview_id}/feedback/{feedback_id}", response_model=FeedbackPublic)

@@ -11,13 +11,19 @@ from sqlalchemy.orm import Session
 
 from service.api.checkins import NotNull, TimeFrom, TimeTo, refuse_future, within
 from service.api.deps import ContextDep, CurrentUser, SessionDep
+from service.api.pages import PAGE_RESPONSES, PageDep, page_of
 from service.api.types import IsoTime, LongText, Rating, UtcTime
 from service.errors import NotFound
 from service.models import PracticeSession
 
 router = APIRouter(prefix="/practice", tags=["practice"])
 
-Questions = Annotated[list[Annotated[str, Field(min_length=1, max_length=2000)]], Field(max_length=200)]
+# A session is a handful of questions, each a sentence or two. The bound keeps one record small (it was
+# 200 x 2000 characters, 400 kB: issue 15), so a page of them stays small too (service/api/pages.py).
+MAX_QUESTIONS, MAX_QUESTION_CHARS = 50, 500
+Questions = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]], Field(max_length=MAX_QUESTIONS)
+]
 
 
 class PracticeCreate(BaseModel):
@@ -68,14 +74,26 @@ def create_practice(
     return practice
 
 
-@router.get("", response_model=list[PracticePublic])
+@router.get("", response_model=list[PracticePublic], responses=PAGE_RESPONSES)
 def list_practice(
-    user: CurrentUser, db: SessionDep, from_: TimeFrom = None, to: TimeTo = None
-) -> list[PracticeSession]:
+    user: CurrentUser,
+    db: SessionDep,
+    page: PageDep,
+    from_: TimeFrom = None,
+    to: TimeTo = None,
+) -> list[PracticePublic]:
+    """The newest page of the practice sessions, in time order; Link names the page before it."""
     query = within(
         select(PracticeSession).where(PracticeSession.user_id == user.id), PracticeSession.at, from_, to
     )
-    return list(db.scalars(query.order_by(PracticeSession.at, PracticeSession.id)))
+    return page_of(
+        db,
+        page,
+        query=query,
+        key=PracticeSession.at,
+        id_column=PracticeSession.id,
+        public=PracticePublic,
+    )
 
 
 @router.get("/{practice_id}", response_model=PracticePublic)

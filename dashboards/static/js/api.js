@@ -32,7 +32,41 @@ async function parse(response) {
 }
 
 /** Call the API; `json` sends a JSON body, `form` an urlencoded one. Throws ApiError on 4xx/5xx. */
-export async function api(path, { method = "GET", json, form, auth = true, signal } = {}) {
+export async function api(path, options = {}) {
+  return (await send(`${API}${path}`, options)).data;
+}
+
+/** The target of the `rel="next"` link in an RFC 8288 Link header, or null. */
+export function nextLink(header) {
+  for (const [, target, params] of (header || "").matchAll(/<([^>]*)>([^,<]*)/g)) {
+    const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;]+))/i.exec(params);
+    if (rel && (rel[1] ?? rel[2]).toLowerCase().split(/\s+/).includes("next")) return target;
+  }
+  return null;
+}
+
+/**
+ * Every item of a paged journal list (GET /checkins, /interviews, /practice, ...), in the list's order.
+ * The first page holds the newest items and its Link rel="next" the ones before them, so the pages are
+ * put back together last-fetched first. Only same-origin API links are followed: the token goes along.
+ */
+export async function apiAll(path, { signal } = {}) {
+  const pages = [];
+  const seen = new Set();
+  let url = `${API}${path}`;
+  while (url && !seen.has(url)) {
+    seen.add(url);
+    const { response, data } = await send(url, { signal });
+    pages.push(Array.isArray(data) ? data : []);
+    const next = nextLink(response.headers.get("Link"));
+    const target = next ? new URL(next, location.href) : null;
+    url = target && target.origin === location.origin && target.pathname.startsWith(`${API}/`)
+      ? target.pathname + target.search : null;
+  }
+  return pages.reverse().flat();
+}
+
+async function send(url, { method = "GET", json, form, auth = true, signal } = {}) {
   const headers = { Accept: "application/json" };
   let body;
   if (json !== undefined) {
@@ -43,7 +77,7 @@ export async function api(path, { method = "GET", json, form, auth = true, signa
   }
   const token = getToken();
   if (auth && token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(`${API}${path}`, { method, headers, body, signal });
+  const response = await fetch(url, { method, headers, body, signal });
   const data = await parse(response);
   if (response.status === 401 && auth) {
     clearToken();
@@ -51,7 +85,7 @@ export async function api(path, { method = "GET", json, form, auth = true, signa
     throw new ApiError(401, "please log in again");
   }
   if (!response.ok) throw new ApiError(response.status, data && data.detail ? data.detail : data);
-  return data;
+  return { response, data };
 }
 
 /** Like api(), but an endpoint that is absent (404/405) yields `fallback` instead of an error. */

@@ -9,7 +9,7 @@ const key = (profile, what) => `chinup.first-run.${what}.${profile.id}`;
 
 /** Whether each step is done, from the profile, the devices, the check-ins and the interviews. */
 async function stepsDone(profile) {
-  const [devices, checkins, interviews] = await Promise.all([api("/devices"), api("/checkins"), api("/interviews")]);
+  const [devices, checkins, interviews] = await Promise.all([api("/devices"), api("/checkins?limit=1"), api("/interviews?limit=1")]);
   // "Estimate it" chosen here, or already estimated by the server from the user's data: nothing to ask.
   const estimating = localStorage.getItem(key(profile, "estimate-resting")) === "yes"
     || heartProfile()?.resting_hr_source === "estimated";

@@ -1,7 +1,7 @@
 // Practice sessions and applications: the same lists and forms on an interview's page (those since it)
 // and on the Journal page (all of them). The forms are the partials _practice_card.html and
 // _applications_card.html.
-import { api } from "./api.js";
+import { apiAll } from "./api.js";
 import { formatDateTime } from "./time.js";
 import { $, el } from "./dom.js";
 import { isFuture, lines, liveOutput, localInput, nowInput, readTime, recordList } from "./journal.js";
@@ -17,7 +17,7 @@ export function practiceRecords({ tz, from = null, onChange = async () => {} }) 
   const syncRating = liveOutput($("#practice-rating"), $("#practice-rating-out"));
   let records;
   const reload = async () => {
-    const items = await api(`/practice${query(valueOf(from))}`);
+    const items = await apiAll(`/practice${query(valueOf(from))}`);
     records.show(items.sort(newestFirst("at")));
   };
   records = recordList({
@@ -52,7 +52,7 @@ export function practiceRecords({ tz, from = null, onChange = async () => {} }) 
     },
     messages: {
       at: "Please pick a date and time that has already passed.",
-      questions: "Each question can be up to 2,000 characters, and up to 200 questions a session.",
+      questions: "Each question can be up to 500 characters, and up to 50 questions a session.",
       self_rating: "Rate the session from 1 to 10.",
       notes: "The notes are too long (up to 20,000 characters).",
     },
@@ -75,7 +75,7 @@ export function practiceRecords({ tz, from = null, onChange = async () => {} }) 
 export function applicationRecords({ tz, from = null, onChange = async () => {} }) {
   let records;
   const reload = async () => {
-    const items = await api(`/applications${query(valueOf(from))}`);
+    const items = await apiAll(`/applications${query(valueOf(from))}`);
     records.show(items.sort(newestFirst("applied_at")));
   };
   records = recordList({

@@ -1,4 +1,4 @@
-import { ApiError, api, apiOptional } from "../api.js";
+import { ApiError, api, apiAll, apiOptional } from "../api.js";
 import { loadStress } from "../interview-stress.js";
 import { clearProblems, confirmDelete, isFuture, localInput, nowInput, readTime, recordList, showApiError, showProblems } from "../journal.js";
 import { applicationRecords, practiceRecords } from "../records.js";
@@ -85,7 +85,7 @@ function feedbackRecords() {
   const tz = state.tz;
   const when = (iso) => formatDateTime(iso, tz);
   let records;
-  const reload = async () => records.show([...(await api(`/interviews/${state.id}/feedback`))].reverse());
+  const reload = async () => records.show((await apiAll(`/interviews/${state.id}/feedback`)).reverse());
   records = recordList({
     form: $("#feedback-form"),
     list: $("#feedback-list"),

@@ -1,4 +1,4 @@
-import { api } from "../api.js";
+import { apiAll } from "../api.js";
 import { localInput, readTime, recordList } from "../journal.js";
 import { signedInPage } from "../shell.js";
 import { formatDateTime } from "../time.js";
@@ -8,7 +8,7 @@ const newestFirst = (a, b) => Date.parse(b.at) - Date.parse(a.at) || b.id - a.id
 
 function interviewRecords(tz) {
   let records;
-  const reload = async () => records.show((await api("/interviews")).sort(newestFirst));
+  const reload = async () => records.show((await apiAll("/interviews")).sort(newestFirst));
   const outcome = $("#outcome");
   records = recordList({
     form: $("#interview-form"),

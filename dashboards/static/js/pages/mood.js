@@ -1,4 +1,4 @@
-import { api, apiOptional } from "../api.js";
+import { apiAll, apiOptional } from "../api.js";
 import { bars, cssVar, drawChart, emptyChart, pointsOnly, withAlpha } from "../charts.js";
 import { signedInPage } from "../shell.js";
 import { addDays, dateRange, dateToX, formatDateTime, formatDay, localDate } from "../time.js";
@@ -115,7 +115,7 @@ async function load() {
   const since = new Date(Date.parse(`${addDays(from, -1)}T00:00:00Z`)).toISOString();
   const [days, checkins] = await Promise.all([
     apiOptional(`/days?from=${from}&to=${to}`, []),
-    api(`/checkins?from=${encodeURIComponent(since)}`),
+    apiAll(`/checkins?from=${encodeURIComponent(since)}`),
   ]);
   state.checkins = checkins;
   showHistory();

@@ -1,4 +1,4 @@
-import { api, apiOptional, describeError } from "../api.js";
+import { api, apiAll, apiOptional, describeError } from "../api.js";
 import { firstRunChecklist } from "../checklist.js";
 import { connectLive } from "../live.js";
 import { renderRing } from "../ring.js";
@@ -80,7 +80,7 @@ function renderCheckins(checkins) {
 
 async function loadCheckins() {
   const since = new Date(Date.now() - 48 * 3600 * 1000).toISOString();
-  renderCheckins(await api(`/checkins?from=${encodeURIComponent(since)}`));
+  renderCheckins(await apiAll(`/checkins?from=${encodeURIComponent(since)}`));
 }
 
 /** The day summary; live minutes that arrived first are not taken back by an older summary. */

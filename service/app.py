@@ -26,6 +26,7 @@ from service.api_errors import document_errors, ids_in_range
 from service.config import Settings
 from service.db import make_engine, make_session_factory
 from service.errors import ChinUpError
+from service.import_jobs import ImportJobs
 from service.input_guard import BodyGuard
 from service.live import LiveHub
 from service.nudges import Nudger
@@ -70,6 +71,8 @@ def create_app(
             tasks.create_task(rollups.run_forever(stop), name="rollups")
             tasks.create_task(app.state.recording.run(stop), name="strap recordings")
             tasks.create_task(Nudger(sessions, live).run_forever(stop), name="nudges")
+            app.state.import_jobs = ImportJobs(app.state.ctx, asyncio.get_running_loop())
+            tasks.create_task(app.state.import_jobs.run(stop), name="background imports")
             try:
                 yield
             finally:
@@ -85,6 +88,7 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Link", "Location", "Retry-After"],  # paging, import jobs, back-off
         )
     # Bodies over their limit answer 413 before they are read; imports take files up to max_upload_bytes.
     app.add_middleware(

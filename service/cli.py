@@ -273,7 +273,9 @@ def import_(
         ),
     ],
     server: Annotated[str, typer.Option(help="Chin Up service URL, e.g. http://127.0.0.1:8000")],
-    token: Annotated[str, typer.Option(help="Your access token, or a device's upload token (into that device)")],
+    token: Annotated[
+        str, typer.Option(help="Your access token, or a device's upload token (into that device)")
+    ],
     start: Annotated[
         str | None, typer.Option(help="Start time (ISO 8601 with offset) for CSV seconds or RR text")
     ] = None,
@@ -290,7 +292,7 @@ def import_(
 
     from service.importers import ImportFailed
     from service.importers import client as import_client
-    from service.importers.client import ServerRefused, ServerUnreachable, upload_file
+    from service.importers.client import ServerRefused, ServerUnreachable, import_in_background
     from service.ingest import parse_time_ms
 
     try:
@@ -305,10 +307,15 @@ def import_(
     )
     try:
         with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task(f"Importing {file.name}", total=None)
-            outcome = upload_file(
+            task = bar.add_task(f"Uploading {file.name}", total=None)
+
+            def show(phase: str, done: int, total: int) -> None:
+                bar.update(task, description=f"{phase} {file.name}", completed=done, total=total or None)
+
+            # The server imports in the background (memory flat with the file's size); the bar follows its job.
+            outcome = import_in_background(
                 file, server=server, token=token, start_ms=start_ms, strict=strict, device_id=device_id,
-                device_name=device_name, progress=lambda done, total: bar.update(task, completed=done, total=total),
+                device_name=device_name, progress=show,
             )  # fmt: skip
     except (ImportFailed, ServerRefused, ServerUnreachable, OSError) as exc:
         console.print(str(exc), markup=False, style="red", soft_wrap=True)

@@ -354,3 +354,34 @@ class AnalysisTask(Base):
     lo_ms: Mapped[int | None] = mapped_column(BigInteger)
     hi_ms: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ImportJob(Base):
+    """An import run in the background (POST /imports?background=true): its uploaded file, state and progress.
+
+    The row is the queue: a worker claims a `queued` row atomically, so several processes on one database never
+    run a job twice; `attempts` counts the starts, so a file that keeps killing its process ends `failed`.
+    `path` is the upload's name inside the data directory of `node`, removed when the job ends; only a process
+    of that node (machine and data directory) can run the job.
+    """
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = _user_fk()
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str | None] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(255))
+    node: Mapped[str] = mapped_column(String(255))  # the host and data directory holding the upload
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    samples_stored: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)

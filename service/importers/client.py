@@ -1,4 +1,5 @@
-"""`chinup import` on the client side: read the file here, upload through the HTTP API in batches.
+"""`chinup import` on the client side: the file goes whole to POST /imports?background=true and the job is
+followed to its end (`import_in_background`); or it is read here and uploaded in batches (`upload_file`).
 
 A user's token registers (or finds) a device per source; a device's upload token stores everything on that
 device, which is what a headless recorder holds. A 503, a 429 or a dropped connection is retried with
@@ -12,12 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
-from service.importers.base import Item, Source
+from service.errors import ChinUpError
+from service.importers.base import Item, Skipped, Source
 from service.importers.detect import ImportFile, read_file
+from service.importers.errors import ImportFailed
 from service.importers.job import FileReport, import_opened
 from service.importers.pipeline import BATCH_MAX, BatchResult, ImportCounts
 from service.ingest import parse_time_ms
@@ -242,11 +245,131 @@ def upload_file(
         return outcome
 
 
+POLL_S = 0.5  # how often a background import's job is asked for
+
+
+class _Reading:
+    """A file handed to httpx that tells how much of it was sent (httpx streams a file object in chunks)."""
+
+    def __init__(self, fh: BinaryIO, total: int, progress: Callable[[str, int, int], None] | None) -> None:
+        self.fh, self.total, self.progress = fh, total, progress
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.fh.read(size)
+        if self.progress is not None:
+            self.progress("Uploading", self.fh.tell(), self.total)
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+
+class ServerImportFailed(ImportFailed):
+    """The server could not import the file (or a zip's member): its reason, naming the file and the place."""
+
+    def __init__(self, detail: str) -> None:
+        ChinUpError.__init__(self, detail)
+        self.file_name, self.place, self.reason = "", "", detail
+
+
+def _refused(detail: str) -> ImportFailed:
+    return ServerImportFailed(detail)
+
+
+def _file_report(answer: dict[str, Any]) -> FileReport:
+    """A server's report (POST /imports, or a done job's) as the FileReport the local import makes."""
+    counts = ImportCounts(
+        accepted=answer["accepted"], duplicates=answer["duplicates"], rejected=answer["rejected"],
+        rejections=[(r["sample"], r["reason"]) for r in answer["rejections"]],
+        device_ids=list(answer["device_ids"]), rr_dropped=int(answer.get("rr_dropped", 0)),
+        rejected_by_reason=dict(answer.get("rejected_by_reason", {})),
+        first_ms=parse_time_ms(answer["first"]) if answer.get("first") else None,
+        last_ms=parse_time_ms(answer["last"]) if answer.get("last") else None,
+    )  # fmt: skip
+    return FileReport(
+        file=answer["file"], format=answer["format"], counts=counts, unwrapped=list(answer.get("unwrapped", [])),
+        truncated_at=answer.get("truncated_at"), warnings=list(answer.get("warnings", [])),
+        skipped=[Skipped(s["reason"], s.get("message"), s.get("byte")) for s in answer.get("skipped", [])],
+        refused=_refused(answer["refused"]) if answer.get("refused") else None,
+        members=[_file_report(m) for m in answer.get("files", [])],
+    )  # fmt: skip
+
+
+def _outcome(answer: dict[str, Any], timezone: str, user_token: bool, retries: int) -> UploadOutcome:
+    report = _file_report(answer)
+    return UploadOutcome(
+        report.file, report.format, report.counts, report.truncated_at, answer.get("restored"), report=report,
+        days=[dt.date.fromisoformat(d) for d in answer.get("days", [])], days_zone=timezone,
+        sessions=len(answer.get("sessions", [])) if user_token else None, retries=retries,
+    )  # fmt: skip
+
+
+def import_in_background(
+    path: Path,
+    *,
+    server: str,
+    token: str,
+    start_ms: int | None = None,
+    strict: bool = False,
+    device_id: int | None = None,
+    device_name: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> UploadOutcome:
+    """Upload `path` whole to POST /imports?background=true and follow its job to the end.
+
+    `progress(phase, done, total)`: "Uploading" with bytes sent, then "Importing" with the bytes the server
+    has read. The server reads, validates and stores the file (memory flat with its size); the job survives
+    a restart of the server, and the polling is retried through one.
+
+    Raises:
+        ImportFailed: the server could not import the file (its reason, naming the place).
+        ServerRefused: the server refused the upload itself.
+        ServerUnreachable: the server could not be reached through every retry.
+    """
+    form: dict[str, str] = {"strict": str(strict).lower()}
+    if start_ms is not None:
+        form["start"] = _iso(start_ms)
+    if device_id is not None:
+        form["device_id"] = str(device_id)
+    if device_name:
+        form["device_name"] = device_name
+    headers = {"Authorization": f"Bearer {token}"}
+    with (
+        path.open("rb") as fh,
+        httpx.Client(
+            base_url=server.rstrip("/"), headers=headers, timeout=TIMEOUT_S, transport=transport
+        ) as client,
+    ):
+        api = Api(client, sleep=sleep)
+        total = path.stat().st_size
+        sent = _Reading(fh, total, progress)
+        job = api.call("POST", "/api/v1/imports", params={"background": "true"},
+                       files={"file": (path.name, sent)}, data=form)  # fmt: skip
+        user_token = not token.startswith(DEVICE_TOKEN_PREFIX)
+        if "state" not in job:  # a server from before background imports answered the report itself
+            return _outcome(job, "UTC", user_token, api.retries)
+        while job["state"] not in ("done", "failed"):
+            if progress is not None:
+                progress("Importing", job["bytes_read"], job["bytes_total"])
+            sleep(POLL_S)
+            job = api.call("GET", f"/api/v1/imports/{job['id']}")
+        if job["state"] == "failed":
+            raise _refused(job["error"] or "the import failed")
+        if progress is not None:
+            progress("Importing", job["bytes_total"], job["bytes_total"])
+        return _outcome(job["report"], job["timezone"], user_token, api.retries)
+
+
 Line = tuple[str, str | None]  # text and a style ("yellow" for what was left out), printed without markup
 
 
 def _member_lines(report: FileReport) -> list[Line]:
-    lines = []
+    lines: list[Line] = []
     for member in report.members:
         c = member.counts
         if member.refused is not None:

@@ -268,6 +268,10 @@ def test_cors_is_off_unless_configured(make_client: MakeClient) -> None:
         == "https://app.example.org"
     )
     assert "access-control-allow-origin" not in preflight(opened, "https://evil.example")
+    # a page on the allowed origin can follow the journal lists' pages and read an import job's Location
+    reader = sign_up(opened)
+    listed = opened.get(f"{API}/checkins", headers={**reader.headers, "Origin": "https://app.example.org"})
+    assert "link" in listed.headers["access-control-expose-headers"].lower()
 
 
 # -- what is public --------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-// Importing a file from the browser: pick or drop it, upload it with progress to POST /imports, then say
-// in words and numbers what the import did. The Devices page imports recordings; Profile restores exports.
+// Importing a file from the browser: pick or drop it, upload it with progress to POST /imports?background=true,
+// follow the job the server imports it in (GET /imports/{id}), then say in words and numbers what the import
+// did. The Devices page imports recordings; Profile restores exports.
 import { api, describeError, upload } from "./api.js";
 import { formatDateTime, formatDuration, formatTime, localDate } from "./time.js";
 import { el, replaceChildren } from "./dom.js";
 
 const POLL_MS = 1500;
+const JOB_POLL_MS = 500; // a background import's progress is written at most once a second
 const POLL_LIMIT_MS = 120000;
 const MAX_RANGE_DAYS = 400; // GET /days answers at most this many days at a time
 const MAX_LINKS = 31; // days or sessions listed by name; the rest are counted
@@ -209,6 +211,25 @@ function wireDialog(dialog) {
   });
 }
 
+function jobText(job) {
+  if (job.state === "queued") return "Sent; waiting for the server to start reading the file…";
+  return `Importing: ${job.percent} % read, ${count(job.samples_stored)} samples stored`;
+}
+
+class ImportJobFailed extends Error {}
+
+/** Follow a background import until it ends: the report once done; a failed one rejects with its reason. */
+async function followJob(job, onJob) {
+  while (job.state !== "done" && job.state !== "failed") {
+    onJob(job);
+    await sleep(JOB_POLL_MS);
+    job = await api(`/imports/${job.id}`);
+  }
+  if (job.state === "failed") throw new ImportJobFailed(job.error || "The import failed.");
+  onJob(job);
+  return job.report;
+}
+
 function progressText(sent, total) {
   if (!total) return `${count(Math.round(sent / 1024))} KB sent`;
   return `${Math.round((100 * sent) / total)} % of ${count(Math.max(1, Math.round(total / 1024)))} KB`;
@@ -284,7 +305,7 @@ export function importForm(form, reportBox, { profile, dialog, restore = false, 
     submit.disabled = true;
     reportBox.hidden = true;
     try {
-      const report = await upload("/imports", body, {
+      const job = await upload("/imports?background=true", body, {
         onProgress: (sent, total) => {
           if (total) bar.value = (100 * sent) / total;
           part("progress-text").textContent = progressText(sent, total);
@@ -293,6 +314,10 @@ export function importForm(form, reportBox, { profile, dialog, restore = false, 
           bar.value = 100;
           part("progress-text").textContent = "Sent; the server is reading the file…";
         },
+      });
+      const report = await followJob(job, (now) => {
+        bar.value = now.percent;
+        part("progress-text").textContent = jobText(now);
       });
       part("progress").hidden = true;
       part("status").textContent = restore ? "Restored." : "Imported.";
@@ -303,7 +328,7 @@ export function importForm(form, reportBox, { profile, dialog, restore = false, 
       await showSessions(reportBox, report, profile.timezone);
     } catch (error) {
       part("progress").hidden = true;
-      showError(describeError(error));
+      showError(error instanceof ImportJobFailed ? error.message : describeError(error));
     } finally {
       submit.disabled = false;
     }

@@ -102,10 +102,11 @@ class Dash:
         self.page.goto(self.url(path))
         self.page.locator("body[data-ready=true]").wait_for(state="attached")
 
-    def shot(self, name: str) -> None:
-        """Save the page as it looks now and insist nothing went wrong so far."""
+    def shot(self, name: str, *, full_page: bool = True) -> None:
+        """Save the page as it looks now and insist nothing went wrong so far (`full_page=False`: the
+        viewport only, for pages so long that rendering them whole takes longer than a screenshot may)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
         self.log.assert_clean()
 
     def no_sideways_scroll(self) -> None:

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from dashboards.docs import mount_docs
+from dashboards.pwa import pwa_router
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -28,6 +29,7 @@ PAGES: dict[str, tuple[str, str, str | None]] = {
     "interviews": ("interviews.html", "Interviews", "Interviews"),
     "journal": ("journal.html", "Journal", "Journal"),
     "devices": ("devices.html", "Devices", "Devices"),
+    "record": ("record.html", "Record", "Record"),
     "profile": ("profile.html", "Profile", "Profile"),
     "login": ("login.html", "Log in", None),
     "signup": ("signup.html", "Create your account", None),
@@ -38,6 +40,7 @@ DETAIL_PAGES: dict[str, tuple[str, str, str]] = {
 }
 MAX_ID = 2**31 - 1  # ids are 32-bit (service.api.types.DbId): a larger one names nothing
 NAV = [(f"/dashboard/{slug}".rstrip("/"), label, slug) for slug, (_, _, label) in PAGES.items() if label]
+SHELL_PAGES = [f"/dashboard/{slug}".rstrip("/") for slug in PAGES]  # what the service worker precaches
 
 
 def _render(
@@ -64,7 +67,11 @@ def _router() -> APIRouter:
 
     @router.get("/{slug}/{item_id}", response_class=HTMLResponse)
     def detail(request: Request, slug: str, item_id: str) -> HTMLResponse:
-        if slug not in DETAIL_PAGES or not (item_id.isascii() and item_id.isdigit()) or not 0 < int(item_id) <= MAX_ID:
+        if (
+            slug not in DETAIL_PAGES
+            or not (item_id.isascii() and item_id.isdigit())
+            or not 0 < int(item_id) <= MAX_ID
+        ):
             return _not_found()
         template, title, current = DETAIL_PAGES[slug]
         return _render(request, template, title, current, int(item_id))
@@ -80,6 +87,7 @@ def _not_found() -> HTMLResponse:
 def mount_dashboards(app: FastAPI) -> None:
     """Serve the dashboard at /dashboard (static files under /dashboard/static), the API docs, and send / there."""
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+    app.include_router(pwa_router(SHELL_PAGES))  # before the pages: /dashboard/{slug} would take sw.js
     app.include_router(_router())
     mount_docs(app)  # /docs and /redoc from the vendored Swagger UI and ReDoc
 

@@ -196,6 +196,9 @@ class PracticeSession(Base):
     self_rating: Mapped[int] = mapped_column(SmallInteger)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The span the session was timed over (both or neither): its heart figures come from the samples in it.
+    started_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
 
 
 class Application(Base):
@@ -209,6 +212,19 @@ class Application(Base):
     applied_at: Mapped[dt.datetime]
     status: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApplicationStatusEvent(Base):
+    """One status an application took and when: the answer's `history`, oldest first."""
+
+    __tablename__ = "application_status_events"
+    __table_args__ = (Index("ix_application_status_events_app_at", "application_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime]
 
 
 class MinuteRollup(Base):

@@ -1,7 +1,13 @@
-"""Job applications sent: the plan's "don't stop" step counts those made since an interview."""
+"""Job applications sent: the plan's "don't stop" step counts those made since an interview.
+
+Each status an application takes is kept as an event (the status given at create, then every change by
+PATCH), so the answer's `history` shows how it moved: applied, screen, onsite, offer or rejected.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, status
@@ -14,7 +20,7 @@ from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.pages import PAGE_RESPONSES, PageDep, page_of
 from service.api.types import IsoTime, ShortText, UtcTime
 from service.errors import NotFound
-from service.models import Application
+from service.models import Application, ApplicationStatusEvent
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 
@@ -39,6 +45,11 @@ class ApplicationUpdate(BaseModel):
     status: Status | None = None
 
 
+class StatusEventPublic(BaseModel):
+    status: str
+    at: IsoTime
+
+
 class ApplicationPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -48,6 +59,47 @@ class ApplicationPublic(BaseModel):
     applied_at: IsoTime
     status: str | None
     created_at: IsoTime
+    history: list[StatusEventPublic] = Field(
+        default_factory=list, description="every status the application took, oldest first"
+    )
+
+
+def histories(
+    db: Session, applications: Sequence[ApplicationPublic | Application]
+) -> dict[int, list[StatusEventPublic]]:
+    """The status events of the applications, oldest first, by application id (one query).
+
+    An application stored before events were kept (or by a path that adds none) shows its current status
+    as one entry at applied_at, so no history is empty while a status is set."""
+    ids = [a.id for a in applications]
+    found: dict[int, list[StatusEventPublic]] = {i: [] for i in ids}
+    if ids:
+        query = (
+            select(ApplicationStatusEvent)
+            .where(ApplicationStatusEvent.application_id.in_(ids))
+            .order_by(ApplicationStatusEvent.at, ApplicationStatusEvent.id)
+        )
+        for event in db.scalars(query):
+            found[event.application_id].append(StatusEventPublic(status=event.status, at=event.at))
+    for application in applications:
+        if not found[application.id] and application.status is not None:
+            found[application.id] = [StatusEventPublic(status=application.status, at=application.applied_at)]
+    return found
+
+
+def _public(db: Session, application: Application) -> ApplicationPublic:
+    answer = ApplicationPublic.model_validate(application)
+    answer.history = histories(db, [application])[application.id]
+    return answer
+
+
+def add_status_event(db: Session, application: Application, status: str, at: dt.datetime) -> None:
+    """Record that the application took `status` at `at` (the caller commits)."""
+    db.add(
+        ApplicationStatusEvent(
+            application_id=application.id, user_id=application.user_id, status=status, at=at
+        )
+    )
 
 
 def get_owned_application(db: Session, user_id: int, application_id: int) -> Application:
@@ -61,12 +113,15 @@ def get_owned_application(db: Session, user_id: int, application_id: int) -> App
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApplicationPublic)
 def create_application(
     body: ApplicationCreate, user: CurrentUser, db: SessionDep, ctx: ContextDep
-) -> Application:
+) -> ApplicationPublic:
     refuse_future(body.applied_at, "applied_at", ctx.settings.future_tolerance_s)
     application = Application(user_id=user.id, **body.model_dump())
     db.add(application)
+    db.flush()
+    if body.status is not None:  # the first status is the one it was sent with
+        add_status_event(db, application, body.status, body.applied_at)
     db.commit()
-    return application
+    return _public(db, application)
 
 
 @router.get("", response_model=list[ApplicationPublic], responses=PAGE_RESPONSES)
@@ -81,7 +136,7 @@ def list_applications(
     query = within(
         select(Application).where(Application.user_id == user.id), Application.applied_at, from_, to
     )
-    return page_of(
+    items = page_of(
         db,
         page,
         query=query,
@@ -89,23 +144,40 @@ def list_applications(
         id_column=Application.id,
         public=ApplicationPublic,
     )
+    found = histories(db, items)
+    for item in items:
+        item.history = found[item.id]
+    return items
 
 
 @router.get("/{application_id}", response_model=ApplicationPublic)
-def read_application(application_id: int, user: CurrentUser, db: SessionDep) -> Application:
-    return get_owned_application(db, user.id, application_id)
+def read_application(application_id: int, user: CurrentUser, db: SessionDep) -> ApplicationPublic:
+    return _public(db, get_owned_application(db, user.id, application_id))
 
 
 @router.patch("/{application_id}", response_model=ApplicationPublic)
 def update_application(
     application_id: int, body: ApplicationUpdate, user: CurrentUser, db: SessionDep, ctx: ContextDep
-) -> Application:
+) -> ApplicationPublic:
     application = get_owned_application(db, user.id, application_id)
     refuse_future(body.applied_at, "applied_at", ctx.settings.future_tolerance_s)
-    for key, value in body.model_dump(exclude_unset=True).items():
+    changes = body.model_dump(exclude_unset=True)
+    new_status = changes.get("status")
+    if new_status is not None and new_status != application.status:
+        had_events = db.scalar(
+            select(ApplicationStatusEvent.id)
+            .where(ApplicationStatusEvent.application_id == application.id)
+            .limit(1)
+        )
+        if had_events is None and application.status is not None:  # keep where it started (no backfill)
+            add_status_event(
+                db, application, application.status, changes.get("applied_at", application.applied_at)
+            )
+        add_status_event(db, application, new_status, dt.datetime.now(dt.UTC))
+    for key, value in changes.items():
         setattr(application, key, value)
     db.commit()
-    return application
+    return _public(db, application)
 
 
 @router.delete("/{application_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.api.applications import histories
 from service.api.common import iso_ms
 from service.api.deps import CurrentUser, SessionDep
 from service.errors import NotFound
@@ -71,11 +72,27 @@ def _journal(db: Session, user_id: int) -> dict[str, list[dict[str, Any]]]:
     return {
         "checkins": rows(CheckIn, ("at", "confidence", "mood", "note"), CheckIn.at),
         "interviews": interviews,
-        "practice": rows(PracticeSession, ("at", "questions", "self_rating", "notes"), PracticeSession.at),
-        "applications": rows(
-            Application, ("company", "role", "applied_at", "status"), Application.applied_at
+        "practice": rows(
+            PracticeSession,
+            ("at", "questions", "self_rating", "notes", "started_at", "ended_at"),
+            PracticeSession.at,
         ),
+        "applications": _applications(db, user_id),
     }
+
+
+def _applications(db: Session, user_id: int) -> list[dict[str, Any]]:
+    """The applications with their status `history` (oldest first), as the API answers them."""
+    found = list(
+        db.scalars(
+            select(Application)
+            .where(Application.user_id == user_id)
+            .order_by(Application.applied_at, Application.id)
+        )
+    )
+    history = histories(db, found)
+    names = ("id", "company", "role", "applied_at", "status", "created_at")
+    return [{**_row(a, names), "history": [_row(e, ("status", "at")) for e in history[a.id]]} for a in found]
 
 
 def _write_json(zf: zipfile.ZipFile, name: str, value: Any) -> None:

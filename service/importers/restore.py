@@ -23,6 +23,7 @@ from service.importers.restore_rows import Refusals, RowInvalid
 from service.importers.store import find_or_add_device
 from service.models import (
     Application,
+    ApplicationStatusEvent,
     CheckIn,
     Feedback,
     Interview,
@@ -135,6 +136,20 @@ class _Restore:
         return added
 
 
+def _application(db: Session, user_id: int, values: dict[str, Any]) -> int:
+    """Add the application with its status history unless the account holds an equal one; 1 if added."""
+    history = values.pop("history")
+    added = _add_unique(db, Application, user_id, values, ("company", "role", "applied_at", "status"))
+    if added is None:
+        return 0
+    db.flush()
+    if not history and values["status"] is not None:  # an export older than the history
+        history = [{"status": values["status"], "at": values["applied_at"]}]
+    for event in history:
+        db.add(ApplicationStatusEvent(application_id=added.id, user_id=user_id, **event))
+    return 1
+
+
 def restore_account(
     db: Session, user: User, archive: AccountArchive, file_name: str, *, future_tolerance_s: int = 300
 ) -> RestoreCounts:
@@ -153,8 +168,6 @@ def restore_account(
     simple: dict[str, tuple[type, Callable[[Any], dict[str, Any]], tuple[str, ...]]] = {
         "checkins": (CheckIn, lambda r: rows.checkin(r, now, future_tolerance_s), ("at", "confidence", "mood", "note")),
         "practice": (PracticeSession, rows.practice, ("at", "self_rating", "notes")),
-        "applications": (Application, lambda r: rows.application(r, now, future_tolerance_s),
-                         ("company", "role", "applied_at", "status")),
     }  # fmt: skip
     part = "devices"
     try:
@@ -167,6 +180,10 @@ def restore_account(
         for part, (model, check, key) in simple.items():
             found = run.each(f"{part}.json", _rows(archive, part, file_name), check)
             counts.added[part] = sum(_add_unique(db, model, user.id, v, key) is not None for _, v in found)
+        part = "applications"
+        found_apps = run.each(f"{part}.json", _rows(archive, part, file_name),
+                              lambda r: rows.application(r, now, future_tolerance_s))  # fmt: skip
+        counts.added[part] = sum(_application(db, user.id, v) for _, v in found_apps)
         part = "interviews"
         found = run.each("interviews.json", _rows(archive, part, file_name), rows.interview)
         counts.added[part] = sum(run.interview(r, v) for r, v in found)

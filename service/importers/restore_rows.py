@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from service.api.applications import ApplicationCreate
+from service.api.applications import ApplicationCreate, Status
 from service.api.checkins import CheckInCreate
 from service.api.devices import DeviceCreate
 from service.api.interviews import FeedbackCreate, InterviewCreate, Lesson, ReflectionPut
@@ -126,14 +126,37 @@ def checkin(row: Any, now: dt.datetime, tolerance_s: int) -> dict[str, Any]:
     return values
 
 
+PRACTICE_FIELDS = ("at", "questions", "self_rating", "notes", "started_at", "ended_at")
+MAX_HISTORY = 1000  # status changes of one application: far more than any real one takes
+
+
 def practice(row: Any) -> dict[str, Any]:
-    return checked(PracticeCreate, row, ("at", "questions", "self_rating", "notes"))
+    """A practice session as POST /practice takes it; an export older than the timed span has none."""
+    return checked(PracticeCreate, row, PRACTICE_FIELDS)
+
+
+class _StatusEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status
+    at: UtcTime
 
 
 def application(row: Any, now: dt.datetime, tolerance_s: int) -> dict[str, Any]:
+    """An application as POST /applications takes it, plus its `history` of {status, at} (oldest first).
+
+    An export older than the history has none; the restore then starts it at the current status."""
     values = checked(ApplicationCreate, row, ("company", "role", "applied_at", "status"))
     not_future(values["applied_at"], "applied_at", now, tolerance_s)
-    return values
+    history = row.get("history") or []
+    if not isinstance(history, list) or len(history) > MAX_HISTORY:
+        raise RowInvalid(f"history: not a list of at most {MAX_HISTORY} status changes")
+    events = []
+    for event in history:
+        checked_event = checked(_StatusEvent, event, ("status", "at"))
+        not_future(checked_event["at"], "history.at", now, tolerance_s)
+        events.append(checked_event)
+    return {**values, "history": sorted(events, key=lambda e: e["at"])}
 
 
 def interview(row: Any) -> dict[str, Any]:

@@ -79,6 +79,8 @@ def _fill(client: TestClient, user: TestUser, shared_data: Path) -> None:
                 "at": "2011-11-03T18:00:00+00:00",
                 "questions": ["Tell me about a failure"],
                 "self_rating": 5,
+                "started_at": "2011-11-03T18:00:00+00:00",
+                "ended_at": "2011-11-03T18:25:00+00:00",
             },
             headers=h,
         ).status_code
@@ -97,6 +99,9 @@ def _fill(client: TestClient, user: TestUser, shared_data: Path) -> None:
         ).status_code
         == 201
     )
+    application = client.get("/api/v1/applications", headers=h).json()[0]
+    moved = client.patch(f"/api/v1/applications/{application['id']}", json={"status": "screen"}, headers=h)
+    assert len(moved.json()["history"]) == 2, moved.text  # the export carries the history
     sessions = client.get("/api/v1/sessions", headers=h).json()
     assert sessions, "the ride holds a workout"
     assert client.delete(f"/api/v1/sessions/{sessions[-1]['id']}", headers=h).status_code == 204

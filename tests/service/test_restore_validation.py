@@ -30,6 +30,7 @@ from tests.support.users import TestUser, sign_up
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 GOOD_AT = (NOW - dt.timedelta(days=2)).isoformat()
+LATER = (NOW - dt.timedelta(days=2) + dt.timedelta(minutes=30)).isoformat()
 HUGE = "x" * 300_000
 NUL = "a\u0000b"
 YEAR_1 = "0001-01-01T00:00:00+00:00"
@@ -79,13 +80,22 @@ PRACTICE = [
     {"at": GOOD_AT, "questions": "not a list", "self_rating": 5},
     {"at": YEAR_1, "questions": ["q"], "self_rating": 5},
     {"at": GOOD_AT, "questions": [HUGE], "self_rating": 5},
+    {"at": GOOD_AT, "questions": ["timed"], "self_rating": 5, "started_at": GOOD_AT, "ended_at": LATER},
+    {"at": GOOD_AT, "questions": ["q"], "self_rating": 5, "started_at": GOOD_AT},  # one end only
+    {"at": GOOD_AT, "questions": ["q"], "self_rating": 5, "started_at": LATER, "ended_at": GOOD_AT},
+    {"at": GOOD_AT, "questions": ["q"], "self_rating": 5, "started_at": GOOD_AT, "ended_at": YEAR_9999},
 ]
 APPLICATIONS = [
     {"company": "Acme", "role": "Engineer", "applied_at": GOOD_AT, "status": "applied"},
     {"company": "", "role": "R", "applied_at": GOOD_AT},
     {"company": "C", "role": "R", "applied_at": YEAR_9999},
     {"company": "C", "role": "R", "applied_at": GOOD_AT, "status": HUGE},
-]
+    {"company": "Moved", "role": "R", "applied_at": GOOD_AT, "status": "offer",
+     "history": [{"status": "offer", "at": LATER}, {"status": "sent", "at": GOOD_AT}]},
+    {"company": "C", "role": "R", "applied_at": GOOD_AT, "history": "not a list"},
+    {"company": "C", "role": "R", "applied_at": GOOD_AT, "history": [{"status": NUL, "at": GOOD_AT}]},
+    {"company": "C", "role": "R", "applied_at": GOOD_AT, "history": [{"status": "s", "at": YEAR_9999}]},
+]  # fmt: skip
 SESSIONS = [
     {"start_ms": NOW_MS - 7_200_000, "end_ms": NOW_MS - 3_600_000, "source": "manual", "deleted": False,
      "avg_bpm": 120.0, "heartbeat_up_minutes": 40},
@@ -107,8 +117,8 @@ PROFILE = {"timezone": "Mars/Base", "nudges_enabled": True, "nudge_time": "25:99
            "resting_hr": 999, "max_hr": "fast", "daily_target_minutes": 0}  # fmt: skip
 BAD_ROWS = {
     "checkins.json": 11,
-    "practice.json": 4,
-    "applications.json": 3,
+    "practice.json": 4 + 3,
+    "applications.json": 3 + 3,
     "sessions.json": 8,
     "devices.json": 2,
     "interviews.json": 4 + 1 + 2,
@@ -186,8 +196,8 @@ def test_a_crafted_export_restores_its_good_rows_and_counts_the_others(
     report = answer.json()
     assert report["restored"] == {
         "checkins": 1,
-        "practice": 1,
-        "applications": 1,
+        "practice": 2,
+        "applications": 2,
         "interviews": 2,
         "sessions": 1,
     }
@@ -214,6 +224,14 @@ def test_a_crafted_export_restores_its_good_rows_and_counts_the_others(
         for tail in ("", "/reflection", "/feedback", "/recovery-plan", "/stress"):
             got = http.get(f"/api/v1/interviews/{interview['id']}{tail}", headers=victim.headers)
             assert got.status_code in (200, 404), (tail, got.status_code, got.text[:200])
+    # An old row without history starts it at its status; a new one keeps its own, oldest first.
+    histories = {
+        a["company"]: a["history"] for a in http.get("/api/v1/applications", headers=victim.headers).json()
+    }
+    assert [h["status"] for h in histories["Acme"]] == ["applied"]
+    assert [h["status"] for h in histories["Moved"]] == ["sent", "offer"]
+    practice = http.get("/api/v1/practice", headers=victim.headers).json()
+    assert sorted(p["ended_at"] is not None for p in practice) == [False, True]
     acme = next(i for i in interviews if i["company"] == "Acme")
     detail = http.get(f"/api/v1/interviews/{acme['id']}", headers=victim.headers).json()
     assert [lesson["lesson"] for lesson in detail["reflection"]["lessons"]] == ["plain", "l"]

@@ -34,8 +34,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/interviews/{interview_id}"): {"at": T},
     ("POST", "/api/v1/interviews/{interview_id}/feedback"): {"requested_at": T, "received_at": T2},
     ("PATCH", "/api/v1/interviews/{interview_id}/feedback/{feedback_id}"): {"requested_at": T, "received_at": T2},
-    ("POST", "/api/v1/practice"): {"at": T, "questions": ["q"], "self_rating": 5},
-    ("PATCH", "/api/v1/practice/{practice_id}"): {"at": T},
+    ("POST", "/api/v1/practice"): {"at": T, "questions": ["q"], "self_rating": 5, "started_at": T, "ended_at": T2},
+    ("PATCH", "/api/v1/practice/{practice_id}"): {"at": T, "started_at": T, "ended_at": T2},
     ("POST", "/api/v1/applications"): {"company": "A", "role": "B", "applied_at": T},
     ("PATCH", "/api/v1/applications/{application_id}"): {"applied_at": T},
 }  # fmt: skip

@@ -1,24 +1,29 @@
 // Practice sessions and applications: the same lists and forms on an interview's page (those since it)
 // and on the Journal page (all of them). The forms are the partials _practice_card.html and
-// _applications_card.html.
+// _applications_card.html. A practice session's timer, heart figures and arousal chart and an application's
+// status history live in practice-heart.js.
 import { apiAll } from "./api.js";
 import { formatDateTime } from "./time.js";
 import { $, el } from "./dom.js";
 import { isFuture, lines, liveOutput, localInput, nowInput, readTime, recordList } from "./journal.js";
+import { drawArousal, heartLines, practiceTimer, statusControls } from "./practice-heart.js";
 
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const newestFirst = (key) => (a, b) => Date.parse(b[key]) - Date.parse(a[key]) || b.id - a.id;
 const query = (from) => (from ? `?from=${encodeURIComponent(from)}` : "");
 const valueOf = (from) => (typeof from === "function" ? from() : from);
 
-/** The practice list and form; `from` (a time, or a function giving it) limits the list to sessions at or after it. */
-export function practiceRecords({ tz, from = null, onChange = async () => {} }) {
+/** The practice list and form; `from` (a time, or a function giving it) limits the list to sessions at or after it.
+ * Where the card holds the arousal chart (the Journal page), the timed sessions are compared there. */
+export function practiceRecords({ tz, from = null, chart = $("#practice-arousal-chart"), onChange = async () => {} }) {
   const form = $("#practice-form");
   const syncRating = liveOutput($("#practice-rating"), $("#practice-rating-out"));
+  const timer = practiceTimer({ tz, say: (text) => { $("#practice-status").textContent = text; } });
   let records;
   const reload = async () => {
     const items = await apiAll(`/practice${query(valueOf(from))}`);
     records.show(items.sort(newestFirst("at")));
+    if (chart) drawArousal(chart, items, tz);
   };
   records = recordList({
     form,
@@ -35,6 +40,7 @@ export function practiceRecords({ tz, from = null, onChange = async () => {} }) 
       $("#practice-questions").value = p ? p.questions.join("\n") : "";
       $("#practice-rating").value = p ? String(p.self_rating) : "5";
       $("#practice-notes").value = p?.notes || "";
+      timer.fill(p);
       syncRating();
     },
     read() {
@@ -47,21 +53,30 @@ export function practiceRecords({ tz, from = null, onChange = async () => {} }) 
         problems.at = "That is before the interview; this list holds practice since then (the Journal page holds all of it).";
       }
       if (!questions.length) problems.questions = "Write at least one question you practised, one a line.";
+      const span = timer.read();
+      Object.assign(problems, span.problems);
       const notes = $("#practice-notes").value.trim();
-      return { problems, body: { at, questions, self_rating: Number($("#practice-rating").value), notes: notes || null } };
+      return {
+        problems,
+        body: { at, questions, self_rating: Number($("#practice-rating").value), notes: notes || null, ...span.span },
+      };
     },
     messages: {
       at: "Please pick a date and time that has already passed.",
       questions: "Each question can be up to 500 characters, and up to 50 questions a session.",
       self_rating: "Rate the session from 1 to 10.",
       notes: "The notes are too long (up to 20,000 characters).",
+      started_at: "Please pick a start that has already passed, or leave both start and end empty.",
+      ended_at: "The end must come after the start, at most 6 hours later, and not in the future.",
     },
+    general: "Something in the form could not be saved. Check the times: give both a start and an end (at most 6 hours apart), or neither.",
     render: (p) => [
       el("p", { class: "record-title" }, el("time", { datetime: p.at }, formatDateTime(p.at, tz)),
         el("span", { class: "tag" }, `rated ${p.self_rating} of 10`)),
       el("p", { class: "record-meta muted" }, plural(p.questions.length, "question")),
       el("ul", { class: "record-lines" }, p.questions.map((q) => el("li", {}, q))),
       p.notes ? el("p", { class: "record-notes" }, p.notes) : null,
+      ...heartLines(p, tz),
     ],
     onChange: async () => {
       await reload();
@@ -119,6 +134,13 @@ export function applicationRecords({ tz, from = null, onChange = async () => {} 
       el("p", { class: "record-title" }, el("strong", {}, `${a.role} at ${a.company}`),
         a.status ? el("span", { class: "tag" }, a.status) : null),
       el("p", { class: "record-meta muted" }, "Applied ", el("time", { datetime: a.applied_at }, formatDateTime(a.applied_at, tz))),
+      ...statusControls(a, tz, {
+        say: (text) => { $("#application-status").textContent = text; },
+        onSaved: async () => {
+          await reload();
+          await onChange();
+        },
+      }),
     ],
     onChange: async () => {
       await reload();

@@ -1,9 +1,10 @@
 import { api, apiAll, apiOptional, describeError } from "../api.js";
 import { firstRunChecklist } from "../checklist.js";
+import { renderSessions } from "../day-sessions.js";
 import { connectLive } from "../live.js";
 import { renderRing } from "../ring.js";
 import { signedInPage } from "../shell.js";
-import { formatDuration, formatTime, localDate } from "../time.js";
+import { formatTime, localDate } from "../time.js";
 import { $, el, replaceChildren, showNotice } from "../dom.js";
 import { heartLimits, ZONE_NAMES, zoneOf } from "../zones.js";
 
@@ -54,20 +55,7 @@ function renderDay(day) {
   $("#streak-days").textContent = String(streak);
   $("#streak-unit").textContent = streak === 1 ? "day" : "days";
   $("#streak").classList.toggle("muted", streak === 0);
-  renderSessions(day?.sessions ?? []);
-}
-
-function renderSessions(sessions) {
-  const list = $("#today-sessions");
-  if (!sessions.length) {
-    replaceChildren(list, el("li", { class: "muted" }, "No sessions yet today."));
-    return;
-  }
-  replaceChildren(list, sessions.map((s) => el("li", {},
-    el("a", { href: `/dashboard/sessions/${s.id}` },
-      `${formatTime(s.start, state.profile.timezone)} · ${formatDuration(s.duration_s)}`),
-    ` · ${s.heartbeat_up_minutes ?? 0} heartbeat-up min`,
-    s.avg_bpm ? ` · avg ${Math.round(s.avg_bpm)} bpm` : "")));
+  renderSessions($("#today-sessions"), day?.sessions ?? [], state.profile.timezone);
 }
 
 function renderCheckins(checkins) {

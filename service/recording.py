@@ -18,12 +18,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +33,7 @@ from devices.recorder import HTTP_TIMEOUT_S, StrapPipeline, run_pipeline
 from devices.spool import Spool
 from devices.strap import Clock, LinkState, StrapLink
 from service.live import LiveHub
-from service.models import DeviceToken, PairedStrap
+from service.models import Device, DeviceToken, PairedStrap
 from service.security import DEVICE_TOKEN_PREFIX, new_token, token_digest
 
 log = logging.getLogger(__name__)
@@ -257,11 +257,25 @@ class StrapRecording:
     async def _publish_status(self) -> None:
         """A `strap` event on the user's live stream whenever state, battery or reading changed."""
         while True:
-            event = self.status().event()
+            status = self.status()
+            if status.name != self.info.name and self.info.name == self.info.address:
+                await self._learn_name(status.name)
+            event = status.event()
             if event != self._published:
                 self._published = event
                 self._sup.live.publish(self.info.user_id, event)
             await asyncio.sleep(STATUS_EVERY_S)
+
+    async def _learn_name(self, name: str) -> None:
+        """A strap paired by its address alone is named by what it calls itself once connected: kept in the
+        pairing and its device, so every answer and event after (a stopped strap's included) says the same
+        name, never the address instead."""
+        try:
+            await asyncio.to_thread(self._sup.learn_name, self.info.device_id, self.info.address, name)
+        except SQLAlchemyError as exc:
+            self._unchecked.log(logging.WARNING, "%s (%s): cannot keep its name now: %s", *self._who(), exc)
+            return
+        self.info = replace(self.info, name=name)
 
     async def stop(self) -> None:
         """Cancel the pipeline (what reached the spool stays there and uploads at the next start).
@@ -269,12 +283,15 @@ class StrapRecording:
         Bounded: a recorder that does not wind down within STOP_TIMEOUT_S is left to its cancellation.
         """
         task = self.task
+        heard_as = self.status().name  # what the strap called itself, before its link goes
         if task is not None and task is not asyncio.current_task():
             task.cancel()
             await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
             if not task.done():
                 log.warning("%s (%s): still stopping after %.0f s", self.info.name, self.info.address,
                             STOP_TIMEOUT_S)  # fmt: skip
+        if heard_as != self.info.name and self.info.name == self.info.address:
+            await self._learn_name(heard_as)  # stopped at once after connecting: not yet kept by the publisher
         stopped = StrapStatus(self.info.device_id, self.info.address, self.info.name, StrapState.STOPPED)
         self._sup.live.publish(self.info.user_id, stopped.event())
 
@@ -441,6 +458,15 @@ class StrapSupervisor:
     def recorder_count(self) -> int:
         """How many straps have a recorder now (for the health of the service and for tests)."""
         return len(self._recordings)
+
+    def learn_name(self, device_id: int, address: str, name: str) -> None:
+        """Name the pairing and its device `name` where they are still named by their address. Blocking."""
+        name = name[:120]  # the columns hold 120 characters; an advertised name holds at most 29 bytes anyway
+        with self.sessions() as db:
+            db.execute(update(PairedStrap).where(PairedStrap.device_id == device_id, PairedStrap.name == address)
+                       .values(name=name))  # fmt: skip
+            db.execute(update(Device).where(Device.id == device_id, Device.name == address).values(name=name))
+            db.commit()
 
     def still_recording(self, device_id: int) -> bool:
         """Whether the strap is still paired and set to record (the truth is the database: another worker

@@ -205,6 +205,19 @@ async def test_scan_pair_stop_resume_restart_forget(app_settings: Settings, engi
             await eventually(lambda: _heard(client, bob, garmin))
             taken = await client.post("/api/v1/straps", json={"address": garmin.address}, headers=bob.headers)
             assert taken.status_code == 201 and taken.json()["device_id"] != device_id
+            # Paired by its address alone, it takes the name it gives itself once connected, and keeps it
+            # after it stops (the page then named it by its address, and its buttons lost their names).
+            bobs = taken.json()["device_id"]
+
+            async def named() -> bool:
+                s = await strap_of(client, bob, bobs)
+                return s["state"] == StrapState.RECORDING and s["name"] == "Garmin 16-bit"
+
+            await eventually(named)
+            stopped = await client.post(f"/api/v1/straps/{bobs}/stop", headers=bob.headers)
+            assert stopped.json()["name"] == "Garmin 16-bit", stopped.text
+            devices = (await client.get("/api/v1/devices", headers=bob.headers)).json()
+            assert [d["name"] for d in devices if d["id"] == bobs] == ["Garmin 16-bit"]
 
 
 async def _heard(client: httpx.AsyncClient, user: TestUser, *straps: VirtualStrap) -> bool:

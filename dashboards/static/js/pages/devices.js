@@ -174,6 +174,10 @@ function update(deviceId, changes) {
   if (toolbar && $(".toolbar [data-action]", fresh).dataset.action === $("[data-action]", toolbar).dataset.action) {
     item.dataset.state = fresh.dataset.state;
     for (const part of ["h4", "[data-part=live]", "dl"]) $(part, item).replaceWith($(part, fresh));
+    for (const button of toolbar.querySelectorAll("button[data-action]")) { // names follow the strap's name
+      const label = $(`[data-action="${button.dataset.action}"]`, fresh)?.getAttribute("aria-label");
+      if (label) button.setAttribute("aria-label", label);
+    }
   } else {
     item.replaceWith(fresh);
   }

@@ -19,8 +19,10 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/chinup serve
 
+# Two workers, each module on one of them (its database, server and browser stay its own): the suite is
+# mostly waiting on servers, browsers and the analysis settling, so two halve it on two cores.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"

@@ -319,7 +319,7 @@ class WorkoutSession(Base):
     fit_t0_ms: Mapped[int | None] = mapped_column(BigInteger)
     fit_duration_s: Mapped[float | None]
     # Still receiving data when last analysed (its recovery is pending); the API also ends it once no data
-    # have come for longer than a hole (service.api.sessions.session_public).
+    # have come for longer than a hole (service.api.views.session_public).
     in_progress: Mapped[bool] = mapped_column(default=False, server_default=false())
     recovery_note: Mapped[str | None] = mapped_column(String(200))  # why a recovery value is missing/low
 

@@ -7,7 +7,6 @@ PATCH), so the answer's `history` shows how it moved: applied, screen, onsite, o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, status
@@ -15,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.api.checkins import NotNull, TimeFrom, TimeTo, refuse_future, within
+from service.api.common import within
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.pages import PAGE_RESPONSES, PageDep, page_of
-from service.api.types import IsoTime, ShortText, UtcTime
-from service.errors import NotFound
+from service.api.types import IsoTime, NotNull, ShortText, TimeFrom, TimeTo, UtcTime
+from service.api.views import StatusEventPublic, histories
+from service.journal import get_owned, refuse_future
 from service.models import Application, ApplicationStatusEvent
 
 router = APIRouter(prefix="/applications", tags=["applications"])
@@ -45,11 +45,6 @@ class ApplicationUpdate(BaseModel):
     status: Status | None = None
 
 
-class StatusEventPublic(BaseModel):
-    status: str
-    at: IsoTime
-
-
 class ApplicationPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -62,29 +57,6 @@ class ApplicationPublic(BaseModel):
     history: list[StatusEventPublic] = Field(
         default_factory=list, description="every status the application took, oldest first"
     )
-
-
-def histories(
-    db: Session, applications: Sequence[ApplicationPublic | Application]
-) -> dict[int, list[StatusEventPublic]]:
-    """The status events of the applications, oldest first, by application id (one query).
-
-    An application stored before events were kept (or by a path that adds none) shows its current status
-    as one entry at applied_at, so no history is empty while a status is set."""
-    ids = [a.id for a in applications]
-    found: dict[int, list[StatusEventPublic]] = {i: [] for i in ids}
-    if ids:
-        query = (
-            select(ApplicationStatusEvent)
-            .where(ApplicationStatusEvent.application_id.in_(ids))
-            .order_by(ApplicationStatusEvent.at, ApplicationStatusEvent.id)
-        )
-        for event in db.scalars(query):
-            found[event.application_id].append(StatusEventPublic(status=event.status, at=event.at))
-    for application in applications:
-        if not found[application.id] and application.status is not None:
-            found[application.id] = [StatusEventPublic(status=application.status, at=application.applied_at)]
-    return found
 
 
 def _public(db: Session, application: Application) -> ApplicationPublic:
@@ -104,10 +76,7 @@ def add_status_event(db: Session, application: Application, status: str, at: dt.
 
 def get_owned_application(db: Session, user_id: int, application_id: int) -> Application:
     """The application if it belongs to the user; another user's id answers 404."""
-    application = db.get(Application, application_id)
-    if application is None or application.user_id != user_id:
-        raise NotFound("application not found")
-    return application
+    return get_owned(db, Application, user_id, application_id, "application")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApplicationPublic)

@@ -10,11 +10,10 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from sqlalchemy import select, update
 
-from service.api.deps import ContextDep, CurrentUser, SessionDep, TokenDep
-from service.errors import Forbidden, Unauthorized
+from service.api.deps import ContextDep, CurrentUser, SessionDep, ThrottleDep, TokenDep, client_address
+from service.errors import Unauthorized
 from service.models import AccessToken, User
 from service.security import USER_TOKEN_PREFIX, new_token, normalise_email, token_digest, verify_password
-from service.throttle import LoginThrottle
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -23,29 +22,6 @@ class TokenPublic(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_at: dt.datetime
-
-
-def _throttle(request: Request) -> LoginThrottle:
-    return request.app.state.login_throttle  # type: ignore[no-any-return]
-
-
-ThrottleDep = Annotated[LoginThrottle, Depends(_throttle)]
-
-
-def client_address(request: Request) -> str:
-    """The peer's address; X-Forwarded-For only counts where uvicorn was told to believe it
-    (settings.forwarded_allow_ips, passed by `chinup serve`), as it then rewrites the peer itself."""
-    return request.client.host if request.client else "unknown"
-
-
-def check_password(user: User, password: str, address: str, throttle: LoginThrottle) -> None:
-    """Confirm a signed-in user's password (password change, account deletion): throttled like log-in,
-    so a stolen token cannot be used to guess it. A wrong one answers 403, not 401: the token is fine."""
-    with throttle.attempt(user.email, address):
-        if not verify_password(password, user.password_hash):
-            throttle.failed(user.email, address)
-            raise Forbidden("the password is not correct")
-        throttle.succeeded(user.email, address)
 
 
 @router.post(

@@ -1,66 +1,23 @@
-"""Daily confidence and mood check-ins; also the small helpers the other journal routers share."""
+"""Daily confidence and mood check-ins."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from pydantic import AfterValidator, BaseModel, ConfigDict
-from sqlalchemy import Select, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from service.api.common import query_time_ms
+from service.api.common import within
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.pages import PAGE_RESPONSES, PageDep, page_of
-from service.api.types import IsoTime, LongText, Rating, UtcTime
-from service.errors import InvalidInput, NotFound
+from service.api.types import IsoTime, LongText, NotNull, Rating, TimeFrom, TimeTo, UtcTime
+from service.journal import get_owned, refuse_future
 from service.models import CheckIn
 
 router = APIRouter(prefix="/checkins", tags=["checkins"])
-
-T = TypeVar("T")
-S = TypeVar("S", bound=Select[Any])
-
-
-def _present(value: T | None) -> T:
-    if value is None:
-        raise ValueError("may be left out but not set to null")
-    return value
-
-
-# For PATCH bodies: a field that may be omitted (left unchanged) but not cleared.
-NotNull = AfterValidator(_present)
-TimeFrom = Annotated[
-    str | None, Query(alias="from", description="ISO 8601 with an offset, or epoch ms; inclusive")
-]
-TimeTo = Annotated[str | None, Query(description="ISO 8601 with an offset, or epoch ms; exclusive")]
-
-
-def within(query: S, column: InstrumentedAttribute[dt.datetime], from_: str | None, to: str | None) -> S:
-    """Restrict a query to from <= column < to, with the bounds given as query-string times."""
-    if from_ is not None:
-        query = query.where(column >= _query_datetime(from_, "from"))
-    if to is not None:
-        query = query.where(column < _query_datetime(to, "to"))
-    return query
-
-
-_QUERY_FIRST_MS = int(dt.datetime(1900, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
-_QUERY_LAST_MS = int(dt.datetime(2101, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
-
-
-def _query_datetime(value: str, name: str) -> dt.datetime:
-    """A bound of a range query; beyond the journal's span (service.api.types) it means "from the start"
-    or "to the end", so it is clamped there rather than refused."""
-    t_ms = min(max(query_time_ms(value, name), _QUERY_FIRST_MS), _QUERY_LAST_MS)
-    return dt.datetime.fromtimestamp(t_ms / 1000, dt.UTC)
-
-
-def refuse_future(value: dt.datetime | None, name: str, tolerance_s: int) -> None:
-    """Something that already happened cannot be dated later than now (plus the clock tolerance)."""
-    if value is not None and value > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=tolerance_s):
-        raise InvalidInput(f"{name}: is in the future")
 
 
 class CheckInCreate(BaseModel):
@@ -94,10 +51,7 @@ class CheckInPublic(BaseModel):
 
 def get_owned_checkin(db: Session, user_id: int, checkin_id: int) -> CheckIn:
     """The check-in if it belongs to the user; another user's id answers 404, as if it did not exist."""
-    checkin = db.get(CheckIn, checkin_id)
-    if checkin is None or checkin.user_id != user_id:
-        raise NotFound("check-in not found")
-    return checkin
+    return get_owned(db, CheckIn, user_id, checkin_id, "check-in")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CheckInPublic)

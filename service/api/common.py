@@ -1,17 +1,21 @@
-"""Small helpers the routers share: query-string times, ISO rendering of epoch milliseconds."""
+"""Small helpers the routers share: query-string times and ranges, ISO rendering of epoch milliseconds."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from service.errors import InvalidInput
 from service.ingest import parse_time_ms
 
 MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+S = TypeVar("S", bound=Select[Any])
 
 
 def query_time_ms(value: str, name: str) -> int:
@@ -25,6 +29,26 @@ def query_time_ms(value: str, name: str) -> int:
     if t_ms > MAX_TIME_MS:  # beyond any date (and any 64-bit column): refused, not bound into a query
         raise InvalidInput(f"{name}: after the year 9999")
     return t_ms
+
+
+def within(query: S, column: InstrumentedAttribute[dt.datetime], from_: str | None, to: str | None) -> S:
+    """Restrict a query to from <= column < to, with the bounds given as query-string times."""
+    if from_ is not None:
+        query = query.where(column >= _query_datetime(from_, "from"))
+    if to is not None:
+        query = query.where(column < _query_datetime(to, "to"))
+    return query
+
+
+_QUERY_FIRST_MS = int(dt.datetime(1900, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+_QUERY_LAST_MS = int(dt.datetime(2101, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def _query_datetime(value: str, name: str) -> dt.datetime:
+    """A bound of a range query; beyond the journal's span (service.api.types) it means "from the start"
+    or "to the end", so it is clamped there rather than refused."""
+    t_ms = min(max(query_time_ms(value, name), _QUERY_FIRST_MS), _QUERY_LAST_MS)
+    return dt.datetime.fromtimestamp(t_ms / 1000, dt.UTC)
 
 
 def iso_ms(t_ms: int) -> str:

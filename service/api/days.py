@@ -15,8 +15,8 @@ from service.analysis.baseline import recovery_status
 from service.analysis.minutes import DayTotals, target_met, week_summary
 from service.api.common import FastJSON
 from service.api.deps import ContextDep, CurrentUser, SessionDep
-from service.api.sessions import session_public
 from service.api.types import Day
+from service.api.views import session_public
 from service.errors import InvalidInput
 from service.models import CheckIn, DayRollup, User, WorkoutSession
 

@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: the app context, a database session, the current user or device."""
+"""Dependencies shared by the routers: the app context, a database session, the current user or device,
+the log-in throttle and the password check it guards (log-in, password change, account deletion)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
-from service.errors import Unauthorized
+from service.errors import Forbidden, Unauthorized
 from service.live import LiveHub
 from service.models import AccessToken, Device, DeviceToken, User
 from service.rollups import Rollups
-from service.security import DEVICE_TOKEN_PREFIX, token_digest
+from service.security import DEVICE_TOKEN_PREFIX, token_digest, verify_password
+from service.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -111,3 +113,26 @@ def current_user(db: SessionDep, token: TokenDep) -> User:
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    return request.app.state.login_throttle  # type: ignore[no-any-return]
+
+
+ThrottleDep = Annotated[LoginThrottle, Depends(_throttle)]
+
+
+def client_address(request: Request) -> str:
+    """The peer's address; X-Forwarded-For only counts where uvicorn was told to believe it
+    (settings.forwarded_allow_ips, passed by `chinup serve`), as it then rewrites the peer itself."""
+    return request.client.host if request.client else "unknown"
+
+
+def check_password(user: User, password: str, address: str, throttle: LoginThrottle) -> None:
+    """Confirm a signed-in user's password (password change, account deletion): throttled like log-in,
+    so a stolen token cannot be used to guess it. A wrong one answers 403, not 401: the token is fine."""
+    with throttle.attempt(user.email, address):
+        if not verify_password(password, user.password_hash):
+            throttle.failed(user.email, address)
+            raise Forbidden("the password is not correct")
+        throttle.succeeded(user.email, address)

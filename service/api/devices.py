@@ -7,14 +7,15 @@ import datetime as dt
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
 from service.api_errors import error_responses
 from service.db import writer_lock
-from service.errors import Conflict, NotFound
-from service.models import Device, DeviceToken, User
+from service.errors import NotFound
+from service.journal import check_device_cap, get_owned_device, lock_user
+from service.models import Device, DeviceToken
 from service.security import DEVICE_TOKEN_PREFIX, new_token, token_digest
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -82,31 +83,6 @@ def _issue_token(db: SessionDep, device_id: int) -> tuple[DeviceToken, str]:
     db.add(row)
     db.flush()
     return row, token
-
-
-def lock_user(db: Session, user_id: int) -> None:
-    """Serialise this user's additions within the transaction (PostgreSQL: a row lock on the user, across
-    workers), so a cap counted now still holds at commit. SQLite admits one writer: `writer_lock` does it."""
-    db.execute(select(User.id).where(User.id == user_id).with_for_update())
-
-
-def check_device_cap(db: Session, user_id: int, cap: int) -> None:
-    """Refuse a new device past the user's cap (max_devices_per_user): one account, one person's devices;
-    thousands of fake ones would each cost a recorder, a spool and rows. Call it after `lock_user`."""
-    count = db.scalar(select(func.count()).select_from(Device).where(Device.user_id == user_id)) or 0
-    if count >= cap:
-        raise Conflict(
-            f"you have {count} devices, the most one account may have (max_devices_per_user = {cap}); "
-            "delete one you no longer use first"
-        )
-
-
-def get_owned_device(db: SessionDep, user_id: int, device_id: int) -> Device:
-    """The device if it belongs to the user; another user's id answers 404, as if it did not exist."""
-    device = db.get(Device, device_id)
-    if device is None or device.user_id != user_id:
-        raise NotFound("device not found")
-    return device
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceRegistered)

@@ -20,12 +20,12 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.api.applications import histories
 from service.api.common import iso_ms
 from service.api.deps import CurrentUser, SessionDep
-from service.errors import NotFound
+from service.api.views import histories
 from service.importers.account import EXPORT_FORMAT, EXPORT_VERSION, MANIFEST, samples_path
 from service.importers.restore import PROFILE_FIELDS, REFLECTION_TIMES, SESSION_FIELDS
+from service.journal import get_owned_session
 from service.models import (
     Application,
     CheckIn,
@@ -207,9 +207,7 @@ def session_tcx(start_ms: int, samples: list[tuple[int, int]]) -> bytes:
 @router.get("/sessions/{session_id}/export.tcx", response_class=Response)
 def export_session_tcx(session_id: int, user: CurrentUser, db: SessionDep) -> Response:
     """One workout as TCX (heart rate per track point), for other training tools."""
-    session = db.get(WorkoutSession, session_id)
-    if session is None or session.user_id != user.id or session.deleted:
-        raise NotFound("session not found")
+    session = get_owned_session(db, user.id, session_id)
     rows = db.execute(
         select(Sample.t_ms, Sample.bpm)
         .where(

@@ -22,17 +22,17 @@ from sqlalchemy.orm import Session
 
 from service.api.common import query_time_ms
 from service.api.deps import AppContext, ContextDep, PrincipalDep, SessionDep
-from service.api.devices import get_owned_device
 from service.api.types import DbId
 from service.api_errors import error_responses
 from service.config import Settings
-from service.errors import Forbidden, NotFound
+from service.errors import Forbidden
 from service.importers import ImportCounts, ImportFile, open_import
 from service.importers.account import read_archive
 from service.importers.job import FileReport, import_opened
 from service.importers.limits import ImportLimits
 from service.importers.restore import RestoreCounts, restore_account
 from service.importers.store import DbSink
+from service.journal import get_owned, get_owned_device
 from service.localtime import zone
 from service.models import ImportJob, Sample, User, WorkoutSession
 
@@ -305,7 +305,5 @@ def list_import_jobs(principal: PrincipalDep, db: SessionDep) -> list[ImportJobP
 @router.get("/{job_id}", response_model=ImportJobPublic, responses=error_responses(404))
 def get_import_job(job_id: DbId, principal: PrincipalDep, db: SessionDep) -> ImportJobPublic:
     """One background import; another user's id answers 404, as if it did not exist."""
-    job = db.get(ImportJob, job_id)
-    if job is None or job.user_id != principal.user.id:
-        raise NotFound("import job not found")
+    job = get_owned(db, ImportJob, principal.user.id, job_id, "import job")
     return job_public(job, principal.user.timezone)

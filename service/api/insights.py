@@ -114,9 +114,7 @@ def exercise_vs_confidence(
     db: SessionDep,
     lag_days: Annotated[int, Query(ge=0, le=1, description="0: same day; 1: the rating of the next day")] = 0,
     metric: Annotated[Metric, Query()] = "confidence",
-    from_: Annotated[
-        Day | None, Query(alias="from", description="first local day of the minutes")
-    ] = None,
+    from_: Annotated[Day | None, Query(alias="from", description="first local day of the minutes")] = None,
     to: Annotated[Day | None, Query(description="last local day (default: today)")] = None,
 ) -> ExerciseInsightPublic:
     """Spearman's rho of a day's heartbeat-up minutes against that day's (or the next day's) rating."""

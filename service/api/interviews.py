@@ -7,14 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.api.checkins import NotNull, TimeFrom, TimeTo, within
+from service.api.common import within
 from service.api.deps import CurrentUser, SessionDep
 from service.api.pages import PAGE_RESPONSES, PageDep, page_of
-from service.api.types import IsoTime, LongText, ShortText, UtcTime
+from service.api.types import IsoTime, LongText, NotNull, ShortText, TimeFrom, TimeTo, UtcTime
 from service.errors import InvalidInput, NotFound
+from service.journal import FEEDBACK_TIME, feedback_in_time_order, get_owned_interview
 from service.models import Feedback, Interview, Reflection
 
 router = APIRouter(prefix="/interviews", tags=["interviews"])
@@ -148,14 +149,6 @@ def _check_order(requested_at: dt.datetime | None, received_at: dt.datetime | No
         raise ValueError("received_at is before requested_at")
 
 
-def get_owned_interview(db: Session, user_id: int, interview_id: int) -> Interview:
-    """The interview if it belongs to the user; another user's id answers 404, as if it did not exist."""
-    interview = db.get(Interview, interview_id)
-    if interview is None or interview.user_id != user_id:
-        raise NotFound("interview not found")
-    return interview
-
-
 def get_owned_feedback(db: Session, user_id: int, interview_id: int, feedback_id: int) -> Feedback:
     """A feedback record of the user's interview; one under another interview answers 404 too."""
     interview = get_owned_interview(db, user_id, interview_id)
@@ -163,15 +156,6 @@ def get_owned_feedback(db: Session, user_id: int, interview_id: int, feedback_id
     if feedback is None or feedback.interview_id != interview.id:
         raise NotFound("feedback not found")
     return feedback
-
-
-# The time a feedback record is ordered by, in SQL: the same as feedback_in_time_order's key.
-FEEDBACK_TIME = func.coalesce(Feedback.requested_at, Feedback.received_at, Feedback.created_at)
-
-
-def feedback_in_time_order(interview: Interview) -> list[Feedback]:
-    """Ordered by when each was asked for (else received, else logged)."""
-    return sorted(interview.feedback, key=lambda f: (f.requested_at or f.received_at or f.created_at, f.id))
 
 
 def interview_detail(interview: Interview) -> InterviewDetail:

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from service.analysis.cleaning import clean_hr
 from service.analysis.practice import practice_heart
-from service.api.checkins import NotNull, TimeFrom, TimeTo, refuse_future, within
+from service.api.common import within
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.pages import PAGE_RESPONSES, PageDep, page_of
-from service.api.types import IsoTime, LongText, Rating, UtcTime
-from service.errors import InvalidInput, NotFound
+from service.api.types import IsoTime, LongText, NotNull, Rating, TimeFrom, TimeTo, UtcTime
+from service.errors import InvalidInput
+from service.journal import get_owned, refuse_future
 from service.models import PracticeSession, User
 from service.rollups import profile_for
 from service.sample_query import load_samples
@@ -137,10 +138,7 @@ def _public(db: Session, user: User, practice: PracticeSession) -> PracticePubli
 
 def get_owned_practice(db: Session, user_id: int, practice_id: int) -> PracticeSession:
     """The practice session if it belongs to the user; another user's id answers 404."""
-    practice = db.get(PracticeSession, practice_id)
-    if practice is None or practice.user_id != user_id:
-        raise NotFound("practice session not found")
-    return practice
+    return get_owned(db, PracticeSession, user_id, practice_id, "practice session")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PracticePublic)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from service import localtime
 from service.analysis.minutes import target_met
 from service.api.deps import CurrentUser, SessionDep
-from service.api.interviews import feedback_in_time_order, get_owned_interview
+from service.journal import feedback_in_time_order, get_owned_interview
 from service.models import Application, DayRollup, Interview, PracticeSession, User
 from service.plan import PlanInputs, Step, recovery_plan
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from service.api.common import FastJSON, iso_ms, query_time_ms
 from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
-from service.api.devices import get_owned_device
 from service.db import writer_lock
 from service.errors import Forbidden, InvalidInput, PayloadTooLarge
 from service.ingest import (
@@ -23,6 +22,7 @@ from service.ingest import (
     sample_rows,
     stored_conflicts,
 )
+from service.journal import get_owned_device
 from service.live import publish_heart_rate
 from service.models import Device, Sample
 from service.rollups import sample_spans

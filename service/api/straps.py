@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from devices.errors import DeviceError
 from devices.scan import StrapAdvert, scan_straps
 from service.api.deps import ContextDep, CurrentUser, SessionDep
-from service.api.devices import check_device_cap, lock_user
 from service.config import Settings
 from service.db import writer_lock
 from service.errors import ChinUpError, Conflict, NotFound
+from service.journal import check_device_cap, lock_user
 from service.models import Device, DeviceToken, PairedStrap
 from service.recording import PairedInfo, StrapState, StrapSupervisor
 

@@ -45,8 +45,8 @@ from service.analysis.stress import (
 )
 from service.api.common import query_time_ms
 from service.api.deps import CurrentUser, SessionDep
-from service.api.interviews import get_owned_interview
 from service.errors import InvalidInput
+from service.journal import get_owned_interview
 from service.models import HrvWindow, Sample, User, WorkoutSession
 from service.rollup_days import HRV_WINDOW_S, beat_source, beats_from_samples
 from service.rollups import profile_for

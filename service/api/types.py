@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+from fastapi import Query
 from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer
+
+T = TypeVar("T")
 
 
 def _check_timezone(name: str) -> str:
@@ -49,3 +52,18 @@ Bpm = Annotated[int, Field(ge=25, le=240)]
 IsoTime = Annotated[dt.datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
 # Row ids are Integer columns, 32-bit on PostgreSQL: a larger number names nothing and cannot be bound.
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+def _present(value: T | None) -> T:
+    if value is None:
+        raise ValueError("may be left out but not set to null")
+    return value
+
+
+# For PATCH bodies: a field that may be omitted (left unchanged) but not cleared.
+NotNull = AfterValidator(_present)
+# The bounds of a journal list's time range, as query parameters (service.api.common.within applies them).
+TimeFrom = Annotated[
+    str | None, Query(alias="from", description="ISO 8601 with an offset, or epoch ms; inclusive")
+]
+TimeTo = Annotated[str | None, Query(description="ISO 8601 with an offset, or epoch ms; exclusive")]

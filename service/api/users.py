@@ -9,8 +9,15 @@ from fastapi import APIRouter, Request, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select, update
 
-from service.api.auth import ThrottleDep, check_password, client_address
-from service.api.deps import ContextDep, CurrentUser, SessionDep, TokenDep
+from service.api.deps import (
+    ContextDep,
+    CurrentUser,
+    SessionDep,
+    ThrottleDep,
+    TokenDep,
+    check_password,
+    client_address,
+)
 from service.api.types import Bpm, TimeZoneName
 from service.api_errors import error_responses
 from service.errors import Conflict, InvalidInput

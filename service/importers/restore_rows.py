@@ -104,7 +104,7 @@ def checked(model: type[BaseModel], row: Any, names: tuple[str, ...]) -> dict[st
 
 
 def not_future(value: dt.datetime | None, name: str, now: dt.datetime, tolerance_s: int) -> None:
-    """The API's rule for what already happened (service.api.checkins.refuse_future)."""
+    """The API's rule for what already happened (service.journal.refuse_future)."""
     if value is not None and value > now + dt.timedelta(seconds=tolerance_s):
         raise RowInvalid(f"{name}: is in the future")
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from devices import hrs
 from devices.recorder import record
 from devices.simulator import StrapProfile, VirtualStrap, generate_workout
+from devices.transport import new_random_address
 from service import localtime, migrate
 from service.app import create_app
 from service.config import Settings
@@ -259,7 +260,8 @@ async def run_demo(
 async def live_strap(base: str, token: str, workdir: Path) -> None:
     """A virtual strap streaming a looping workout, recorded through bleak, the spool and the HTTP API."""
     async with VirtualStrap(
-        "virtual", generate_workout(seed=secrets.randbelow(1000)), name=LIVE_STRAP_NAME, loop=True
+        "virtual", generate_workout(seed=secrets.randbelow(1000)), name=LIVE_STRAP_NAME, loop=True,
+        address=new_random_address(seed=LIVE_STRAP_NAME),  # the same strap every run: one device in the kept database
     ):
         await record(server_url=base, token=token, transport="virtual", name=LIVE_STRAP_NAME,
                      spool_path=workdir / "spool.sqlite3", progress=False)  # fmt: skip

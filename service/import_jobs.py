@@ -29,10 +29,10 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.api.deps import AppContext
-from service.api.imports import ImportOptions, import_upload
 from service.config import Settings
 from service.errors import ChinUpError, TooManyRequests
 from service.importers import ImportCounts, ImportFile
+from service.importing import ImportOptions, import_upload
 from service.models import ImportJob, User
 
 log = logging.getLogger(__name__)

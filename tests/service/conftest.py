@@ -8,6 +8,7 @@ rest of the service's async code is checked where its own tests opt in.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -46,3 +47,10 @@ def http(server: LiveServer) -> Iterator[httpx.Client]:
     """A client of ``server``; whole-file imports of the real recordings take up to a few minutes."""
     with httpx.Client(base_url=server.url, timeout=180) as client:
         yield client
+
+
+@pytest.fixture
+def app_settings(settings: Settings, tmp_path: Path) -> Settings:
+    """Settings for a service that records straps: the virtual Bumble link is the only radio in tests, and
+    the data directory (the service's spool) is the test's own."""
+    return settings.model_copy(update={"ble_transport": "virtual", "data_dir": tmp_path})

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from service.api.imports import ImportOptions
 from service.import_jobs import MAX_PENDING_PER_USER, UPLOADS_DIR, node_name
+from service.importing import ImportOptions
 from service.models import ImportJob
 from tests.support.server import LiveServer
 from tests.support.settle import wait_for_analysis

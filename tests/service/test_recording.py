@@ -11,7 +11,6 @@ import contextlib
 import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,11 +46,6 @@ KINDS = {
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def app_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"ble_transport": "virtual", "data_dir": tmp_path})
 
 
 @contextlib.asynccontextmanager

@@ -32,19 +32,13 @@ from tests.support.users import TestUser
 
 pytestmark = pytest.mark.anyio
 
-SCAN_FIRST = "scan near the strap first"
-UNSEEN = "C0:FF:EE:00:00:99"  # an address typed in, on no radio anywhere
-
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
 
-
-@pytest.fixture
-def app_settings(settings: Settings, tmp_path: Path) -> Settings:
-    # The virtual Bumble link is the only radio in tests; the data directory holds the service's spool.
-    return settings.model_copy(update={"ble_transport": "virtual", "data_dir": tmp_path})
+SCAN_FIRST = "scan near the strap first"
+UNSEEN = "C0:FF:EE:00:00:99"  # an address typed in, on no radio anywhere
 
 
 async def _claim(client: httpx.AsyncClient, user: TestUser, address: str) -> httpx.Response:

@@ -20,9 +20,11 @@ serve: $(STAMP)
 	$(BIN)/chinup serve
 
 # Two workers, each module on one of them (its database, server and browser stay its own): the suite is
-# mostly waiting on servers, browsers and the analysis settling, so two halve it on two cores.
+# mostly waiting on servers, browsers and the analysis settling, so two halve it on two cores. Tests marked
+# serial restart the PostgreSQL server the others share, so they run alone afterwards.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"

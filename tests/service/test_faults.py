@@ -247,6 +247,7 @@ def restart_postgres() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # it restarts the one PostgreSQL server every other test uses: alone, after the rest
 def test_postgres_restart_under_uploads_recovers_by_itself(db_url: str, tmp_path: Path) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("restarts the PostgreSQL server")

@@ -17,16 +17,16 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import insert, text
 
-from service import localtime, migrate
 from service.analysis.cleaning import clean_hr
 from service.analysis.minutes import day_totals, minute_table
 from service.analysis.sessions import find_sessions
-from service.db import make_engine, make_session_factory
-from service.ingest import CleanSample, store_samples
-from service.live import LiveHub
-from service.models import CheckIn, DayRollup, MinuteRollup, User, WorkoutSession
-from service.rollup_days import session_columns
-from service.rollups import Rollups, _minute_rows, profile_for
+from service.core import localtime, migrate
+from service.core.db import make_engine, make_session_factory
+from service.core.models import CheckIn, DayRollup, MinuteRollup, User, WorkoutSession
+from service.pipeline.days import session_columns
+from service.pipeline.ingest import CleanSample, store_samples
+from service.pipeline.live import LiveHub
+from service.pipeline.rollups import Rollups, _minute_rows, profile_for
 
 DAY_S = 86_400
 CHUNK_DAYS = 5

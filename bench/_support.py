@@ -127,7 +127,7 @@ def bare_connection(db_url: str) -> Iterator[tuple[Any, str]]:
         conn: Any = sqlite3.connect(db_url.removeprefix("sqlite:///"))
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        # The service's connections check foreign keys (service/db.py), as PostgreSQL always does: so must the
+        # The service's connections check foreign keys (service/core/db.py), as PostgreSQL always does: so must the
         # baseline, or it measures SQLite skipping work the service may not skip (15 % of its time here).
         conn.execute("PRAGMA foreign_keys=ON")
         mark = "?"

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._incremental import DAY_S, _seed  # noqa: E402
 from bench._support import running_server  # noqa: E402
-from service import migrate  # noqa: E402
-from service.db import make_engine  # noqa: E402
-from service.security import USER_TOKEN_PREFIX, new_token, token_digest  # noqa: E402
+from service.core import migrate  # noqa: E402
+from service.core.db import make_engine  # noqa: E402
+from service.core.security import USER_TOKEN_PREFIX, new_token, token_digest  # noqa: E402
 
 
 def _timed(fn: Callable[[], object], repeats: int) -> list[float]:

@@ -6,7 +6,7 @@ same times), and `day 1,000` / `day 10,000`: C users each upload a 1 Hz workout 
 ../shared/data/synthetic_24h_rr.npz, else a generated day) in batches spanning ~17 min or ~2.8 h. The server
 runs with its default settings. The clock stops once /health says the minute rollups caught up; day totals are
 read once the analysis is quiet and compared with clean_hr -> minute_table -> day_totals over the samples the
-service accepted, with the user's profile (service.rollups.profile_for). Exits 1 if any day differs.
+service accepted, with the user's profile (service.pipeline.rollups.profile_for). Exits 1 if any day differs.
 `after last answer` is the share of the clocked time spent after the last upload was answered.
 
 Run: .venv/bin/python bench/ingest.py [--samples N] [--clients C] [--batchings ...] [--databases ...]
@@ -45,15 +45,15 @@ from bench._support import (  # noqa: E402
     wait_for_analysis,
     workout_day,
 )
-from service import localtime, migrate  # noqa: E402
 from service.analysis.cleaning import clean_hr  # noqa: E402
 from service.analysis.minutes import day_totals, minute_table  # noqa: E402
 from service.analysis.profile import HeartProfile  # noqa: E402
 from service.config import Settings  # noqa: E402
-from service.db import make_engine  # noqa: E402
-from service.ingest import BatchVerdict, CleanSample, format_rr, parse_batch  # noqa: E402
-from service.models import User  # noqa: E402
-from service.rollups import profile_for  # noqa: E402
+from service.core import localtime, migrate  # noqa: E402
+from service.core.db import make_engine  # noqa: E402
+from service.core.models import User  # noqa: E402
+from service.pipeline.ingest import BatchVerdict, CleanSample, format_rr, parse_batch  # noqa: E402
+from service.pipeline.rollups import profile_for  # noqa: E402
 
 BATCH = 1000
 START_MS = int(time.time() * 1000) - 30 * 86_400_000

@@ -17,7 +17,7 @@ STATIC_DIR = HERE / "static"
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 
 # Pages hold no inline script or style; the Content-Security-Policy that enforces it is set on every
-# answer by service/security_headers.py, the one owner of security headers.
+# answer by service/web/security_headers.py, the one owner of security headers.
 
 # path segment -> (template, title, nav label or None when the page is not in the main navigation)
 PAGES: dict[str, tuple[str, str, str | None]] = {

@@ -40,7 +40,7 @@ def instrumented() -> contextlib.AbstractContextManager[object]:
 def read_import(name: str, data: bytes) -> None:
     """Read like POST /imports does, then validate like ingest does: both may refuse, neither may crash."""
     from service.importers import ImportFailed, open_import
-    from service.ingest import validate_batch
+    from service.pipeline.ingest import validate_batch
 
     try:
         with open_import(io.BytesIO(data), name, start_ms=T0_MS) as opened:

@@ -19,21 +19,21 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dashboards import mount_dashboards
-from service import migrate
 from service.api.deps import AppContext
 from service.api.main import api_router
-from service.api_errors import document_errors, ids_in_range
+from service.coaching.nudges import Nudger
 from service.config import Settings
-from service.db import make_engine, make_session_factory
+from service.core import migrate
+from service.core.db import make_engine, make_session_factory
 from service.errors import ChinUpError
-from service.import_jobs import ImportJobs
-from service.input_guard import BodyGuard
-from service.live import LiveHub
-from service.nudges import Nudger
-from service.recording import StrapSupervisor
-from service.rollups import Rollups
-from service.security_headers import SecurityHeaders
-from service.throttle import LoginThrottle, LoginThrottled
+from service.importers.background import ImportJobs
+from service.pipeline.live import LiveHub
+from service.pipeline.rollups import Rollups
+from service.recording.supervisor import StrapSupervisor
+from service.web.errors import document_errors, ids_in_range
+from service.web.input_guard import BodyGuard
+from service.web.security_headers import SecurityHeaders
+from service.web.throttle import LoginThrottle, LoginThrottled
 
 log = logging.getLogger("chinup")
 
@@ -124,7 +124,7 @@ def create_app(
 
 
 def _document_errors(app: FastAPI) -> None:
-    """The OpenAPI document declares the answers _install_error_handlers gives (service/api_errors.py)."""
+    """The OpenAPI document declares the answers _install_error_handlers gives (service/web/errors.py)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:

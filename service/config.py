@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     max_straps_per_user: int = Field(default=8, ge=1)
     max_devices_per_user: int = Field(default=100, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
-    # Log-in guessing (service/throttle.py). One (account, address) pair has login_free_failures wrong
+    # Log-in guessing (service/web/throttle.py). One (account, address) pair has login_free_failures wrong
     # guesses, then waits login_delay_base_s doubled at each further failure, at most login_delay_max_s:
     # an attacker is slowed without locking the owner out from another address. Looser ceilings within the
     # window: failures per account from all addresses (addresses that logged in to it before are exempt)
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     live_streams_per_user: int = Field(default=5, ge=1)
     live_token_check_s: float = Field(default=2.0, gt=0, le=60)
     live_ticket_ttl_s: float = Field(default=30.0, gt=0, le=300)
-    # Connections of `chinup serve` (service/cli.py server_options). A request's headers must arrive within
+    # Connections of `chinup serve` (service/cli/main.py server_options). A request's headers must arrive within
     # http_header_timeout_s of the connection (or of the previous answer on a kept-alive one) and stay under
     # http_max_header_bytes, else the connection is closed (uvicorn itself has no header timeout). An idle
     # kept-alive connection is closed after http_keep_alive_timeout_s (uvicorn's timeout_keep_alive). Past

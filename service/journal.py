@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.core.models import Base, Device, Feedback, Interview, User, WorkoutSession
 from service.errors import Conflict, InvalidInput, NotFound
-from service.models import Base, Device, Feedback, Interview, User, WorkoutSession
 
 M = TypeVar("M", bound=Base)
 

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from service import migrate
 from service.app import create_app
 from service.config import Settings
-from service.db import make_engine
+from service.core import migrate
+from service.core.db import make_engine
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.server import LiveServer
 

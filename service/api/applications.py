@@ -19,8 +19,8 @@ from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.pages import PAGE_RESPONSES, PageDep, page_of
 from service.api.types import IsoTime, NotNull, ShortText, TimeFrom, TimeTo, UtcTime
 from service.api.views import StatusEventPublic, histories
+from service.core.models import Application, ApplicationStatusEvent
 from service.journal import get_owned, refuse_future
-from service.models import Application, ApplicationStatusEvent
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 

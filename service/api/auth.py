@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 
 from service.api.deps import ContextDep, CurrentUser, SessionDep, ThrottleDep, TokenDep, client_address
+from service.core.models import AccessToken, User
+from service.core.security import USER_TOKEN_PREFIX, new_token, normalise_email, token_digest, verify_password
 from service.errors import Unauthorized
-from service.models import AccessToken, User
-from service.security import USER_TOKEN_PREFIX, new_token, normalise_email, token_digest, verify_password
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -14,8 +14,8 @@ from service.api.common import within
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.pages import PAGE_RESPONSES, PageDep, page_of
 from service.api.types import IsoTime, LongText, NotNull, Rating, TimeFrom, TimeTo, UtcTime
+from service.core.models import CheckIn
 from service.journal import get_owned, refuse_future
-from service.models import CheckIn
 
 router = APIRouter(prefix="/checkins", tags=["checkins"])
 

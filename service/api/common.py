@@ -11,7 +11,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from service.errors import InvalidInput
-from service.ingest import parse_time_ms
+from service.pipeline.ingest import parse_time_ms
 
 MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 

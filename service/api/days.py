@@ -10,15 +10,15 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import localtime
 from service.analysis.baseline import recovery_status
 from service.analysis.minutes import DayTotals, target_met, week_summary
 from service.api.common import FastJSON
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.types import Day
 from service.api.views import session_public
+from service.core import localtime
+from service.core.models import CheckIn, DayRollup, User, WorkoutSession
 from service.errors import InvalidInput
-from service.models import CheckIn, DayRollup, User, WorkoutSession
 
 router = APIRouter(prefix="/days", tags=["days"])
 

@@ -16,12 +16,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
+from service.core.models import AccessToken, Device, DeviceToken, User
+from service.core.security import DEVICE_TOKEN_PREFIX, token_digest, verify_password
 from service.errors import Forbidden, Unauthorized
-from service.live import LiveHub
-from service.models import AccessToken, Device, DeviceToken, User
-from service.rollups import Rollups
-from service.security import DEVICE_TOKEN_PREFIX, token_digest, verify_password
-from service.throttle import LoginThrottle
+from service.pipeline.live import LiveHub
+from service.pipeline.rollups import Rollups
+from service.web.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
-from service.api_errors import error_responses
-from service.db import writer_lock
+from service.core.db import writer_lock
+from service.core.models import Device, DeviceToken
+from service.core.security import DEVICE_TOKEN_PREFIX, new_token, token_digest
 from service.errors import NotFound
 from service.journal import check_device_cap, get_owned_device, lock_user
-from service.models import Device, DeviceToken
-from service.security import DEVICE_TOKEN_PREFIX, new_token, token_digest
+from service.web.errors import error_responses
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 

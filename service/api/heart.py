@@ -7,14 +7,14 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from service import localtime
 from service.analysis.errors import InvalidProfile
 from service.analysis.profile import MODERATE_HRR, PEAK_HRR, VIGOROUS_HRR, tanaka_max_hr
 from service.api.deps import CurrentUser
-from service.api_errors import error_responses
+from service.core import localtime
+from service.core.models import User
 from service.errors import InvalidInput
-from service.models import User
-from service.rollups import profile_for
+from service.pipeline.rollups import profile_for
+from service.web.errors import error_responses
 
 router = APIRouter(prefix="/me", tags=["users"])
 

@@ -3,7 +3,7 @@ gzip of any, a zip of several) -> samples.
 
 The samples take the upload's ingest path (service.importers.store.DbSink), so a file imported twice
 changes nothing and the day rollups update incrementally. With `?background=true` the upload is stored and
-imported by the worker of service.import_jobs: the answer is a job at once (202), followed at GET /imports/{id}.
+imported by the worker of service.importers.background: the answer is a job at once (202), followed at GET /imports/{id}.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from sqlalchemy import select
 from service.api.common import query_time_ms
 from service.api.deps import ContextDep, PrincipalDep, SessionDep
 from service.api.types import DbId
-from service.api_errors import error_responses
+from service.core.models import ImportJob
 from service.errors import Forbidden
-from service.importing import ImportOptions, ImportPublic, import_upload
+from service.importers.upload import ImportOptions, ImportPublic, import_upload
 from service.journal import get_owned, get_owned_device
-from service.models import ImportJob
+from service.web.errors import error_responses
 
 if TYPE_CHECKING:
-    from service.import_jobs import ImportJobs
+    from service.importers.background import ImportJobs
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 

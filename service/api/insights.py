@@ -16,12 +16,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import localtime
 from service.analysis.insights import MIN_PAIRED_DAYS, exercise_vs_rating
 from service.api.deps import CurrentUser, SessionDep
 from service.api.types import Day
+from service.core import localtime
+from service.core.models import CheckIn, DayRollup, User
 from service.errors import InvalidInput
-from service.models import CheckIn, DayRollup, User
 
 router = APIRouter(prefix="/insights", tags=["insights"])
 

@@ -14,9 +14,9 @@ from service.api.common import within
 from service.api.deps import CurrentUser, SessionDep
 from service.api.pages import PAGE_RESPONSES, PageDep, page_of
 from service.api.types import IsoTime, LongText, NotNull, ShortText, TimeFrom, TimeTo, UtcTime
+from service.core.models import Feedback, Interview, Reflection
 from service.errors import InvalidInput, NotFound
 from service.journal import FEEDBACK_TIME, feedback_in_time_order, get_owned_interview
-from service.models import Feedback, Interview, Reflection
 
 router = APIRouter(prefix="/interviews", tags=["interviews"])
 

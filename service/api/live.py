@@ -17,10 +17,10 @@ from sse_starlette import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
 from service.api.deps import AppContext, ContextDep, CurrentUser, TokenDep, current_user
+from service.core.models import AccessToken
+from service.core.security import token_digest
 from service.errors import Unauthorized
-from service.live import StreamGrant
-from service.models import AccessToken
-from service.security import token_digest
+from service.pipeline.live import StreamGrant
 
 router = APIRouter(tags=["live"])
 log = logging.getLogger(__name__)

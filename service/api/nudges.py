@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from service.api.deps import CurrentUser, SessionDep
-from service.nudges import todays_nudges
+from service.coaching.nudges import todays_nudges
 
 router = APIRouter(prefix="/nudges", tags=["nudges"])
 

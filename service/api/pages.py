@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from service.api_errors import MAX_ID, error_responses
 from service.errors import NotFound
+from service.web.errors import MAX_ID, error_responses
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500

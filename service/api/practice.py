@@ -21,11 +21,11 @@ from service.api.common import within
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.api.pages import PAGE_RESPONSES, PageDep, page_of
 from service.api.types import IsoTime, LongText, NotNull, Rating, TimeFrom, TimeTo, UtcTime
+from service.core.models import PracticeSession, User
 from service.errors import InvalidInput
 from service.journal import get_owned, refuse_future
-from service.models import PracticeSession, User
-from service.rollups import profile_for
-from service.sample_query import load_samples
+from service.pipeline.rollups import profile_for
+from service.pipeline.samples import load_samples
 
 router = APIRouter(prefix="/practice", tags=["practice"])
 

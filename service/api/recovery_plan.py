@@ -1,4 +1,4 @@
-"""The interview recovery plan: loads what each step reads, leaves the judging to service.plan."""
+"""The interview recovery plan: loads what each step reads, leaves the judging to service.coaching.plan."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import localtime
 from service.analysis.minutes import target_met
 from service.api.deps import CurrentUser, SessionDep
+from service.coaching.plan import PlanInputs, Step, recovery_plan
+from service.core import localtime
+from service.core.models import Application, DayRollup, Interview, PracticeSession, User
 from service.journal import feedback_in_time_order, get_owned_interview
-from service.models import Application, DayRollup, Interview, PracticeSession, User
-from service.plan import PlanInputs, Step, recovery_plan
 
 router = APIRouter(prefix="/interviews", tags=["interviews"])
 

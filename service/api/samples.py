@@ -11,9 +11,11 @@ from sqlalchemy import select
 
 from service.api.common import FastJSON, iso_ms, query_time_ms
 from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
-from service.db import writer_lock
+from service.core.db import writer_lock
+from service.core.models import Device, Sample
 from service.errors import Forbidden, InvalidInput, PayloadTooLarge
-from service.ingest import (
+from service.journal import get_owned_device
+from service.pipeline.ingest import (
     BatchTooLarge,
     MalformedBatch,
     insert_rows,
@@ -22,10 +24,8 @@ from service.ingest import (
     sample_rows,
     stored_conflicts,
 )
-from service.journal import get_owned_device
-from service.live import publish_heart_rate
-from service.models import Device, Sample
-from service.rollups import sample_spans
+from service.pipeline.live import publish_heart_rate
+from service.pipeline.rollups import sample_spans
 
 router = APIRouter(prefix="/devices/{device_id}/samples", tags=["samples"])
 
@@ -42,7 +42,7 @@ SAMPLE_SCHEMA = {
 
 
 class SampleBatch(BaseModel):
-    # Items are checked one by one in service.ingest so that one bad item is a counted rejection,
+    # Items are checked one by one in service.pipeline.ingest so that one bad item is a counted rejection,
     # not a refusal of the whole batch.
     samples: list[Any] = Field(json_schema_extra={"items": SAMPLE_SCHEMA})
 

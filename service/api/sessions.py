@@ -9,20 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import localtime
 from service.analysis.cleaning import clean_hr
 from service.analysis.sessions import summarise_session
 from service.api.common import FastJSON, iso_ms, query_time_ms
 from service.api.deps import CurrentUser, SessionDep
 from service.api.types import DbId, UtcTime
 from service.api.views import SessionPublic, session_public
-from service.api_errors import error_responses
+from service.core import localtime
+from service.core.models import Sample, User, WorkoutSession
 from service.errors import InvalidInput
 from service.journal import get_owned_session
-from service.models import Sample, User, WorkoutSession
-from service.rollup_days import session_columns
-from service.rollups import profile_for
-from service.sample_query import load_samples
+from service.pipeline.days import session_columns
+from service.pipeline.rollups import profile_for
+from service.pipeline.samples import load_samples
+from service.web.errors import error_responses
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 

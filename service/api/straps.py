@@ -17,11 +17,11 @@ from devices.errors import DeviceError
 from devices.scan import StrapAdvert, scan_straps
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.config import Settings
-from service.db import writer_lock
+from service.core.db import writer_lock
+from service.core.models import Device, DeviceToken, PairedStrap
 from service.errors import ChinUpError, Conflict, NotFound
 from service.journal import check_device_cap, lock_user
-from service.models import Device, DeviceToken, PairedStrap
-from service.recording import PairedInfo, StrapState, StrapSupervisor
+from service.recording.supervisor import PairedInfo, StrapState, StrapSupervisor
 
 router = APIRouter(prefix="/straps", tags=["straps"])
 

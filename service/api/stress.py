@@ -32,7 +32,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from service import localtime
 from service.analysis.baseline import TimeOfDayBaseline, baseline_from_windows, exercise_windows
 from service.analysis.errors import AnalysisError
 from service.analysis.hrv import WindowStats, window_stats
@@ -45,11 +44,12 @@ from service.analysis.stress import (
 )
 from service.api.common import query_time_ms
 from service.api.deps import CurrentUser, SessionDep
+from service.core import localtime
+from service.core.models import HrvWindow, Sample, User, WorkoutSession
 from service.errors import InvalidInput
 from service.journal import get_owned_interview
-from service.models import HrvWindow, Sample, User, WorkoutSession
-from service.rollup_days import HRV_WINDOW_S, beat_source, beats_from_samples
-from service.rollups import profile_for
+from service.pipeline.days import HRV_WINDOW_S, beat_source, beats_from_samples
+from service.pipeline.rollups import profile_for
 
 router = APIRouter(tags=["stress"])
 

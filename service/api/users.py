@@ -19,10 +19,8 @@ from service.api.deps import (
     client_address,
 )
 from service.api.types import Bpm, TimeZoneName
-from service.api_errors import error_responses
-from service.errors import Conflict, InvalidInput
-from service.models import AccessToken, User
-from service.security import (
+from service.core.models import AccessToken, User
+from service.core.security import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     hash_password,
@@ -30,6 +28,8 @@ from service.security import (
     password_problem,
     token_digest,
 )
+from service.errors import Conflict, InvalidInput
+from service.web.errors import error_responses
 
 router = APIRouter(tags=["users"])
 
@@ -41,7 +41,7 @@ def _policy(password: str) -> str:
     return password
 
 
-# A new password: at least 10 characters and not a common one (service.security.password_problem).
+# A new password: at least 10 characters and not a common one (service.core.security.password_problem).
 Password = Annotated[
     str,
     Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from service.analysis.recovery import NOTE_NO_DATA, NOTE_PENDING
 from service.analysis.sessions import MAX_HOLE_S
 from service.api.types import IsoTime
-from service.models import ApplicationStatusEvent, WorkoutSession
+from service.core.models import ApplicationStatusEvent, WorkoutSession
 
 
 class RecoveryFitPublic(BaseModel):

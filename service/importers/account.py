@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from service.importers import restore_rows
+from service.account import rows as restore_rows
 from service.importers.base import Entry, ReadReport, Source
 from service.importers.containers import ZIP_DAMAGE, open_member
 from service.importers.csv_rr import read_csv

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.importers.limits import DEFAULT_LIMITS, ImportLimits
-from service.ingest import EPOCH_MS_FLOOR
+from service.pipeline.ingest import EPOCH_MS_FLOOR
 
 # A sample as the ingest endpoint takes it: {t, bpm, rr_ms?, contact?}. Readers translate syntax only;
-# service.ingest.validate_batch decides what is valid, so an import and a live upload obey the same rules.
+# service.pipeline.ingest.validate_batch decides what is valid, so an import and a live upload obey the same rules.
 Item = dict[str, Any]
 ADDRESS_MAX = 64
 

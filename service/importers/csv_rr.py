@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from service.importers.base import Entry, Item, ReadReport, Source, source_address, whole_number
 from service.importers.errors import CorruptFile, MissingStart, NoHeartRate
-from service.ingest import EPOCH_MS_FLOOR
+from service.pipeline.ingest import EPOCH_MS_FLOOR
 
 CSV_SOURCE = Source(name="CSV import", address=source_address("csv"), model="CSV")
 RR_SOURCE = Source(name="RR import", address=source_address("rr"), model="RR text")

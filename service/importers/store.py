@@ -7,12 +7,12 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.core.models import Device
 from service.importers.base import Item, Source
 from service.importers.pipeline import BatchResult
-from service.ingest import store_samples, validate_batch
-from service.live import LiveHub, publish_heart_rate
-from service.models import Device
-from service.rollups import Rollups
+from service.pipeline.ingest import store_samples, validate_batch
+from service.pipeline.live import LiveHub, publish_heart_rate
+from service.pipeline.rollups import Rollups
 
 
 def find_or_add_device(db: Session, user_id: int, source: Source) -> Device:

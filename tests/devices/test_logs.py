@@ -12,7 +12,7 @@ import pytest
 from devices.logs import REPEAT_LOG_EVERY_S, RepeatLimiter
 from devices.strap import StrapLink
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # the service's (service/logs.py)
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # the service's (service/core/logs.py)
 ADDRESS = "C0:FF:EE:DE:AD:01"
 
 

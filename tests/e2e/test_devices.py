@@ -23,8 +23,8 @@ from playwright.sync_api import Browser, expect
 
 from devices.simulator import StrapProfile, VirtualStrap, generate_workout
 from service.app import create_app
+from service.coaching.nudges import BEHIND, Nudger
 from service.config import Settings
-from service.nudges import BEHIND, Nudger
 from tests.e2e.conftest import DESKTOP, Dash, open_dash
 from tests.support.server import free_port
 from tests.support.users import TestUser, sign_up

@@ -1,7 +1,7 @@
 """Service test fixtures: a real HTTP server per module, and blocking calls in the event loop failing the async
 tests of in-service recording.
 
-The blocking check is scoped on purpose: the supervisor (service/recording.py) and the devices pipeline it runs are checked; the
+The blocking check is scoped on purpose: the supervisor (service/recording/supervisor.py) and the devices pipeline it runs are checked; the
 rest of the service's async code is checked where its own tests opt in.
 """
 
@@ -19,7 +19,7 @@ from tests.devices.no_blocking import no_blocking_in_the_loop
 from tests.support.server import LiveServer
 
 CHECKED_MODULES = {"tests.service.test_recording"}
-SCANNED = ("devices", "service.recording", "service.api.straps", "service.api.live")
+SCANNED = ("devices", "service.recording.supervisor", "service.api.straps", "service.api.live")
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
-from service.models import Sample
+from service.core.models import Sample
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.importers.detect import open_import
-from service.ingest import parse_time_ms
+from service.pipeline.ingest import parse_time_ms
 from tests.support.server import LiveServer
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up

@@ -12,8 +12,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from service.core.models import Base
 from service.importers import open_import
-from service.models import Base
 from tests.service.test_importers_support import first_of_each_time, reference_samples
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from service.config import Settings
-from service.db import make_engine
-from service.ingest import MAX_RR_PER_SAMPLE
+from service.core.db import make_engine
+from service.pipeline.ingest import MAX_RR_PER_SAMPLE
 from tests.support.users import register_device, sign_up
 
 
@@ -46,7 +46,7 @@ def test_one_sample_holds_at_most_a_bounded_number_of_rr_intervals(http: httpx.C
 def test_the_database_and_its_journal_files_are_the_owners_alone(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     engine = make_engine(settings.resolved_database_url)
-    with engine.begin() as conn:  # WAL mode (service.db): the -wal and -shm files appear with the first write
+    with engine.begin() as conn:  # WAL mode (service.core.db): the -wal and -shm files appear with the first write
         conn.execute(text("CREATE TABLE t (x INTEGER)"))
         conn.execute(text("INSERT INTO t VALUES (1)"))
         files = sorted(os.listdir(settings.data_dir))
@@ -60,9 +60,9 @@ def test_the_database_and_its_journal_files_are_the_owners_alone(tmp_path: Path)
 def test_a_value_from_outside_cannot_forge_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from service.logs import RedactSecrets
+    from service.core.logs import RedactSecrets
 
-    logger = logging.getLogger("service.recording")  # a child: a filter on "service" alone would miss it
+    logger = logging.getLogger("service.recording.supervisor")  # a child: a filter on "service" alone would miss it
     handler_filter = RedactSecrets()
     caplog.handler.addFilter(handler_filter)
     try:

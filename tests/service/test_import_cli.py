@@ -10,8 +10,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app as cli_app
-from service.importers.client import MAX_ATTEMPTS, ServerUnreachable, retry_delay_s, upload_file
+from service.cli.import_client import MAX_ATTEMPTS, ServerUnreachable, retry_delay_s, upload_file
+from service.cli.main import app as cli_app
 from tests.service.test_importers_support import zip_bytes
 from tests.support.server import LiveServer
 from tests.support.users import register_device, sign_up

@@ -31,7 +31,7 @@ from service.importers import (
     open_import,
 )
 from service.importers.job import check_whole
-from service.ingest import validate_batch
+from service.pipeline.ingest import validate_batch
 from tests.service.test_importers_support import (
     FIT_EPOCH_MS,
     build_fit,

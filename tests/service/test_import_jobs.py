@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from service.import_jobs import MAX_PENDING_PER_USER, UPLOADS_DIR, node_name
-from service.importing import ImportOptions
-from service.models import ImportJob
+from service.core.models import ImportJob
+from service.importers.background import MAX_PENDING_PER_USER, UPLOADS_DIR, node_name
+from service.importers.upload import ImportOptions
 from tests.support.server import LiveServer
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, sign_up

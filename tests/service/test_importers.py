@@ -17,7 +17,7 @@ from service.importers import (
     open_import,
     read_file,
 )
-from service.ingest import validate_batch
+from service.pipeline.ingest import validate_batch
 from tests.service.test_importers_support import (
     REAL_FITS,
     build_apple_health,

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from service.cli import app as cli_app
+from service.cli.main import app as cli_app
 from tests.service.test_importers_support import (
     build_apple_health,
     first_of_each_time,

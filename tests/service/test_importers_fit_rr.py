@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.importers import open_import, read_file
-from service.ingest import RR_MAX_MS, RR_MIN_MS
+from service.pipeline.ingest import RR_MAX_MS, RR_MIN_MS
 from tests.service.test_importers_support import REAL_FITS, build_fit
 from tests.support.users import TestUser, sign_up
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from service.importers import ImportFailed, open_import
 from service.importers.job import import_opened
-from service.ingest import validate_batch
+from service.pipeline.ingest import validate_batch
 from tests.service.test_importers_support import (
     MemorySink,
     build_apple_health,

@@ -203,7 +203,7 @@ class MemorySink:
 
     def send(self, device_id: int, items: list) -> object:
         from service.importers import BatchResult
-        from service.ingest import validate_batch
+        from service.pipeline.ingest import validate_batch
 
         verdict = validate_batch(items, self.now_ms, 0)
         mine = self.stored.setdefault(device_id, {})

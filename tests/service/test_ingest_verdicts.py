@@ -12,7 +12,7 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.ingest import EPOCH_MS_FLOOR, check_sample, parse_batch, validate_batch
+from service.pipeline.ingest import EPOCH_MS_FLOOR, check_sample, parse_batch, validate_batch
 
 NOW_MS = 1_780_000_000_000
 TOLERANCE_MS = 300_000

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from service.models import Feedback, Reflection
+from service.core.models import Feedback, Reflection
 from tests.support.users import TestUser, sign_up
 
 URL = "/api/v1/interviews"

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import update
 
 from service.config import Settings
-from service.live import StreamGrant, StreamTickets
-from service.logs import RedactSecrets
-from service.models import AccessToken
-from service.security import token_digest
+from service.core.logs import RedactSecrets
+from service.core.models import AccessToken
+from service.core.security import token_digest
+from service.pipeline.live import StreamGrant, StreamTickets
 from tests.support.server import LiveServer
 from tests.support.users import TestUser, register_device, sign_up
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.cli import proxy_options
+from service.cli.main import proxy_options
 from service.config import Settings
 from tests.support.bystander import served_meanwhile
 from tests.support.server import free_port

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from service.logs import RedactSecrets
+from service.core.logs import RedactSecrets
 
 
 def test_tokens_in_query_strings_are_redacted(caplog: pytest.LogCaptureFixture) -> None:

@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, insert, inspect, select
 
-from service import migrate
-from service.models import Base
+from service.core import migrate
+from service.core.models import Base
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:

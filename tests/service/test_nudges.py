@@ -10,9 +10,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from service.db import make_session_factory
-from service.live import LiveHub
-from service.nudges import BEHIND, MET, Nudger, Pace, due_nudge, nudge_message, pace_at, parse_nudge_time
+from service.coaching.nudges import (
+    BEHIND,
+    MET,
+    Nudger,
+    Pace,
+    due_nudge,
+    nudge_message,
+    pace_at,
+    parse_nudge_time,
+)
+from service.core.db import make_session_factory
+from service.pipeline.live import LiveHub
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from service.api.pages import DEFAULT_LIMIT, MAX_LIMIT, PAGE_BYTES
 from service.api.practice import MAX_QUESTION_CHARS, MAX_QUESTIONS
-from service.models import CheckIn
+from service.core.models import CheckIn
 from tests.support.users import TestUser, sign_up
 
 API = "/api/v1"

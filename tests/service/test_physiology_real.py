@@ -36,7 +36,7 @@ from fastapi.testclient import TestClient
 
 from service.analysis.recovery import NOTE_NO_DATA, NOTE_PENDING
 from service.api.sessions import session_public
-from service.models import WorkoutSession
+from service.core.models import WorkoutSession
 from tests.service.test_importers_support import reference_samples
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up

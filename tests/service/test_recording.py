@@ -22,9 +22,9 @@ from devices.simulator import StrapProfile, VirtualStrap, generate_workout
 from devices.strap import LinkState
 from service.app import create_app
 from service.config import Settings
-from service.db import make_session_factory
-from service.models import DeviceToken
-from service.recording import (
+from service.core.db import make_session_factory
+from service.core.models import DeviceToken
+from service.recording.supervisor import (
     HEALTHY_RUN_S,
     RESTART_FIRST_S,
     RESTART_MAX_S,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from fastapi.testclient import TestClient
 
-from service.plan import exercise_step
+from service.coaching.plan import exercise_step
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 

@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from service.importers.restore import SESSION_FIELDS
-from service.importers.restore_rows import SessionRestore
-from service.live import LiveHub
-from service.nudges import Nudger
+from service.account.restore import SESSION_FIELDS
+from service.account.rows import SessionRestore
+from service.coaching.nudges import Nudger
+from service.pipeline.live import LiveHub
 from tests.support.users import TestUser, sign_up
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)

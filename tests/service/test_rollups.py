@@ -200,7 +200,7 @@ def test_bad_dates_are_422(client: TestClient, bad: str) -> None:
 
 
 def test_two_straps_on_the_same_heart_do_not_double_the_beats(client: TestClient) -> None:
-    from service.demo_history import _rest, _segment
+    from service.demo.history import _rest, _segment
 
     user, first = _user(client, "UTC")
     second = register_device(client, user, name="second strap")["id"]

@@ -27,8 +27,8 @@ from dashboards.web import DETAIL_PAGES, PAGES
 from service.app import create_app
 from service.config import Settings
 from service.importers import ImportFailed, open_import
-from service.security_headers import CONTENT_SECURITY_POLICY
-from service.throttle import LoginThrottle, LoginThrottled
+from service.web.security_headers import CONTENT_SECURITY_POLICY
+from service.web.throttle import LoginThrottle, LoginThrottled
 from tests.service.test_importers_support import build_fit
 from tests.support.users import TestUser, sign_up
 

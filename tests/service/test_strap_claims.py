@@ -23,10 +23,10 @@ from devices.simulator import VirtualStrap, generate_workout
 from devices.spool import Spool, SpooledSample
 from devices.uploader import Uploader
 from service.config import Settings
-from service.db import make_session_factory
-from service.live import LiveHub
-from service.models import Device, PairedStrap
-from service.recording import MAX_SIGHTINGS, StrapSupervisor
+from service.core.db import make_session_factory
+from service.core.models import Device, PairedStrap
+from service.pipeline.live import LiveHub
+from service.recording.supervisor import MAX_SIGHTINGS, StrapSupervisor
 from tests.service.test_recording import new_user, serving
 from tests.support.users import TestUser
 

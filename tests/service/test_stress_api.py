@@ -23,7 +23,7 @@ from service.api.stress import (
     _rules,
     baseline_spans,
 )
-from service.models import HrvWindow, User
+from service.core.models import HrvWindow, User
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 

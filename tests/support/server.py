@@ -13,7 +13,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from service.app import create_app
-from service.cli import proxy_options, server_options
+from service.cli.main import proxy_options, server_options
 from service.config import Settings
 
 

@@ -1,0 +1,674 @@
+"""Keeps what the dashboard reads current as samples arrive, touching only what new samples change.
+
+Fast path, on every ingest: the clock minutes near every new sample are recomputed from raw samples (with
+enough context for the cleaning to decide as it would over the whole history) and the touched local days
+are re-totalled from their stored minutes. A batch is reduced to the spans its samples cover (neighbours
+closer than the cleaning's reach share a span), so a batch of a whole workout, a month or one sample each
+costs what its samples cost, never the time between them. Slow path, per user-day: sessions, recovery,
+resting HR and HRV, once the user's uploads have been quiet for `quiet_s`, and at the latest `debounce_s`
+after the day was first touched while uploads keep coming (a live strap uploads every second). A change of
+profile recomputes the user's history in a task of its own, so other users' minutes keep following ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.analysis.cleaning import FROZEN_S, MAX_EXCURSION_S, clean_hr
+from service.analysis.minutes import MAX_COVER_S, UP_MIN_S, MinuteTable, minute_table, target_met, zone_points
+from service.analysis.profile import HeartProfile, build_profile
+from service.core import localtime
+from service.core.db import writer_lock
+from service.core.models import AnalysisTask, DayRollup, HrvWindow, MinuteRollup, Sample, User
+from service.pipeline.days import update_day_details
+from service.pipeline.ingest import CleanSample
+from service.pipeline.live import LiveHub
+from service.pipeline.samples import load_samples
+
+log = logging.getLogger(__name__)
+
+MINUTE_S = 60
+# New samples can change the cleaning's verdict on samples at most this far away (a frozen run reaching
+# FROZEN_S, an excursion closing within MAX_EXCURSION_S); minutes within it are recomputed, with as much
+# context again on each side. tests/service/test_rollups.py checks the result equals a full recomputation.
+MARGIN_S = int(FROZEN_S + MAX_EXCURSION_S + 2 * MAX_COVER_S)
+PROFILE_TOLERANCE_BPM = 3.0
+# Minutes and day totals (the ring on the Today page) follow ingest within this; sessions and HRV
+# within the configured debounce.
+FAST_INTERVAL_S = 0.5
+# New samples are counted this soon after they are stored: the counting loop looks for them this often (a
+# fixed 0.5 s tick made a short upload wait for the tick longer than its counting took, bench/ingest.py).
+POLL_S = 0.05
+# A span of new samples longer than this is counted in pieces, so memory stays bounded for a year-long import.
+CHUNK_S = 6 * 3600.0
+HISTORY_CHUNK_S = 86_400.0
+MAX_ATTEMPTS = 3  # work failing on its data is retried this often, with backoff, then parked
+RETRY_BASE_S, RETRY_CAP_S = 1.0, 60.0  # backoff between attempts; a database outage is retried for ever
+_TASKS_INSERT = AnalysisTask.__table__.insert()  # type: ignore[attr-defined]
+
+
+def profile_for(user: User, *, today: dt.date | None = None) -> HeartProfile:
+    """The profile every rollup of the user is computed with: the user's values, else the data's."""
+    year = (today or dt.date.today()).year
+    return build_profile(
+        user_resting_hr=user.resting_hr,
+        user_max_hr=user.max_hr,
+        age_years=(year - user.birth_year)
+        if user.birth_year and 10 <= year - user.birth_year <= 100
+        else None,
+        estimated_resting_hr=user.estimated_resting_hr,
+        observed_max_bpm=user.observed_max_hr,
+    )
+
+
+def _minute_rows(user_id: int, table: MinuteTable) -> list[dict[str, object]]:
+    def opt(x: float) -> float | None:
+        return None if not np.isfinite(x) else float(x)
+
+    zone = table.zone
+    return [
+        {
+            "user_id": user_id,
+            "minute_s": int(round(table.minute_start_s[i])),
+            "n_samples": int(table.n_samples[i]),
+            "zone": int(zone[i]),
+            "valid_s": float(table.valid_s[i]),
+            "lost_contact_s": float(table.lost_contact_s[i]),
+            "up_s": float(table.up_s[i]),
+            "moderate_s": float(table.moderate_s[i]),
+            "vigorous_s": float(table.vigorous_s[i]),
+            "peak_s": float(table.peak_s[i]),
+            "mean_bpm": opt(table.mean_bpm[i]),
+            "min_bpm": opt(table.min_bpm[i]),
+            "max_bpm": opt(table.max_bpm[i]),
+        }
+        for i in range(len(table))
+    ]
+
+
+Span = tuple[float, float]
+
+
+@dataclass
+class Failure:
+    """Work that failed for one user: what, since when, how often; shown by /health until it succeeds."""
+
+    user_id: int
+    what: str
+    since: dt.datetime
+    attempts: int = 1
+    error: str = ""
+
+
+class Rollups:
+    """Owner of the incremental analysis: called by ingest, drained by the app's background task."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        live: LiveHub,
+        *,
+        debounce_s: float = 10.0,
+        quiet_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions = sessions
+        self._live = live
+        self.debounce_s = debounce_s
+        self.quiet_s = quiet_s
+        self._clock = clock
+        self._state = threading.Lock()  # guards every queue below
+        self._dirty: dict[int, list[Span]] = {}  # user -> spans of samples stored since the last update
+        self._counting: dict[int, list[Span]] = {}  # user -> spans being counted right now
+        self._attempts: dict[int, int] = {}
+        self._last_touch: dict[int, float] = {}  # user -> clock of their newest upload
+        self._pending: dict[int, dict[dt.date, float]] = {}  # user -> day -> clock when first touched
+        self._analysing: set[tuple[int, dt.date]] = set()
+        self._day_attempts: dict[tuple[int, dt.date], int] = {}
+        self._history: dict[int, str] = {}  # user -> "history" (recompute everything) or "totals" (targets)
+        self._history_running: set[int] = set()
+        self.failures: dict[tuple[int, str], Failure] = {}
+        self._retries: list[tuple[float, Callable[[], None]]] = []  # (clock when due, what to do again)
+        self._user_locks: dict[int, threading.Lock] = {}
+
+    @property
+    def inline(self) -> bool:
+        """Analysis at once in the caller (debounce 0): for generating demo history and for benchmarks."""
+        return self.debounce_s <= 0
+
+    def _lock(self, user_id: int) -> threading.Lock:
+        with self._state:
+            return self._user_locks.setdefault(user_id, threading.Lock())
+
+    # -- fast path ---------------------------------------------------------------------------------
+    def note_ingest(
+        self, db: Session, user_id: int, samples: Sequence[CleanSample], spans: list[Span] | None = None
+    ) -> list[Span]:
+        """In the ingest transaction, before its commit: the analysis these samples are owed, as rows.
+
+        So a process killed between the answer and the analysis loses nothing: the next start takes the
+        rows up (recover). Returns the spans (``sample_spans``, passed in by a caller that computed them
+        outside SQLite's writer lock), for on_ingest after the commit. A Core insert: through the ORM it
+        cost a quarter of what the batch's own samples did.
+        """
+        spans = sample_spans(samples) if spans is None else spans
+        if spans and not self.inline:
+            rows = [{"user_id": user_id, "kind": "minutes", "lo_ms": round(lo * 1000), "hi_ms": round(hi * 1000)}
+                    for lo, hi in spans]  # fmt: skip
+            db.connection().execute(_TASKS_INSERT, rows)
+        return spans
+
+    def on_ingest(
+        self, user_id: int, samples: Sequence[CleanSample], spans: list[Span] | None = None
+    ) -> None:
+        """New samples stored: minutes and day totals follow within FAST_INTERVAL_S (at once when inline).
+
+        Every sample's neighbourhood is recomputed, whatever the batch spans; batches arriving together are
+        coalesced, so a strap uploading every second costs one update per interval rather than one per batch.
+        """
+        if not samples:
+            return
+        spans = spans if spans is not None else sample_spans(samples)
+        if self.inline:
+            self._update_spans(user_id, spans)
+            return
+        with self._state:
+            self._dirty.setdefault(user_id, []).extend(spans)
+            self._last_touch[user_id] = self._clock()
+
+    def _update_spans(self, user_id: int, spans: Sequence[Span], *, publish: bool = True) -> None:
+        for lo_s, hi_s in merge_spans(spans):
+            self.update_range(user_id, lo_s, hi_s, publish=publish)
+
+    def run_dirty(self) -> int:
+        """Bring minutes and days up to date for everything ingested since the last call; returns users done."""
+        with self._state:
+            dirty, self._dirty = self._dirty, {}
+            self._counting.update(dirty)
+        owed = self._owed_spans(list(dirty)) if dirty else {}
+        for user_id, spans in dirty.items():
+            task_ids, stored = owed.get(user_id, ([], []))
+            try:
+                self._update_spans(user_id, [*spans, *stored])
+                self._done(task_ids)
+            except Exception as exc:  # one user's failure must not stop the others'
+                self._failed(user_id, "minutes", exc, retry=lambda u=user_id, s=spans: self._requeue(u, s))
+            else:
+                self._succeeded(user_id, "minutes")
+            finally:
+                with self._state:
+                    self._counting.pop(user_id, None)
+        return len(dirty)
+
+    def _owed_spans(self, user_ids: list[int]) -> dict[int, tuple[list[int], list[Span]]]:
+        """The stored minutes tasks of these users: every one committed before this call is done with them.
+
+        (A task committed later has its on_ingest after this call too, so the next round counts it.)
+        """
+        out: dict[int, tuple[list[int], list[Span]]] = {}
+        with self._sessions() as db:
+            rows = db.execute(
+                select(AnalysisTask.id, AnalysisTask.user_id, AnalysisTask.lo_ms, AnalysisTask.hi_ms).where(
+                    AnalysisTask.kind == "minutes", AnalysisTask.user_id.in_(user_ids)
+                )
+            ).all()
+        for task_id, user_id, lo_ms, hi_ms in rows:
+            ids, spans = out.setdefault(user_id, ([], []))
+            ids.append(task_id)
+            spans.append((lo_ms / 1000.0, hi_ms / 1000.0))
+        return out
+
+    def _done(self, task_ids: Sequence[int]) -> None:
+        if not task_ids:
+            return
+        with self._sessions() as db, writer_lock(db.get_bind()):  # type: ignore[arg-type]
+            db.execute(delete(AnalysisTask).where(AnalysisTask.id.in_(task_ids)))
+            db.commit()
+
+    def recover(self) -> int:
+        """At start: take up the analysis a previous process owed (killed after answering); returns tasks."""
+        with self._sessions() as db:
+            rows = db.execute(
+                select(AnalysisTask.user_id, AnalysisTask.kind, AnalysisTask.lo_ms, AnalysisTask.hi_ms)
+            ).all()
+        with self._state:
+            for user_id, kind, lo_ms, hi_ms in rows:
+                if kind == "minutes" and lo_ms is not None and hi_ms is not None:
+                    self._dirty.setdefault(user_id, [])
+                elif self._history.get(user_id) != "history":
+                    self._history[user_id] = kind
+        if rows:
+            log.info("taking up %d analysis task(s) left by the previous run", len(rows))
+        return len(rows)
+
+    def _requeue(self, user_id: int, spans: list[Span]) -> None:
+        with self._state:
+            self._dirty.setdefault(user_id, []).extend(spans)
+
+    def _failed(self, user_id: int, what: str, exc: Exception, *, retry: Callable[[], None]) -> None:
+        """Log with the user and retry with backoff; work that fails on its data is parked after
+        MAX_ATTEMPTS (a database outage is retried until it ends). /health says degraded meanwhile."""
+        key = (user_id, what)
+        with self._state:
+            failure = self.failures.get(key)
+            if failure is None:
+                failure = self.failures[key] = Failure(user_id, what, dt.datetime.now(dt.UTC), 0)
+            failure.attempts += 1
+            failure.error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            parked = failure.attempts >= MAX_ATTEMPTS and not isinstance(exc, OperationalError)
+            delay_s = min(RETRY_BASE_S * 2 ** (failure.attempts - 1), RETRY_CAP_S)
+            if not parked:
+                self._retries.append((self._clock() + delay_s, retry))
+        log.error("%s of user %s failed (attempt %d%s)", what, user_id, failure.attempts,
+                  ", parked" if parked else f", retried in {delay_s:g} s", exc_info=exc)  # fmt: skip
+        if not parked and self.inline:
+            self.run_retries(force=True)
+
+    def run_retries(self, *, force: bool = False) -> int:
+        """Queue again the failed work whose backoff has passed (all of it when `force`)."""
+        now = self._clock()
+        with self._state:
+            due = [r for at, r in self._retries if force or at <= now]
+            self._retries = [] if force else [(at, r) for at, r in self._retries if at > now]
+        for retry in due:
+            retry()
+        return len(due)
+
+    def _succeeded(self, user_id: int, what: str) -> None:
+        if self.failures:
+            with self._state:
+                self.failures.pop((user_id, what), None)
+
+    @property
+    def backlog(self) -> int:
+        """Users with stored samples not yet counted in their minutes and days, or whose history is redone."""
+        with self._state:
+            busy = self._dirty.keys() | self._counting.keys() | self._history.keys() | self._history_running
+            return len(busy) + len(self._retries)
+
+    @property
+    def days_awaiting_analysis(self) -> int:
+        """User-days whose sessions and HRV will be recomputed once uploads are quiet, or are being."""
+        with self._state:
+            return sum(len(days) for days in self._pending.values()) + len(self._analysing)
+
+    def pending_days(self, user_id: int, days: Sequence[dt.date], tz_name: str) -> set[dt.date]:
+        """Which of `days` have samples or work not yet reflected in their answers."""
+        with self._state:
+            if user_id in self._history or user_id in self._history_running:
+                return set(days)
+            spans = [*self._dirty.get(user_id, ()), *self._counting.get(user_id, ())]
+            out = set(self._pending.get(user_id, {})) | {d for u, d in self._analysing if u == user_id}
+        if spans:
+            tz = localtime.zone(tz_name)
+            for lo, hi in merge_spans(spans, max_len_s=float("inf")):
+                out.update(localtime.days_between(lo - MARGIN_S, hi + MARGIN_S, tz))
+        return out & set(days)
+
+    def update_range(self, user_id: int, t0_s: float, t1_s: float, *, publish: bool = True) -> list[dt.date]:
+        lo = (np.floor((t0_s - MARGIN_S) / MINUTE_S)) * MINUTE_S
+        hi = (np.floor((t1_s + MARGIN_S) / MINUTE_S) + 1) * MINUTE_S
+        with self._lock(user_id), self._sessions() as db:
+            user = db.get(User, user_id)
+            if user is None:
+                return []
+            profile = profile_for(user)
+            tz = localtime.zone(user.timezone)
+            days = localtime.days_between(float(lo), float(hi) - 1, tz)
+            # Read and computed outside SQLite's writer lock (reads do not begin a transaction there); only
+            # the rows' replacement and the day totals hold it. Samples stored meanwhile are counted by
+            # their own update: the user's lock orders the two.
+            rows = self._minute_rows_between(db, user_id, float(lo), float(hi), profile)
+            with writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                self._replace_minutes(db, user_id, float(lo), float(hi), rows)
+                met = self._retotal_days(db, user, days)
+                db.commit()
+        if publish:
+            self._publish_days(user_id, days, met)
+        self._queue(user_id, days)
+        return days
+
+    def _minute_rows_between(
+        self, db: Session, user_id: int, lo: float, hi: float, profile: HeartProfile
+    ) -> list[dict[str, object]]:
+        data = load_samples(db, user_id, lo - MARGIN_S, hi + MARGIN_S)
+        valid = clean_hr(data.t_s, data.bpm, contact=data.contact).valid
+        table = minute_table(
+            data.t_s, data.bpm, valid, profile=profile, contact=data.contact, start_s=lo, end_s=hi
+        )
+        return _minute_rows(user_id, table)
+
+    def _replace_minutes(
+        self, db: Session, user_id: int, lo: float, hi: float, rows: list[dict[str, object]]
+    ) -> None:
+        db.execute(
+            delete(MinuteRollup).where(
+                MinuteRollup.user_id == user_id, MinuteRollup.minute_s >= lo, MinuteRollup.minute_s < hi
+            )
+        )
+        if rows:
+            db.execute(insert(MinuteRollup), rows)
+
+    def _retotal_days(self, db: Session, user: User, days: Iterable[dt.date]) -> dict[dt.date, DayRollup]:
+        """Day totals counted in the database from the stored minutes (each stored with its zone);
+        returns the days whose target was met by this update."""
+        tz = localtime.zone(user.timezone)
+        newly_met: dict[dt.date, DayRollup] = {}
+        m = MinuteRollup
+        for day in days:
+            lo, hi = localtime.day_edges_s(day, day, tz)
+            in_day = (m.user_id == user.id, m.minute_s >= lo, m.minute_s < hi)
+            up, moderate, vigorous, peak, valid, lost, top, newest = db.execute(
+                select(
+                    func.count().filter(m.zone > 0), func.count().filter(m.zone == 1),
+                    func.count().filter(m.zone == 2), func.count().filter(m.zone == 3),
+                    func.count().filter(m.valid_s >= UP_MIN_S), func.count().filter(m.lost_contact_s >= UP_MIN_S),
+                    func.max(m.max_bpm).filter(m.valid_s >= UP_MIN_S), func.max(m.minute_s).filter(m.n_samples > 0),
+                ).where(*in_day)
+            ).one()  # fmt: skip
+            rollup = db.get(DayRollup, (user.id, day)) or DayRollup(user_id=user.id, day=day)
+            rollup.heartbeat_up_minutes, rollup.moderate_minutes = up, moderate
+            rollup.vigorous_minutes, rollup.peak_minutes = vigorous, peak
+            rollup.active_zone_points = int(zone_points(moderate, vigorous, peak))
+            rollup.valid_minutes, rollup.lost_contact_minutes, rollup.max_bpm = valid, lost, top
+            rollup.counted_until_s = None if newest is None else int(newest) + MINUTE_S
+            met_at = None
+            if target_met(up, user.daily_target_minutes):
+                # the end of the minute in which the day's count reached the target
+                reached = db.scalar(
+                    select(m.minute_s).where(*in_day, m.zone > 0).order_by(m.minute_s)
+                    .offset(user.daily_target_minutes - 1).limit(1)
+                )  # fmt: skip
+                met_at = dt.datetime.fromtimestamp(reached + MINUTE_S, dt.UTC)
+            if met_at is not None and rollup.target_met_at is None:
+                newly_met[day] = rollup
+            rollup.target_met_at = met_at
+            rollup.updated_at = dt.datetime.now(dt.UTC)
+            db.add(rollup)
+        return newly_met
+
+    def _publish_days(self, user_id: int, days: list[dt.date], met: dict[dt.date, DayRollup]) -> None:
+        with self._sessions() as db:
+            for day in days:
+                rollup = db.get(DayRollup, (user_id, day))
+                user = db.get(User, user_id)
+                if rollup is None or user is None:
+                    continue
+                self._live.publish(user_id, {
+                    "type": "minutes", "date": day.isoformat(),
+                    "heartbeat_up_minutes": rollup.heartbeat_up_minutes,
+                    "target_minutes": user.daily_target_minutes,
+                })  # fmt: skip
+                if day in met and rollup.target_met_at is not None:
+                    self._live.publish(
+                        user_id,
+                        {
+                            "type": "target_met",
+                            "date": day.isoformat(),
+                            "at": rollup.target_met_at.isoformat(),
+                        },
+                    )
+
+    # -- slow path ---------------------------------------------------------------------------------
+    def _queue(self, user_id: int, days: Iterable[dt.date]) -> None:
+        now = self._clock()
+        with self._state:
+            queued = self._pending.setdefault(user_id, {})
+            for day in days:
+                queued.setdefault(day, now)
+        if self.inline:
+            self.run_pending(force=True)
+
+    def _due(self, force: bool) -> list[tuple[int, dt.date]]:
+        now = self._clock()
+        todo: list[tuple[int, dt.date]] = []
+        with self._state:
+            for user_id, days in list(self._pending.items()):
+                quiet = now - self._last_touch.get(user_id, -np.inf) >= self.quiet_s
+                due = [d for d, first in days.items() if force or quiet or now - first >= self.debounce_s]
+                for day in due:
+                    del days[day]
+                    todo.append((user_id, day))
+                if not days:
+                    del self._pending[user_id]
+            for user_id, touched in list(self._last_touch.items()):  # forget users long quiet
+                if user_id not in self._pending and now - touched > 10 * max(self.debounce_s, self.quiet_s):
+                    del self._last_touch[user_id]
+            self._analysing.update(todo)
+        return sorted(todo)
+
+    def run_pending(self, *, force: bool = False) -> int:
+        """Analyse the queued user-days that are due (all when `force`): sessions, recovery, resting HR, HRV."""
+        todo = self._due(force)
+        for user_id, day in todo:
+            what = f"analysis of {day.isoformat()}"
+            try:
+                with self._lock(user_id), self._sessions() as db:
+                    user = db.get(User, user_id)
+                    if user is None:
+                        continue
+                    with writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                        update_day_details(db, user, day, profile_for(user))
+                        moved = _refresh_estimates(db, user)
+                        db.commit()
+                if moved:
+                    self.request_history(user_id)
+            except Exception as exc:  # one bad day must not stop the others
+                self._failed(user_id, what, exc, retry=lambda u=user_id, d=day: self._queue(u, [d]))
+            else:
+                self._succeeded(user_id, what)
+            finally:
+                with self._state:
+                    self._analysing.discard((user_id, day))
+        return len(todo)
+
+    # -- whole history -----------------------------------------------------------------------------
+    def request_history(self, user_id: int) -> None:
+        """The profile or time zone changed: every stored minute, day and session of the user again."""
+        self._request(user_id, "history")
+
+    def request_totals(self, user_id: int) -> None:
+        """The daily target changed: every day's target and the moment it was met, from the stored minutes."""
+        self._request(user_id, "totals")
+
+    def _request(self, user_id: int, kind: str, *, persist: bool = True) -> None:
+        if self.inline:
+            self._run_history(user_id, kind)
+            return
+        if persist:
+            with self._sessions() as db, writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                db.execute(insert(AnalysisTask), [{"user_id": user_id, "kind": kind}])
+                db.commit()
+        with self._state:
+            if self._history.get(user_id) != "history":  # a full recompute includes the totals
+                self._history[user_id] = kind
+
+    def run_history(self) -> int:
+        """Do one queued history request; returns how many were done (0 or 1)."""
+        with self._state:
+            if not self._history:
+                return 0
+            user_id, kind = next(iter(self._history.items()))
+            del self._history[user_id]
+            self._history_running.add(user_id)
+        try:
+            with self._sessions() as db:
+                upto = db.scalar(
+                    select(func.max(AnalysisTask.id)).where(
+                        AnalysisTask.user_id == user_id, AnalysisTask.kind.in_(("history", "totals"))
+                    )
+                )
+            self._run_history(user_id, kind)
+            if upto is not None:
+                with self._sessions() as db, writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                    db.execute(delete(AnalysisTask).where(
+                        AnalysisTask.user_id == user_id, AnalysisTask.kind.in_(("history", "totals")),
+                        AnalysisTask.id <= upto,
+                    ))  # fmt: skip
+                    db.commit()
+        except Exception as exc:
+            self._failed(user_id, kind, exc, retry=lambda: self._request(user_id, kind, persist=False))
+        else:
+            self._succeeded(user_id, kind)
+        finally:
+            with self._state:
+                self._history_running.discard(user_id)
+        return 1
+
+    def _run_history(self, user_id: int, kind: str) -> None:
+        if kind == "totals":
+            self.retotal_all(user_id)
+        else:
+            self.recompute_history(user_id)
+
+    def retotal_all(self, user_id: int) -> None:
+        """Every stored day's totals and target again (cheap: counted in the database from stored minutes)."""
+        with self._lock(user_id), self._sessions() as db:
+            user = db.get(User, user_id)
+            if user is None:
+                return
+            days = db.scalars(select(DayRollup.day).where(DayRollup.user_id == user_id)).all()
+            with writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                self._retotal_days(db, user, days)
+                db.commit()
+
+    def recompute_history(self, user_id: int) -> None:
+        """Everything of a user again, a day of samples at a time: only days holding samples are visited."""
+        with self._lock(user_id), self._sessions() as db:
+            first = db.scalar(select(func.min(Sample.t_ms)).where(Sample.user_id == user_id))
+            with writer_lock(db.get_bind()):  # type: ignore[arg-type]
+                db.execute(delete(MinuteRollup).where(MinuteRollup.user_id == user_id))
+                db.execute(delete(DayRollup).where(DayRollup.user_id == user_id))
+                db.execute(delete(HrvWindow).where(HrvWindow.user_id == user_id))
+                db.commit()
+        cursor_ms = first
+        while cursor_ms is not None:
+            start_s = cursor_ms / 1000.0
+            end_s = start_s + HISTORY_CHUNK_S
+            with self._sessions() as db:
+                last = db.scalar(
+                    select(func.max(Sample.t_ms)).where(
+                        Sample.user_id == user_id, Sample.t_ms >= cursor_ms, Sample.t_ms < int(end_s * 1000)
+                    )
+                )
+                cursor_ms = db.scalar(
+                    select(func.min(Sample.t_ms)).where(
+                        Sample.user_id == user_id, Sample.t_ms >= int(end_s * 1000)
+                    )
+                )
+            if last is not None:
+                self.update_range(user_id, start_s, last / 1000.0, publish=False)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """The app lifespan's background tasks: counting and analysis, and history recomputes beside them."""
+        if self.inline:
+            return
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(
+                self._tick(stop, self._analyse_once, lambda: bool(self._dirty)), name="rollups: minutes and days"
+            )
+            tasks.create_task(self._tick(stop, self.run_history, lambda: bool(self._history)), name="rollups: history")
+
+    def _analyse_once(self) -> int:
+        return self.run_retries() + self.run_dirty() + self.run_pending()
+
+    async def _tick(self, stop: asyncio.Event, work: Callable[[], int], ready: Callable[[], bool]) -> None:
+        """`work` as soon as `ready()` says there is some (looked at every POLL_S), else every
+        FAST_INTERVAL_S (debounced analysis and retries fall due by the clock), until `stop`.
+
+        Looking is a dict's truth value in the event loop; the work itself runs in a thread. Uploads
+        arriving while it runs are counted together by the next round, so bulk uploads still coalesce.
+        """
+        last = -np.inf
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=POLL_S)
+            if stop.is_set():
+                break
+            if not ready() and time.monotonic() - last < FAST_INTERVAL_S:
+                continue
+            last = time.monotonic()
+            try:
+                await asyncio.to_thread(work)
+            except Exception:  # each piece of work guards its users; this keeps the loop itself alive
+                log.exception("background analysis loop: unexpected error, going on")
+
+    def drain(self) -> None:
+        """At shutdown: count and analyse everything queued (history requests are left to the next start)."""
+        self.run_dirty()
+        self.run_pending(force=True)
+        if self._history:
+            log.warning("history recompute of %d user(s) left for the next start", len(self._history))
+
+
+def merge_spans(spans: Iterable[Span], gap_s: float = 2 * MARGIN_S, max_len_s: float = CHUNK_S) -> list[Span]:
+    """Spans closer than `gap_s` merged (their recomputed windows overlap), then cut to at most `max_len_s`."""
+    merged: list[list[float]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo - merged[-1][1] <= gap_s:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    out: list[Span] = []
+    for lo, hi in merged:
+        while hi - lo > max_len_s:
+            out.append((lo, lo + max_len_s))
+            lo += max_len_s
+        out.append((lo, hi))
+    return out
+
+
+def sample_spans(samples: Sequence[CleanSample]) -> list[Span]:
+    """The spans a batch's samples cover (see time_clusters), in seconds."""
+    if not samples:
+        return []
+    return time_clusters(np.fromiter((s.t_ms for s in samples), np.float64, len(samples)) / 1000.0)
+
+
+def time_clusters(t_s: NDArray[np.float64], gap_s: float = 2 * MARGIN_S) -> list[tuple[float, float]]:
+    """Spans of times whose neighbours are less than `gap_s` apart (their recomputed windows overlap)."""
+    if t_s.size == 0:
+        return []
+    t = np.sort(t_s)
+    breaks = np.flatnonzero(np.diff(t) > gap_s)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [t.size - 1]))
+    return [(float(t[a]), float(t[b])) for a, b in zip(starts, ends, strict=True)]
+
+
+def _refresh_estimates(db: Session, user: User) -> bool:
+    """Resting HR (median of the last 14 daily values) and the highest clean HR; True if the profile moved."""
+    before = profile_for(user)
+    recent = db.execute(
+        select(DayRollup.resting_hr).where(DayRollup.user_id == user.id, DayRollup.resting_hr.is_not(None))
+        .order_by(DayRollup.day.desc()).limit(14)
+    ).scalars().all()  # fmt: skip
+    if recent:
+        user.estimated_resting_hr = float(np.median(recent))
+    top = db.scalar(select(func.max(DayRollup.max_bpm)).where(DayRollup.user_id == user.id))
+    if top is not None:
+        user.observed_max_hr = float(top)
+    after = profile_for(user)
+    moved = (
+        abs(after.resting_hr - before.resting_hr) >= PROFILE_TOLERANCE_BPM
+        or abs(after.max_hr - before.max_hr) >= PROFILE_TOLERANCE_BPM
+    )
+    if not moved:  # keep the profile the stored minutes were computed with
+        user.estimated_resting_hr = (
+            before.resting_hr if user.resting_hr is None else user.estimated_resting_hr
+        )
+        user.observed_max_hr = before.max_hr if user.max_hr is None else user.observed_max_hr
+    return moved

@@ -10,8 +10,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     SmallInteger,
     String,
@@ -319,7 +321,7 @@ class WorkoutSession(Base):
     fit_t0_ms: Mapped[int | None] = mapped_column(BigInteger)
     fit_duration_s: Mapped[float | None]
     # Still receiving data when last analysed (its recovery is pending); the API also ends it once no data
-    # have come for longer than a hole (service.api.views.session_public).
+    # have come for longer than a hole (service.web.views.session_public).
     in_progress: Mapped[bool] = mapped_column(default=False, server_default=false())
     recovery_note: Mapped[str | None] = mapped_column(String(200))  # why a recovery value is missing/low
 
@@ -359,7 +361,7 @@ class AnalysisTask(Base):
 
     `minutes`: the span lo_ms..hi_ms still to count; `history` / `totals`: the user's whole history or every
     day's target to recompute. Rows are deleted once their work is done; at start the service takes up what
-    is left (service.pipeline.rollups.Rollups.recover).
+    is left (service.pipeline.scheduler.Rollups.recover).
     """
 
     __tablename__ = "analysis_tasks"
@@ -401,3 +403,41 @@ class ImportJob(Base):
     heartbeat_at: Mapped[dt.datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class StreamTicket(Base):
+    """A single-use ticket for one live stream (POST /live/ticket), kept by digest for a few seconds.
+
+    In the database, not in memory, because the process that opens the stream is not always the one that
+    issued the ticket (`chinup serve --workers N`, or servers behind one proxy). Redeeming deletes the row,
+    so a ticket opens one stream across all processes. Keyed by user first (the ticket carries its user id).
+    """
+
+    __tablename__ = "stream_tickets"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64))
+    issued_s: Mapped[float] = mapped_column(Float)  # seconds since the epoch
+    expires_s: Mapped[float] = mapped_column(Float)
+
+
+class LoginEvent(Base):
+    """One failed or successful log-in, or one sign-up, as the log-in throttle counts them
+    (service.web.throttle): in the database so every process counts the same guesses.
+
+    Not a user's data (the account named may not exist), so not keyed by user; rows older than the longest
+    memory the throttle has are pruned as new ones are written.
+    """
+
+    __tablename__ = "login_events"
+    __table_args__ = (
+        Index("ix_login_events_address", "kind", "address", "at_s"),
+        Index("ix_login_events_account", "kind", "account", "at_s"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # failed, ok, signup
+    account: Mapped[str | None] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+    at_s: Mapped[float] = mapped_column(Float)  # seconds since the epoch

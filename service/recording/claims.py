@@ -1,0 +1,121 @@
+"""Which process records a paired strap: exactly one, across every `chinup serve` sharing the database.
+
+A strap accepts one central at a time and its samples must be uploaded once, so only the holder of the
+strap's claim runs its recorder; the others wait, retrying, and one takes over within CLAIM_RETRY_S of the
+holder's death. On PostgreSQL a claim is a session-level advisory lock on one connection this process keeps
+for its claims: PostgreSQL releases a dead process's locks as soon as its connection drops (a SIGKILL, a
+machine gone), with no lease to expire. On SQLite, the embedded single-process default, this process holds
+every claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import psycopg
+
+from service.pipeline.live_bus import libpq_url
+
+log = logging.getLogger(__name__)
+
+CLAIM_RETRY_S = 2.0  # a waiting process retries this often: the takeover time after a holder dies
+LOCK_SPACE = 0x43485550  # "CHUP": the advisory-lock namespace of strap claims (the device id is the key)
+
+
+class LocalClaims:
+    """One process (SQLite): every claim is granted to it."""
+
+    def __init__(self) -> None:
+        self._held: set[int] = set()
+
+    async def try_claim(self, device_id: int) -> bool:
+        self._held.add(device_id)
+        return True
+
+    async def still_held(self, device_id: int) -> bool:
+        return device_id in self._held
+
+    async def release(self, device_id: int) -> None:
+        self._held.discard(device_id)
+
+    async def close(self) -> None:
+        self._held.clear()
+
+
+class PostgresClaims:
+    """Claims as advisory locks on one connection; losing the connection loses every claim (and PostgreSQL
+    frees them for the other processes), which `still_held` reports so the recorder stops."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = libpq_url(database_url)
+        self._conn: psycopg.AsyncConnection | None = None
+        self._held: set[int] = set()
+        self._lock = asyncio.Lock()  # one statement at a time on the connection, and one (re)connect
+
+    async def _connection(self) -> psycopg.AsyncConnection:
+        if self._conn is None or self._conn.closed:
+            self._held.clear()  # a new session holds nothing
+            self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+        return self._conn
+
+    async def _query(self, sql: str, device_id: int) -> bool:
+        async with self._lock:
+            try:
+                conn = await self._connection()
+                row = await (await conn.execute(sql, (LOCK_SPACE, device_id))).fetchone()
+            except (psycopg.Error, OSError) as exc:
+                log.warning("strap claims lost PostgreSQL (%s): every claim of this process is gone",
+                            type(exc).__name__)  # fmt: skip
+                await self._drop()
+                return False
+            return bool(row and row[0])
+
+    async def try_claim(self, device_id: int) -> bool:
+        """Take the strap's claim if no process holds it; False when another does (or PostgreSQL is away)."""
+        if await self.still_held(device_id):
+            return True
+        granted = await self._query("SELECT pg_try_advisory_lock(%s, %s)", device_id)
+        if granted:
+            self._held.add(device_id)
+        return granted
+
+    async def still_held(self, device_id: int) -> bool:
+        """Whether this process still holds the claim: its connection answers and holds the lock."""
+        if device_id not in self._held:
+            return False
+        held = await self._query(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            " AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 2 AND granted)",
+            device_id,
+        )
+        if not held:
+            self._held.discard(device_id)
+        return held
+
+    async def release(self, device_id: int) -> None:
+        if device_id in self._held:
+            self._held.discard(device_id)
+            await self._query("SELECT pg_advisory_unlock(%s, %s)", device_id)
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self._held.clear()
+        if conn is not None:
+            try:
+                await conn.close()
+            except (psycopg.Error, OSError):
+                pass
+
+    async def close(self) -> None:
+        """Give every claim back (closing the session frees its locks at once)."""
+        async with self._lock:
+            await self._drop()
+
+
+StrapClaims = LocalClaims | PostgresClaims
+
+
+def strap_claims(database_url: str) -> StrapClaims:
+    """The claims for this database: advisory locks on PostgreSQL, this process alone on SQLite."""
+    return PostgresClaims(database_url) if database_url.startswith("postgresql") else LocalClaims()

@@ -26,17 +26,12 @@ from service.core.models import CheckIn, DayRollup, MinuteRollup, User, WorkoutS
 from service.pipeline.days import session_columns
 from service.pipeline.ingest import CleanSample, store_samples
 from service.pipeline.live import LiveHub
-from service.pipeline.rollups import Rollups, _minute_rows, profile_for
+from service.pipeline.minutes import minute_rows, profile_for
+from service.pipeline.scheduler import Rollups
+from tests.support.workouts import day_heart_rate
 
 DAY_S = 86_400
 CHUNK_DAYS = 5
-
-
-def _hr(t: np.ndarray) -> np.ndarray:
-    """A plausible day: sleep, a walk and a run, with noise."""
-    h = (t % DAY_S) / 3600.0
-    hr = 58 + 12 * ((h > 7) & (h < 23)) + 60 * ((h > 18) & (h < 19)) + 25 * ((h > 12) & (h < 12.5))
-    return np.round(hr + np.random.default_rng(int(t[0]) % 97).normal(0, 2, t.size)).astype(np.int64)
 
 
 def _seed(
@@ -64,7 +59,7 @@ def _seed(
             n_days = min(CHUNK_DAYS, days - first)
             t0 = end_s - (days - first) * DAY_S
             t = np.arange(t0, t0 + n_days * DAY_S, 1.0)
-            bpm = _hr(t)
+            bpm = day_heart_rate(t, seed=int(t[0]) % 97)  # sleep, a walk and a run each day, with noise
             cur = raw.cursor()
             cur.executemany(
                 "INSERT INTO samples (device_id, t_ms, user_id, bpm, rr_ms, contact) VALUES (?, ?, ?, ?, NULL, 1)",
@@ -85,7 +80,7 @@ def _seed(
                     for i in range(n_days):
                         at = dt.datetime.fromtimestamp(edges[i] + 20 * 3600, dt.UTC)
                         db.add(CheckIn(user_id=user_id, at=at, confidence=5 + i % 4, mood=6 + i % 3))
-                db.execute(insert(MinuteRollup), _minute_rows(user_id, table))
+                db.execute(insert(MinuteRollup), minute_rows(user_id, table))
                 for i in range(n_days):
                     db.add(DayRollup(user_id=user_id, day=first_day + dt.timedelta(days=i),
                                      heartbeat_up_minutes=int(totals.heartbeat_up_minutes[i]),

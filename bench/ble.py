@@ -32,13 +32,15 @@ import httpx  # noqa: E402
 from bumble.profiles.heart_rate_service import HeartRateService  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench._support import fresh_database, running_server, sign_up  # noqa: E402
+from bench._support import running_server  # noqa: E402
 from devices.hrs import HeartRateMeasurement, decode_measurement, encode_measurement  # noqa: E402
 from devices.recorder import HTTP_TIMEOUT_S, StrapPipeline, register_strap  # noqa: E402
 from devices.simulator import Tick, VirtualStrap  # noqa: E402
 from devices.spool import Spool  # noqa: E402
 from devices.strap import StrapLink  # noqa: E402
 from devices.uploader import IDLE_POLL_S  # noqa: E402
+from tests.support.databases import fresh_database  # noqa: E402
+from tests.support.users import sign_up  # noqa: E402
 
 DECODE_TARGET_RATIO = 3.0
 MIX_SEED = 7
@@ -318,7 +320,8 @@ def bench_live_path(*, quick: bool = False) -> float:
     n_straps, speed, window_s, base_window_s = (20, 2.0, 4.0, 2.0) if quick else (50, 4.0, 20.0, 8.0)
     with fresh_database("sqlite") as db_url, running_server(db_url) as base:
         pid = child_pid()
-        user_token = sign_up(base)["Authorization"].removeprefix("Bearer ")
+        with httpx.Client(base_url=base, timeout=30) as http:
+            user_token = sign_up(http).token
         db_path = Path(make_url(db_url).database or "")
         baseline = asyncio.run(_live_run(base, user_token, db_path, pid, 1, speed, base_window_s, "B"))
         loaded = asyncio.run(_live_run(base, user_token, db_path, pid, n_straps, speed, window_s, "S"))

@@ -29,7 +29,7 @@ from service.core.models import User  # noqa: E402
 from service.importers import BatchResult, Item, Source, read_file, run_import  # noqa: E402
 from service.importers.store import DbSink  # noqa: E402
 from service.pipeline.live import LiveHub  # noqa: E402
-from service.pipeline.rollups import Rollups  # noqa: E402
+from service.pipeline.scheduler import Rollups  # noqa: E402
 from tests.service.test_importers_support import build_fit  # noqa: E402
 
 START_MS = int(time.time() * 1000) - 60 * 86_400_000

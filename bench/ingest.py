@@ -6,7 +6,7 @@ same times), and `day 1,000` / `day 10,000`: C users each upload a 1 Hz workout 
 ../shared/data/synthetic_24h_rr.npz, else a generated day) in batches spanning ~17 min or ~2.8 h. The server
 runs with its default settings. The clock stops once /health says the minute rollups caught up; day totals are
 read once the analysis is quiet and compared with clean_hr -> minute_table -> day_totals over the samples the
-service accepted, with the user's profile (service.pipeline.rollups.profile_for). Exits 1 if any day differs.
+service accepted, with the user's profile (service.pipeline.minutes.profile_for). Exits 1 if any day differs.
 `after last answer` is the share of the clocked time spent after the last upload was answered.
 
 Run: .venv/bin/python bench/ingest.py [--samples N] [--clients C] [--batchings ...] [--databases ...]
@@ -36,15 +36,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._support import (  # noqa: E402
-    bare_connection,
-    fresh_database,
-    postgres_available,
-    running_server,
-    sign_up,
-    wait_for_analysis,
-    workout_day,
-)
+from bench._support import bare_connection, running_server  # noqa: E402
 from service.analysis.cleaning import clean_hr  # noqa: E402
 from service.analysis.minutes import day_totals, minute_table  # noqa: E402
 from service.analysis.profile import HeartProfile  # noqa: E402
@@ -53,7 +45,11 @@ from service.core import localtime, migrate  # noqa: E402
 from service.core.db import make_engine  # noqa: E402
 from service.core.models import User  # noqa: E402
 from service.pipeline.ingest import BatchVerdict, CleanSample, format_rr, parse_batch  # noqa: E402
-from service.pipeline.rollups import profile_for  # noqa: E402
+from service.pipeline.minutes import profile_for  # noqa: E402
+from tests.support.databases import fresh_database, postgres_available  # noqa: E402
+from tests.support.settle import wait_for_analysis  # noqa: E402
+from tests.support.users import sign_up  # noqa: E402
+from tests.support.workouts import workout_day  # noqa: E402
 
 BATCH = 1000
 START_MS = int(time.time() * 1000) - 30 * 86_400_000
@@ -198,8 +194,8 @@ class ApiRun:
 def api_run(db_url: str, prepared: Prepared) -> ApiRun:
     """The same batches through `chinup serve`, one client thread per stream; then the users' days."""
     workload = prepared.workload
-    with running_server(db_url) as base:
-        users = [sign_up(base, **PROFILE) for _ in range(workload.users)]
+    with running_server(db_url) as base, httpx.Client(base_url=base, timeout=60) as http:
+        users = [sign_up(http, **PROFILE).headers for _ in range(workload.users)]
         user_ids = [httpx.get(f"{base}/api/v1/me", headers=h).json()["id"] for h in users]
         device_ids = []
         for k, stream in enumerate(workload.streams):
@@ -235,7 +231,7 @@ def api_run(db_url: str, prepared: Prepared) -> ApiRun:
         elapsed = time.perf_counter() - started
         if errors:
             raise RuntimeError(f"uploads failed: {errors[:3]}")
-        health = wait_for_analysis(base)
+        health = wait_for_analysis(http, timeout_s=600)
         first, last = _day_range(prepared)
         days = [
             (uid, httpx.get(f"{base}/api/v1/days", params={"from": first, "to": last}, headers=h).json())

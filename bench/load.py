@@ -27,7 +27,8 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._support import fresh_database, postgres_available, running_server  # noqa: E402
+from bench._support import running_server  # noqa: E402
+from tests.support.databases import fresh_database, postgres_available  # noqa: E402
 
 PASSWORD = "load-test-password"
 SIGNUP_CONCURRENCY = 8

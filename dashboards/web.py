@@ -38,7 +38,7 @@ DETAIL_PAGES: dict[str, tuple[str, str, str]] = {
     "sessions": ("session.html", "Session", "sessions"),
     "interviews": ("interview.html", "Interview", "interviews"),
 }
-MAX_ID = 2**31 - 1  # ids are 32-bit (service.api.types.DbId): a larger one names nothing
+MAX_ID = 2**31 - 1  # ids are 32-bit (service.web.fields.DbId): a larger one names nothing
 NAV = [(f"/dashboard/{slug}".rstrip("/"), label, slug) for slug, (_, _, label) in PAGES.items() if label]
 SHELL_PAGES = [f"/dashboard/{slug}".rstrip("/") for slug in PAGES]  # what the service worker precaches
 

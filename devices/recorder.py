@@ -1,7 +1,9 @@
 """`chinup record`: strap -> decode -> durable spool -> uploader -> service, surviving both ends going away.
 
 One pipeline per strap, each a set of owned tasks: the link (find, connect, reconnect), the consumer
-(decode, beat times, spool), the uploader (device id, then batches), and the status line.
+(decode, beat times, spool), the uploader (device id, then batches), and status reports. How those reports
+are shown is the caller's (service/cli/record_view.py for the command); a replay's virtual strap is
+devices/replay.py's: the recorder knows neither (an import-linter contract).
 """
 
 from __future__ import annotations
@@ -18,30 +20,22 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
 
 from devices.errors import DeviceError, SpoolFull, UploadRefused, UploadUnavailable
 from devices.logs import RepeatLimiter
-from devices.simulator import VirtualStrap, load_recording
 from devices.spool import Spool
-from devices.strap import Clock, SampleDecoder, StrapLink
+from devices.strap import Clock, LinkState, SampleDecoder, StrapLink
 from devices.uploader import Uploader
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-REPLAY_STRAP_NAME = "Chin Up Replay"
 RESOLVE_RETRY_FIRST_S = 0.5
 RESOLVE_RETRY_MAX_S = 10.0
 SPOOL_POLL_S = 0.1
-STATUS_REFRESH_PER_S = 4
+STATUS_REFRESH_PER_S = 4  # status reports a second
 HTTP_TIMEOUT_S = 10.0
 LEFTOVER_DRAIN_S = 30.0  # at start, how long to upload what an earlier run left before recording
-REPLAY_TAIL_S = 2.0  # after a replay's last notification, how long its last ones may take to arrive
-REPLAY_FUTURE_MARGIN_S = 60.0  # how far ahead of real time a fast replay's clock may get (the service
-# refuses samples more than 5 minutes in the future; the rest of the 5 minutes absorbs a slow connection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,25 +65,23 @@ class RecordResult:
         return self.samples_spooled > 0 or self.uploaded > 0 or self.duplicates > 0
 
 
-class ScaledClock:
-    """Wall-clock that starts now and runs `speed` times faster, so replayed samples keep their spacing."""
+@dataclass(frozen=True, slots=True)
+class PipelineStatus:
+    """What one strap's pipeline is doing now, reported a few times a second for whoever shows it."""
 
-    def __init__(self, speed: float, *, now: Callable[[], float] = time.time) -> None:
-        self.speed = speed
-        self._start_s = now()
-        self._mono_start_s = time.monotonic()
+    label: str  # the strap's name, else its address, else "strap"
+    state: LinkState
+    bpm: int | None  # the last decoded heart rate; None before the first
+    battery_pct: int | None
+    spool_depth: int  # as last read off the event loop
+    uploaded: int
+    malformed: int
+    samples_dropped: int
+    spool_full: bool  # the spool refuses new samples now
+    final: bool = False  # the last report: the pipeline has stopped
 
-    def __call__(self) -> float:
-        return self._start_s + (time.monotonic() - self._mono_start_s) * self.speed
 
-    @classmethod
-    def for_replay(cls, speed: float, duration_s: float, *, now: Clock = time.time) -> ScaledClock:
-        """The clock of a replay lasting `duration_s`: it starts now, or earlier by what a long fast replay
-        needs for its last samples to stay within REPLAY_FUTURE_MARGIN_S of real time (a clock `speed` times
-        faster gets ahead of real time by `duration_s * (1 - 1/speed)` by the end)."""
-        ahead_s = duration_s * (1 - 1 / speed) if speed > 1 else 0.0
-        back_s = max(0.0, ahead_s - REPLAY_FUTURE_MARGIN_S)
-        return cls(speed, now=lambda: now() - back_s)
+StatusListener = Callable[[PipelineStatus], None]
 
 
 async def device_of_token(client: httpx.AsyncClient, server_url: str, token: str) -> int | None:
@@ -254,18 +246,20 @@ class StrapPipeline:
             delay_s = min(RESOLVE_RETRY_MAX_S, delay_s * 2)
         return None
 
-    def status(self) -> str:
-        """One line: state, bpm, battery, spool depth, uploaded count."""
-        stats, last, key = self.link.stats, self.decoder.last, self.device_key
-        bpm = f"{last.bpm} bpm" if last is not None else "-- bpm"
-        battery = f"{stats.battery_pct} %" if stats.battery_pct is not None else "--"
-        uploaded = self.uploader.counters.uploaded if self.uploader is not None else 0
-        depth = self.depth
-        malformed = sum(self.decoder.malformed.values())
-        full = f"  SPOOL FULL, {self.samples_dropped} dropped" if self.spool_full else ""
-        return (
-            f"{stats.name or key or 'strap'} [{stats.state}] {bpm}  battery {battery}  "
-            f"spool {depth}  uploaded {uploaded}  malformed {malformed}{full}"
+    def status(self, *, final: bool = False) -> PipelineStatus:
+        """State, bpm, battery, spool depth (as last refreshed), uploaded and malformed counts, fullness."""
+        stats, last = self.link.stats, self.decoder.last
+        return PipelineStatus(
+            label=stats.name or self.device_key or "strap",
+            state=stats.state,
+            bpm=last.bpm if last is not None else None,
+            battery_pct=stats.battery_pct,
+            spool_depth=self.depth,
+            uploaded=self.uploader.counters.uploaded if self.uploader is not None else 0,
+            malformed=sum(self.decoder.malformed.values()),
+            samples_dropped=self.samples_dropped,
+            spool_full=bool(self.spool_full),
+            final=final,
         )
 
     def result(self) -> RecordResult:
@@ -299,48 +293,27 @@ async def record(
     name: str | None = None,
     seconds: float | None = None,
     spool_path: Path,
-    replay: Path | None = None,
-    speed: float = 1.0,
     clock: Clock | None = None,
-    progress: bool = True,
+    until: Callable[[StrapPipeline], Awaitable[None]] | None = None,
+    on_status: StatusListener | None = None,
 ) -> RecordResult:
     """Record one strap until `seconds` elapsed (then until the spool is empty) or until cancelled.
 
-    With `replay`, an in-process virtual strap on `transport` plays the file `speed` times faster,
-    and the recorder's clock runs `speed` times faster too (from now; from earlier for a replay long and fast
-    enough to get more than REPLAY_FUTURE_MARGIN_S ahead of real time, which the service would refuse);
-    without `seconds`, the recording ends once the replay has been played to the end and everything it sent
-    is uploaded.
+    `until(pipeline)`, when given, ends the recording when it returns instead (a replay's end:
+    devices.replay). `on_status` hears the pipeline's status a few times a second and once at the end.
     """
     async with contextlib.AsyncExitStack() as stack:
-        strap: VirtualStrap | None = None
-        if replay is not None:
-            name = name or REPLAY_STRAP_NAME
-            script = await asyncio.to_thread(load_recording, replay)
-            if clock is None:
-                clock = ScaledClock.for_replay(speed, script[-1].t_s - script[0].t_s if script else 0.0)
-            strap = await stack.enter_async_context(VirtualStrap(transport, script, name=name, speed=speed))
         spool = await asyncio.to_thread(Spool, spool_path)
         stack.push_async_callback(asyncio.to_thread, spool.close)
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT_S))
         leftovers = await drain_leftovers(spool, client, server_url, token)
         link = StrapLink(transport, address=address, name=name, clock=clock or time.time)
         pipeline = StrapPipeline(link, spool)
-        heard = functools.partial(_replay_heard, strap, pipeline) if strap is not None else None
-        until = heard if seconds is None else None
-        async with _status_line(pipeline, progress):
-            await run_pipeline(pipeline, client, server_url, token, seconds, until=until)
+        ends = functools.partial(until, pipeline) if until is not None else None
+        async with _reporting(pipeline, on_status):
+            await run_pipeline(pipeline, client, server_url, token, seconds, until=ends)
         result = await asyncio.to_thread(pipeline.result)
         return dataclasses.replace(result, leftover_straps=leftovers)
-
-
-async def _replay_heard(strap: VirtualStrap, pipeline: StrapPipeline) -> None:
-    """Returns once the replay is over and the link has received every notification the strap sent."""
-    await strap.finished.wait()
-    with contextlib.suppress(TimeoutError):  # a notification lost in a disconnection never comes
-        async with asyncio.timeout(REPLAY_TAIL_S):
-            while pipeline.link.stats.notifications < strap.counters.notifications_sent:
-                await asyncio.sleep(SPOOL_POLL_S)
 
 
 def _describe(error: BaseException | None) -> str | None:
@@ -430,27 +403,23 @@ async def run_pipeline(
 
 
 @contextlib.asynccontextmanager
-async def _status_line(pipeline: StrapPipeline, enabled: bool) -> AsyncIterator[None]:
-    """A Rich live line refreshed a few times a second (nothing when disabled)."""
-    if not enabled:
+async def _reporting(pipeline: StrapPipeline, on_status: StatusListener | None) -> AsyncIterator[None]:
+    """Tell `on_status` the pipeline's status a few times a second, and once more (final) when it stops."""
+    if on_status is None:
         yield
         return
-    console = Console(stderr=True)
-    with Live(console=console, refresh_per_second=STATUS_REFRESH_PER_S, transient=False) as live:
 
-        async def refresh() -> None:
-            while True:
-                await pipeline.refresh_depth()
-                live.update(Text(pipeline.status()))  # plain text: "[streaming]" is not Rich markup
-                await asyncio.sleep(1 / STATUS_REFRESH_PER_S)
+    async def report() -> None:
+        while True:
+            await pipeline.refresh_depth()
+            on_status(pipeline.status())
+            await asyncio.sleep(1 / STATUS_REFRESH_PER_S)
 
-        task = asyncio.create_task(refresh(), name="status line")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            live.update(Text(pipeline.status()))
-    if not console.is_terminal:  # Live ends its last line only on a terminal: what follows gets its own
-        console.line()
+    task = asyncio.create_task(report(), name="status reports")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        on_status(pipeline.status(final=True))

@@ -19,7 +19,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dashboards import mount_dashboards
-from service.api.deps import AppContext
 from service.api.main import api_router
 from service.coaching.nudges import Nudger
 from service.config import Settings
@@ -27,13 +26,16 @@ from service.core import migrate
 from service.core.db import make_engine, make_session_factory
 from service.errors import ChinUpError
 from service.importers.background import ImportJobs
-from service.pipeline.live import LiveHub
-from service.pipeline.rollups import Rollups
+from service.pipeline.live import LiveHub, StreamTickets
+from service.pipeline.live_bus import PostgresLiveBus
+from service.pipeline.scheduler import Rollups
+from service.recording.claims import strap_claims
 from service.recording.supervisor import StrapSupervisor
+from service.web.context import AppContext
 from service.web.errors import document_errors, ids_in_range
 from service.web.input_guard import BodyGuard
 from service.web.security_headers import SecurityHeaders
-from service.web.throttle import LoginThrottle, LoginThrottled
+from service.web.throttle import LoginThrottle, LoginThrottled, SharedLoginThrottle
 
 log = logging.getLogger("chinup")
 
@@ -53,6 +55,14 @@ def create_app(
         live = LiveHub()
         live.bind(asyncio.get_running_loop())
         sessions = make_session_factory(db_engine)
+        live.tickets = StreamTickets(sessions)
+        # Several processes may share a PostgreSQL database: live events cross them through NOTIFY, and a
+        # strap is recorded by whichever holds its claim. SQLite is one process: both stay in it.
+        shared_url = db_engine.url.render_as_string(hide_password=False)
+        bus = PostgresLiveBus(shared_url) if db_engine.dialect.name == "postgresql" else None
+        live.bus = bus
+        if bus is not None:  # log-in guesses counted alike by every process
+            app.state.login_throttle = SharedLoginThrottle.shared(settings, sessions)
         rollups = Rollups(
             sessions, live, debounce_s=settings.analysis_debounce_s, quiet_s=settings.analysis_quiet_s
         )
@@ -66,8 +76,11 @@ def create_app(
             sessions=sessions,
             live=live,
             asgi_app=app,
+            claims=strap_claims(shared_url),
         )
         async with asyncio.TaskGroup() as tasks:
+            if bus is not None:
+                tasks.create_task(bus.run(live.deliver, stop), name="live bus")
             tasks.create_task(rollups.run_forever(stop), name="rollups")
             tasks.create_task(app.state.recording.run(stop), name="strap recordings")
             tasks.create_task(Nudger(sessions, live).run_forever(stop), name="nudges")

@@ -3,8 +3,8 @@
 An export is a file the user hands us, so it is as untrusted as a request body: issue 15 found crafted
 exports storing ratings of 99, a time zone "Mars/Base", dates in year 1 and NUL characters, each of which
 answered 500 on every later read (and one time zone stopped the nudges of every user). Each row is
-checked here with the model its API route uses (service.api.*Create); a row that fails is left out and
-counted with its reason, the rest of the archive is restored. The choice of "refuse the row, keep the
+checked here with the model its API route uses (service.journal.schemas, below the routers); a row that
+fails is left out and counted with its reason, the rest of the archive is restored. The choice of "refuse the row, keep the
 archive" over "refuse the archive" keeps an older export restorable when one of its rows predates a
 check the API added since.
 """
@@ -18,15 +18,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from service.api.applications import ApplicationCreate, Status
-from service.api.checkins import CheckInCreate
-from service.api.devices import DeviceCreate
-from service.api.interviews import FeedbackCreate, InterviewCreate, Lesson, ReflectionPut
-from service.api.practice import PracticeCreate
-from service.api.sessions import SessionSpan
-from service.api.types import UtcTime
-from service.api.users import UserUpdate
+from service.journal.schemas import (
+    ApplicationCreate,
+    CheckInCreate,
+    DeviceCreate,
+    FeedbackCreate,
+    InterviewCreate,
+    Lesson,
+    PracticeCreate,
+    ReflectionPut,
+    SessionSpan,
+    Status,
+    UserUpdate,
+)
 from service.pipeline.ingest import EPOCH_MS_FLOOR
+from service.web.fields import UtcTime
 
 MAX_LISTED = 20  # refused rows named one by one in the report; all of them are counted by reason
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")  # what no database stores (see service.web.input_guard)

@@ -47,7 +47,7 @@ FROZEN_S = 120.0
 # ... and enough readings that a chance agreement is implausible. Thinned to 28-30 s, the 1 Hz FIT runs of
 # ../shared/data repeat a value in 11-12 % of steps and hold one for 120 s over 5 or 6 readings (one
 # thinning in 40); never over 7. The floor binds only above 20 s spacing, so the rule reaches at most
-# 6 x 30 = 180 s back (service/pipeline/rollups.py recomputes FROZEN_S + MAX_EXCURSION_S + 2 x 30 s around new data).
+# 6 x 30 = 180 s back (service/pipeline/minutes.py recomputes FROZEN_S + MAX_EXCURSION_S + 2 x 30 s around new data).
 FROZEN_MIN_SAMPLES = 7
 CHUNK_SAMPLES = 1 << 18  # per-sample passes run on cache-sized pieces (2 MB of times) with reused buffers
 # Frozen runs are looked for in aligned blocks of this many steps. Real 1 Hz HR repeats its value in 62-68 %

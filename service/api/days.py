@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 
 from service.analysis.baseline import recovery_status
 from service.analysis.minutes import DayTotals, target_met, week_summary
-from service.api.common import FastJSON
 from service.api.deps import ContextDep, CurrentUser, SessionDep
-from service.api.types import Day
-from service.api.views import session_public
 from service.core import localtime
 from service.core.models import CheckIn, DayRollup, User, WorkoutSession
 from service.errors import InvalidInput
+from service.web.fields import Day
+from service.web.query import FastJSON
+from service.web.views import session_public
 
 router = APIRouter(prefix="/days", tags=["days"])
 

@@ -13,27 +13,15 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from service.config import Settings
 from service.core.models import AccessToken, Device, DeviceToken, User
 from service.core.security import DEVICE_TOKEN_PREFIX, token_digest, verify_password
 from service.errors import Forbidden, Unauthorized
-from service.pipeline.live import LiveHub
-from service.pipeline.rollups import Rollups
+from service.web.context import AppContext
 from service.web.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class AppContext:
-    """What every request may use; built once by the app's lifespan and owned by it."""
-
-    settings: Settings
-    sessions: sessionmaker[Session]
-    live: LiveHub
-    rollups: Rollups
 
 
 def get_ctx(request: Request) -> AppContext:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -16,17 +16,10 @@ from service.core.models import Device, DeviceToken
 from service.core.security import DEVICE_TOKEN_PREFIX, new_token, token_digest
 from service.errors import NotFound
 from service.journal import check_device_cap, get_owned_device, lock_user
+from service.journal.schemas import DeviceCreate
 from service.web.errors import error_responses
 
 router = APIRouter(prefix="/devices", tags=["devices"])
-
-
-class DeviceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=120)
-    address: str | None = Field(default=None, min_length=1, max_length=64)
-    model: str | None = Field(default=None, max_length=120)
 
 
 class DevicePublic(BaseModel):

@@ -21,9 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.account.restore import PROFILE_FIELDS, REFLECTION_TIMES, SESSION_FIELDS
-from service.api.common import iso_ms
 from service.api.deps import CurrentUser, SessionDep
-from service.api.views import histories
 from service.core.models import (
     Application,
     CheckIn,
@@ -37,6 +35,8 @@ from service.core.models import (
 )  # fmt: skip
 from service.importers.account import EXPORT_FORMAT, EXPORT_VERSION, MANIFEST, samples_path
 from service.journal import get_owned_session
+from service.web.query import iso_ms
+from service.web.views import histories
 
 router = APIRouter(tags=["export"])
 TCX_NS = "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"

@@ -13,7 +13,7 @@ from service.api.deps import CurrentUser
 from service.core import localtime
 from service.core.models import User
 from service.errors import InvalidInput
-from service.pipeline.rollups import profile_for
+from service.pipeline.minutes import profile_for
 from service.web.errors import error_responses
 
 router = APIRouter(prefix="/me", tags=["users"])

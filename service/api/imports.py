@@ -16,14 +16,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from service.api.common import query_time_ms
 from service.api.deps import ContextDep, PrincipalDep, SessionDep
-from service.api.types import DbId
 from service.core.models import ImportJob
 from service.errors import Forbidden
 from service.importers.upload import ImportOptions, ImportPublic, import_upload
 from service.journal import get_owned, get_owned_device
 from service.web.errors import error_responses
+from service.web.fields import DbId
+from service.web.query import query_time_ms
 
 if TYPE_CHECKING:
     from service.importers.background import ImportJobs

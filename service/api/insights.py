@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from service.analysis.insights import MIN_PAIRED_DAYS, exercise_vs_rating
 from service.api.deps import CurrentUser, SessionDep
-from service.api.types import Day
 from service.core import localtime
 from service.core.models import CheckIn, DayRollup, User
 from service.errors import InvalidInput
+from service.web.fields import Day
 
 router = APIRouter(prefix="/insights", tags=["insights"])
 

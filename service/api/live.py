@@ -20,7 +20,7 @@ from service.api.deps import AppContext, ContextDep, CurrentUser, TokenDep, curr
 from service.core.models import AccessToken
 from service.core.security import token_digest
 from service.errors import Unauthorized
-from service.pipeline.live import StreamGrant
+from service.pipeline.live import StreamGrant, StreamTickets
 
 router = APIRouter(tags=["live"])
 log = logging.getLogger(__name__)
@@ -51,6 +51,12 @@ def _still_valid(ctx: AppContext, grant: StreamGrant) -> bool:
     return row is not None and row.revoked_at is None and row.expires_at > dt.datetime.now(dt.UTC)
 
 
+def _tickets(ctx: AppContext) -> StreamTickets:
+    if ctx.live.tickets is None:
+        raise RuntimeError("the live hub has no ticket store: the app sets one at start-up")
+    return ctx.live.tickets
+
+
 @router.post("/live/ticket", response_model=LiveTicket)
 async def live_ticket(ctx: ContextDep, user: CurrentUser, token: TokenDep) -> LiveTicket:
     """A ticket for `GET /live?ticket=` (EventSource cannot send headers; a URL is logged by proxies, so
@@ -58,7 +64,9 @@ async def live_ticket(ctx: ContextDep, user: CurrentUser, token: TokenDep) -> Li
     checking the access token that asked for it."""
     assert token is not None  # CurrentUser refused a request without one
     ttl_s = ctx.settings.live_ticket_ttl_s
-    ticket = ctx.live.tickets.issue(StreamGrant(user.id, token_digest(token)), ttl_s=ttl_s)
+    tickets = _tickets(ctx)
+    grant = StreamGrant(user.id, token_digest(token))
+    ticket = await asyncio.to_thread(tickets.issue, grant, ttl_s=ttl_s)  # the database off the event loop
     return LiveTicket(ticket=ticket, expires_in=int(ttl_s))
 
 
@@ -87,7 +95,7 @@ async def _authenticate(
     if header.lower().startswith("bearer "):
         return await asyncio.to_thread(_grant, ctx, header[7:]), False  # the database off the event loop
     if ticket:
-        grant = ctx.live.tickets.redeem(ticket)
+        grant = await asyncio.to_thread(_tickets(ctx).redeem, ticket)
         if grant is None:
             raise Unauthorized("invalid, used or expired stream ticket")
         if not await asyncio.to_thread(_still_valid, ctx, grant):

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from service.api.common import FastJSON, iso_ms, query_time_ms
 from service.api.deps import ContextDep, CurrentUser, PrincipalDep, SessionDep
 from service.core.db import writer_lock
 from service.core.models import Device, Sample
@@ -25,7 +24,8 @@ from service.pipeline.ingest import (
     stored_conflicts,
 )
 from service.pipeline.live import publish_heart_rate
-from service.pipeline.rollups import sample_spans
+from service.pipeline.minutes import sample_spans
+from service.web.query import FastJSON, iso_ms, query_time_ms
 
 router = APIRouter(prefix="/devices/{device_id}/samples", tags=["samples"])
 

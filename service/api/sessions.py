@@ -5,48 +5,33 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.analysis.cleaning import clean_hr
 from service.analysis.sessions import summarise_session
-from service.api.common import FastJSON, iso_ms, query_time_ms
 from service.api.deps import CurrentUser, SessionDep
-from service.api.types import DbId, UtcTime
-from service.api.views import SessionPublic, session_public
 from service.core import localtime
 from service.core.models import Sample, User, WorkoutSession
 from service.errors import InvalidInput
 from service.journal import get_owned_session
+from service.journal.schemas import MAX_SESSION_S, SessionSpan
 from service.pipeline.days import session_columns
-from service.pipeline.rollups import profile_for
+from service.pipeline.minutes import profile_for
 from service.pipeline.samples import load_samples
 from service.web.errors import error_responses
+from service.web.fields import DbId
+from service.web.query import FastJSON, iso_ms, query_time_ms
+from service.web.views import SessionPublic, session_public
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 RECOVERY_AFTER_S = 600  # samples after a corrected session's end, so its recovery can be measured
-MAX_SESSION_S = 24 * 3600
 
 
 def _owned(db: Session, user: User, session_id: int) -> WorkoutSession:
     return get_owned_session(db, user.id, session_id)
-
-
-class SessionSpan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    start: UtcTime
-    end: UtcTime
-
-    @model_validator(mode="after")
-    def _ordered(self) -> SessionSpan:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        if (self.end - self.start).total_seconds() > MAX_SESSION_S:
-            raise ValueError("a session lasts at most 24 hours")
-        return self
 
 
 class SessionMerge(BaseModel):

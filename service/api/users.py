@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 from fastapi import APIRouter, Request, status
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import select, update
+from pydantic import BaseModel, ConfigDict, EmailStr
+from sqlalchemy import delete, select, update
 
 from service.api.deps import (
     ContextDep,
@@ -18,40 +17,18 @@ from service.api.deps import (
     check_password,
     client_address,
 )
-from service.api.types import Bpm, TimeZoneName
-from service.core.models import AccessToken, User
+from service.core.models import AccessToken, LoginEvent, User
 from service.core.security import (
-    MAX_PASSWORD_LENGTH,
-    MIN_PASSWORD_LENGTH,
     hash_password,
     normalise_email,
-    password_problem,
     token_digest,
 )
 from service.errors import Conflict, InvalidInput
+from service.journal.schemas import UserUpdate
 from service.web.errors import error_responses
+from service.web.fields import BirthYear, Bpm, CurrentPassword, Password, Target, TimeZoneName
 
 router = APIRouter(tags=["users"])
-
-
-def _policy(password: str) -> str:
-    problem = password_problem(password)
-    if problem is not None:
-        raise ValueError(problem)
-    return password
-
-
-# A new password: at least 10 characters and not a common one (service.core.security.password_problem).
-Password = Annotated[
-    str,
-    Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
-    AfterValidator(_policy),
-]
-# The password the account has now: any length it was set with (older accounts may have 8).
-CurrentPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
-BirthYear = Annotated[int, Field(ge=1900, le=2100)]
-Target = Annotated[int, Field(ge=1, le=1440)]
-NudgeTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
 class UserCreate(BaseModel):
@@ -64,21 +41,6 @@ class UserCreate(BaseModel):
     resting_hr: Bpm | None = None
     max_hr: Bpm | None = None
     daily_target_minutes: Target = 60
-
-
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    timezone: TimeZoneName | None = None
-    birth_year: BirthYear | None = None
-    resting_hr: Bpm | None = None
-    max_hr: Bpm | None = None
-    daily_target_minutes: Target | None = None
-    nudge_time: NudgeTime | None = None
-    nudges_enabled: bool | None = None
-    password: Password | None = None
-    # Needed with `password`: a stolen token alone must not take the account over.
-    current_password: CurrentPassword | None = None
 
 
 class AccountDeletion(BaseModel):
@@ -194,5 +156,6 @@ def delete_me(
 ) -> None:
     """Delete the account and, through cascades, every row that belongs to it; the password confirms it."""
     check_password(user, body.password, client_address(request), throttle)
+    db.execute(delete(LoginEvent).where(LoginEvent.account == user.email))  # keyed by email, not by user
     db.delete(user)
     db.commit()

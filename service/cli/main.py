@@ -38,6 +38,9 @@ def serve(
     ] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Worker processes (above 1: PostgreSQL only)")
+    ] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the API and the dashboards; applies database migrations at start."""
@@ -48,6 +51,9 @@ def serve(
     setup_logging(verbose)
     overrides = {k: v for k, v in {"database_url": db, "host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)
+    if workers > 1:
+        _serve_workers(settings, overrides, workers, verbose)
+        return
     console.print(f"Chin Up on [bold]http://{settings.host}:{settings.port}/dashboard[/]")
     uvicorn.run(
         create_app(settings),
@@ -57,6 +63,39 @@ def serve(
         log_config=None,  # keep the handlers and secret filters set up above
         **proxy_options(settings),
         **server_options(settings),
+    )
+
+
+def _serve_workers(settings: Settings, overrides: dict[str, object], workers: int, verbose: bool) -> None:
+    """`serve --workers N`: uvicorn's process manager runs N workers on one socket (and restarts one that
+    dies). Refused on SQLite: it is the embedded single-process default, one writer on one machine."""
+    import os
+
+    import uvicorn
+
+    from service.cli.worker import VERBOSE_ENV
+
+    url = settings.resolved_database_url
+    if not url.startswith("postgresql"):
+        console.print(
+            f"[red]--workers {workers} needs PostgreSQL[/]: SQLite is the embedded single-process default. "
+            "Give --db postgresql+psycopg://user@host/db (or CHINUP_DATABASE_URL), or serve one process."
+        )
+        raise typer.Exit(2)
+    for key, value in overrides.items():  # the workers read their settings from the environment
+        os.environ[f"CHINUP_{key.upper()}"] = str(value)
+    os.environ[VERBOSE_ENV] = "1" if verbose else "0"
+    console.print(f"Chin Up on [bold]http://{settings.host}:{settings.port}/dashboard[/] ({workers} workers)")
+    uvicorn.run(
+        "service.cli.worker:create_worker_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="info" if verbose else "warning",
+        log_config=None,
+        **proxy_options(settings),
+        **{**server_options(settings), "http": "service.cli.worker:HeaderDeadline"},
     )
 
 
@@ -218,17 +257,27 @@ def record(
     """
     from devices.errors import DeviceError
     from devices.recorder import record as run_record
+    from devices.replay import record_replay
+    from service.cli.record_view import StatusLine
 
     setup_logging(verbose)
     for noisy in ("bumble", "httpx"):  # one line per HCI packet / per batch: only with -v
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     spool_path = spool or Settings().data_dir / "spool.sqlite3"
     spool_path.parent.mkdir(parents=True, exist_ok=True)
+    shown = StatusLine()
+    url = server.rstrip("/")
     try:
-        result = asyncio.run(
-            run_record(server_url=server.rstrip("/"), token=token, transport=transport, address=address,
-                       seconds=seconds, spool_path=spool_path, replay=replay, speed=speed)
-        )  # fmt: skip
+        if replay is not None:
+            result = asyncio.run(
+                record_replay(server_url=url, token=token, transport=transport, address=address, seconds=seconds,
+                              spool_path=spool_path, replay=replay, speed=speed, on_status=shown)
+            )  # fmt: skip
+        else:
+            result = asyncio.run(
+                run_record(server_url=url, token=token, transport=transport, address=address, seconds=seconds,
+                           spool_path=spool_path, on_status=shown)
+            )  # fmt: skip
     except KeyboardInterrupt:
         console.print("Stopped; what was recorded is safe in the spool and uploads next time.")
         return

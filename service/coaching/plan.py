@@ -1,8 +1,8 @@
 """The interview recovery plan: seven steps judged from the user's journal and strap, pure of HTTP.
 
-The route loads the rows; this module only reads their attributes and the calendar it is given, so the
-rules for "done" live in one place and can be tested without a server (DESIGN.md, "The interview
-recovery plan").
+`load_inputs` reads the rows the plan needs (the route calls it, then `recovery_plan`); the steps only
+read those rows' attributes and the calendar they are given, so the rules for "done" live in one place and
+can be tested without a server or a database (DESIGN.md, "The interview recovery plan").
 """
 
 from __future__ import annotations
@@ -13,7 +13,21 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.core.models import Application, Feedback, Interview, PracticeSession, Reflection
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.analysis.minutes import target_met
+from service.core import localtime
+from service.core.models import (
+    Application,
+    DayRollup,
+    Feedback,
+    Interview,
+    PracticeSession,
+    Reflection,
+    User,
+)
+from service.journal import feedback_in_time_order
 
 STEP_TITLES: dict[str, str] = {
     "reflect": "Reflect: what went well, then what did not",
@@ -203,4 +217,54 @@ def recovery_plan(inputs: PlanInputs) -> list[Step]:
         practise_step(inputs.practice),
         dont_stop_step(inputs.applications),
         exercise_step(inputs.interview.at, inputs.target_met_at, inputs.today, tz),
+    ]
+
+
+def load_inputs(db: Session, user: User, interview: Interview) -> PlanInputs:
+    """What the plan of the user's interview reads: its reflection and feedback, the practice and the
+    applications at or after it, and the days since it whose heartbeat-up target was met."""
+    tz = localtime.zone(user.timezone)
+    today = localtime.today(tz)
+    practice, applications = _since(db, user, interview)
+    first_day = interview.at.astimezone(tz).date()
+    return PlanInputs(
+        interview=interview,
+        reflection=interview.reflection,
+        feedback=feedback_in_time_order(interview),
+        practice=practice,
+        applications=applications,
+        target_met_at=_targets_met(db, user, first_day, today),
+        today=today,
+        tz=tz,
+    )
+
+
+def _since(db: Session, user: User, interview: Interview) -> tuple[list[PracticeSession], list[Application]]:
+    practice = db.scalars(
+        select(PracticeSession)
+        .where(PracticeSession.user_id == user.id, PracticeSession.at >= interview.at)
+        .order_by(PracticeSession.at, PracticeSession.id)
+    ).all()
+    applications = db.scalars(
+        select(Application)
+        .where(Application.user_id == user.id, Application.applied_at >= interview.at)
+        .order_by(Application.applied_at, Application.id)
+    ).all()
+    return list(practice), list(applications)
+
+
+def _targets_met(db: Session, user: User, first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.datetime]]:
+    """Days whose target (the user's current one, service.analysis.minutes.target_met) was met, and when."""
+    rows = db.execute(
+        select(DayRollup.day, DayRollup.target_met_at, DayRollup.heartbeat_up_minutes).where(
+            DayRollup.user_id == user.id,
+            DayRollup.day >= first,
+            DayRollup.day <= last,
+            DayRollup.target_met_at.is_not(None),
+        )
+    ).all()
+    return [
+        (r.day, r.target_met_at)
+        for r in rows
+        if target_met(r.heartbeat_up_minutes, user.daily_target_minutes)
     ]

@@ -31,7 +31,7 @@ class DemoDay:
     workout_minutes: float = 0.0
 
 
-def _segment(
+def segment_curve(
     t0_s: float, hr_1hz: NDArray[np.float64], rng: np.random.Generator, rmssd_ms: float
 ) -> list[CleanSample]:
     """Samples at 1 Hz from a heart-rate curve: each carries the RR intervals of the beats ending in its second."""
@@ -60,7 +60,8 @@ def _segment(
     return out
 
 
-def _rest(minutes: int, bpm: float) -> NDArray[np.float64]:
+def rest_curve(minutes: int, bpm: float) -> NDArray[np.float64]:
+    """A heart at rest, 1 Hz: `bpm` with a slow swing of 1.5 bpm (also the tests' resting heart with RR)."""
     n = minutes * 60
     return bpm + 1.5 * np.sin(np.arange(n) / 97.0)
 
@@ -97,7 +98,7 @@ def generate_history(
         rmssd = float(np.clip(rng.normal(42, 5) - (12 if 0 <= since_interview < 3 else 0), 15, 80))
         demo = DemoDay(day)
         morning = dt.datetime.combine(day, dt.time(6, 30), tzinfo=tz).timestamp()
-        demo.samples += _segment(morning, _rest(35, rest_bpm), rng, rmssd)
+        demo.samples += segment_curve(morning, rest_curve(35, rest_bpm), rng, rmssd)
         if day == today:
             demo.samples = [s for s in demo.samples if s.t_ms < now.timestamp() * 1000]
             yield demo
@@ -109,10 +110,10 @@ def generate_history(
                 day, dt.time(int(start_h), int(start_h % 1 * 60)), tzinfo=tz
             ).timestamp()
             curve = _workout(minutes, float(rng.uniform(128, 158)), bool(rng.random() < 0.4), rng)
-            demo.samples += _segment(start, curve, rng, rmssd)
+            demo.samples += segment_curve(start, curve, rng, rmssd)
             demo.workout_minutes = minutes
         evening = dt.datetime.combine(day, dt.time(21, 15), tzinfo=tz).timestamp()
-        demo.samples += _segment(evening, _rest(35, rest_bpm + 4), rng, rmssd * 0.9)
+        demo.samples += segment_curve(evening, rest_curve(35, rest_bpm + 4), rng, rmssd * 0.9)
         if rng.random() < 0.85:
             base = 6.0 + min(max(since_interview, -30), 21) * 0.05 - (2.5 if 0 <= since_interview < 4 else 0)
             confidence = base + demo.workout_minutes / 40.0 + rng.normal(0, 1.0)

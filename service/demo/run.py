@@ -43,7 +43,7 @@ from service.core.security import USER_TOKEN_PREFIX, hash_password, new_token, t
 from service.demo.history import generate_history
 from service.pipeline.ingest import store_samples
 from service.pipeline.live import LiveHub
-from service.pipeline.rollups import Rollups
+from service.pipeline.scheduler import Rollups
 
 DEMO_EMAIL = "demo@chinup.example"
 DEMO_PASSWORD = "chin-up-demo"
@@ -264,7 +264,7 @@ async def live_strap(base: str, token: str, workdir: Path) -> None:
         address=new_random_address(seed=LIVE_STRAP_NAME),  # the same strap every run: one device in the kept database
     ):
         await record(server_url=base, token=token, transport="virtual", name=LIVE_STRAP_NAME,
-                     spool_path=workdir / "spool.sqlite3", progress=False)  # fmt: skip
+                     spool_path=workdir / "spool.sqlite3")  # fmt: skip
 
 
 async def nearby_straps() -> None:

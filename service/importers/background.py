@@ -28,12 +28,12 @@ from typing import Any, BinaryIO
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from service.api.deps import AppContext
 from service.config import Settings
 from service.core.models import ImportJob, User
 from service.errors import ChinUpError, TooManyRequests
 from service.importers import ImportCounts, ImportFile
 from service.importers.upload import ImportOptions, import_upload
+from service.web.context import AppContext
 
 log = logging.getLogger(__name__)
 PENDING = ("queued", "running")

@@ -12,7 +12,7 @@ from service.importers.base import Item, Source
 from service.importers.pipeline import BatchResult
 from service.pipeline.ingest import store_samples, validate_batch
 from service.pipeline.live import LiveHub, publish_heart_rate
-from service.pipeline.rollups import Rollups
+from service.pipeline.scheduler import Rollups
 
 
 def find_or_add_device(db: Session, user_id: int, source: Source) -> Device:

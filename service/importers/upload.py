@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.account.restore import RestoreCounts, restore_account
-from service.api.deps import AppContext
 from service.config import Settings
 from service.core.localtime import zone
 from service.core.models import Sample, User, WorkoutSession
@@ -28,6 +27,7 @@ from service.importers.account import read_archive
 from service.importers.job import FileReport, import_opened
 from service.importers.limits import ImportLimits
 from service.importers.store import DbSink
+from service.web.context import AppContext
 
 
 class RejectionAt(BaseModel):

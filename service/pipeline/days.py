@@ -1,26 +1,37 @@
-"""The slower analysis of one local day: sessions and recovery, resting HR, rest-time HRV, beat quality."""
+"""One local day: its totals (counted from the stored minutes, on every ingest) and its slower analysis
+(sessions and recovery, resting HR, rest-time HRV, beat quality, once uploads are quiet).
+
+Stateless: the scheduler (service.pipeline.scheduler) decides when and holds the locks. The slow analysis
+comes in three steps so no lock is held over its numpy work: read_day_samples (a read), day_details (pure
+computation), store_day_details (the writes, under the writer lock).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.analysis.artifacts import correct
 from service.analysis.baseline import daily_rest_hrv
+from service.analysis.beats import beat_source, beats_from_samples
 from service.analysis.cleaning import clean_hr
 from service.analysis.errors import AnalysisError
 from service.analysis.hrv import window_stats
-from service.analysis.minutes import minute_table
+from service.analysis.minutes import UP_MIN_S, minute_table, target_met, zone_points
 from service.analysis.profile import HeartProfile, estimate_resting_hr
 from service.analysis.sessions import Session as DetectedSession
 from service.analysis.sessions import find_sessions
 from service.core import localtime
-from service.core.models import DayRollup, HrvWindow, User, WorkoutSession
+from service.core.models import DayRollup, HrvWindow, MinuteRollup, User, WorkoutSession
+from service.pipeline.live import LiveHub
+from service.pipeline.minutes import MINUTE_S
 from service.pipeline.samples import fetch_samples, sample_arrays
 
 # Sessions are found in the day plus this much on each side, so one that crosses midnight is whole.
@@ -30,135 +41,224 @@ HRV_WINDOW_S = 300  # the stored windows' length: the stress baseline reads them
 MIN_WINDOW_BEATS = 2  # one successive difference
 
 
-MAX_SAMPLE_GAP_S = 2.5  # a longer silence between notifications breaks the beat sequence
+def retotal_days(db: Session, user: User, days: Iterable[dt.date]) -> dict[dt.date, DayRollup]:
+    """Day totals counted in the database from the stored minutes (each stored with its zone);
+    returns the days whose target was met by this update. In the caller's transaction, under its writer lock."""
+    tz = localtime.zone(user.timezone)
+    newly_met: dict[dt.date, DayRollup] = {}
+    m = MinuteRollup
+    for day in days:
+        lo, hi = localtime.day_edges_s(day, day, tz)
+        in_day = (m.user_id == user.id, m.minute_s >= lo, m.minute_s < hi)
+        up, moderate, vigorous, peak, valid, lost, top, newest = db.execute(
+            select(
+                func.count().filter(m.zone > 0), func.count().filter(m.zone == 1),
+                func.count().filter(m.zone == 2), func.count().filter(m.zone == 3),
+                func.count().filter(m.valid_s >= UP_MIN_S), func.count().filter(m.lost_contact_s >= UP_MIN_S),
+                func.max(m.max_bpm).filter(m.valid_s >= UP_MIN_S), func.max(m.minute_s).filter(m.n_samples > 0),
+            ).where(*in_day)
+        ).one()  # fmt: skip
+        rollup = db.get(DayRollup, (user.id, day)) or DayRollup(user_id=user.id, day=day)
+        rollup.heartbeat_up_minutes, rollup.moderate_minutes = up, moderate
+        rollup.vigorous_minutes, rollup.peak_minutes = vigorous, peak
+        rollup.active_zone_points = int(zone_points(moderate, vigorous, peak))
+        rollup.valid_minutes, rollup.lost_contact_minutes, rollup.max_bpm = valid, lost, top
+        rollup.counted_until_s = None if newest is None else int(newest) + MINUTE_S
+        met_at = None
+        if target_met(up, user.daily_target_minutes):
+            # the end of the minute in which the day's count reached the target
+            reached = db.scalar(
+                select(m.minute_s).where(*in_day, m.zone > 0).order_by(m.minute_s)
+                .offset(user.daily_target_minutes - 1).limit(1)
+            )  # fmt: skip
+            met_at = dt.datetime.fromtimestamp(reached + MINUTE_S, dt.UTC)
+        if met_at is not None and rollup.target_met_at is None:
+            newly_met[day] = rollup
+        rollup.target_met_at = met_at
+        rollup.updated_at = dt.datetime.now(dt.UTC)
+        db.add(rollup)
+    return newly_met
 
 
-def beats_from_samples(
-    t_ms: NDArray[np.int64], rr_text: list[str | None]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Beat times and RR intervals, strictly increasing, from the stored notifications.
-
-    Within a run of notifications without a gap, beats follow each other by their RR intervals and the
-    run's last beat ends at its last notification's time (receive times jitter; RR intervals do not).
-    """
-    counts = np.array([len(text.split()) if text else 0 for text in rr_text], dtype=np.int64)
-    if counts.sum() == 0:
-        return np.zeros(0), np.zeros(0)
-    rr = np.array([float(x) for text in rr_text if text for x in text.split()], dtype=np.float64)
-    has = counts > 0
-    sample_t = t_ms[has] / 1000.0
-    run_of_sample = np.concatenate(([0], np.cumsum(np.diff(sample_t) > MAX_SAMPLE_GAP_S)))
-    run = np.repeat(run_of_sample, counts[has])
-    csum = np.cumsum(rr) / 1000.0
-    last_beat = np.flatnonzero(np.append(run[1:] != run[:-1], True))  # last beat of each run
-    run_end_t = sample_t[np.append(np.flatnonzero(np.diff(run_of_sample)), sample_t.size - 1)]
-    beat_t = run_end_t[run] - (csum[last_beat][run] - csum)
-    keep = np.concatenate(([True], np.diff(beat_t) > 0))
-    keep &= beat_t > np.concatenate(([-np.inf], np.maximum.accumulate(beat_t)[:-1]))
-    return beat_t[keep], rr[keep]
+def stored_days(db: Session, user_id: int) -> Sequence[dt.date]:
+    """Every day the user has a rollup for (what a change of daily target re-totals)."""
+    return db.scalars(select(DayRollup.day).where(DayRollup.user_id == user_id)).all()
 
 
-def update_day_details(
-    db: Session, user: User, day: dt.date, profile: HeartProfile, *, now_s: float | None = None
+def publish_days(
+    sessions: sessionmaker[Session],
+    live: LiveHub,
+    user_id: int,
+    days: list[dt.date],
+    met: dict[dt.date, DayRollup],
 ) -> None:
-    """Recompute one day's sessions, resting HR and HRV from its samples and store them on its rollup.
+    """The days' new totals (and a target just met) to the user's live stream, as committed."""
+    with sessions() as db:
+        for day in days:
+            rollup = db.get(DayRollup, (user_id, day))
+            user = db.get(User, user_id)
+            if rollup is None or user is None:
+                continue
+            live.publish(user_id, {
+                "type": "minutes", "date": day.isoformat(),
+                "heartbeat_up_minutes": rollup.heartbeat_up_minutes,
+                "target_minutes": user.daily_target_minutes,
+            })  # fmt: skip
+            if day in met and rollup.target_met_at is not None:
+                live.publish(
+                    user_id,
+                    {
+                        "type": "target_met",
+                        "date": day.isoformat(),
+                        "at": rollup.target_met_at.isoformat(),
+                    },
+                )
+
+
+@dataclass(frozen=True)
+class DayHrv:
+    """The rest-time HRV figures stored on the day's rollup."""
+
+    n_beats: int
+    rmssd_ms: float | None = None
+    ln_rmssd: float | None = None
+    corrected_beat_pct: float | None = None
+    rest_hr_bpm: float | None = None  # the quiet rest reading's rate: the day's resting HR when none is known
+
+
+@dataclass(frozen=True)
+class DayDetails:
+    """What the slow analysis found in one day's samples, computed with no database (and no lock) at hand."""
+
+    sessions: list[DetectedSession]
+    resting_hr: float | None
+    hrv: DayHrv
+    hrv_windows: list[dict[str, object]]  # HrvWindow rows, without their user
+
+
+def read_day_samples(db: Session, user: User, day: dt.date) -> list[tuple]:  # type: ignore[type-arg]
+    """The samples (with RR intervals and device) the day's analysis reads: the day and SESSION_CONTEXT_S
+    on each side. A read only: on SQLite it takes no writer lock and begins no transaction."""
+    edges = localtime.day_edges_s(day, day, localtime.zone(user.timezone))
+    return fetch_samples(
+        db, user.id, edges[0] - SESSION_CONTEXT_S, edges[1] + SESSION_CONTEXT_S, with_rr=True
+    )
+
+
+def day_details(
+    rows: list[tuple],  # type: ignore[type-arg]
+    day: dt.date,
+    tz_name: str,
+    profile: HeartProfile,
+    *,
+    now_s: float | None = None,
+) -> DayDetails | None:
+    """One day's sessions, resting HR and HRV from its samples (read_day_samples); None when it has none.
 
     ``now_s`` (default: the clock) is when the analysis runs: data up to then could have arrived, so a
     session reaching the newest sample within a hole's length of it is "in progress". The newest sample
     counts when it is later still (a phone whose clock runs ahead streams "future" samples live).
     """
-    tz = localtime.zone(user.timezone)
+    if not rows:
+        return None
+    tz = localtime.zone(tz_name)
     edges = localtime.day_edges_s(day, day, tz)
-    rows = fetch_samples(
-        db, user.id, edges[0] - SESSION_CONTEXT_S, edges[1] + SESSION_CONTEXT_S, with_rr=True
+    data = sample_arrays(rows)
+    t_s, bpm, contact = data.t_s, data.bpm, data.contact
+    t_ms = np.round(t_s * 1000).astype(np.int64)
+    valid = clean_hr(t_s, bpm, contact=contact).valid
+    minutes = minute_table(t_s, bpm, valid, profile=profile, contact=contact)
+    data_end_s = max(time.time() if now_s is None else now_s, float(t_s[-1]))
+    found = find_sessions(t_s, bpm, valid, minutes, data_end_s=data_end_s)
+    resting = estimate_resting_hr(
+        minutes.minute_start_s, minutes.mean_bpm, minutes.valid_s, edges, window_days=1
     )
+    in_day = (t_s >= edges[0]) & (t_s < edges[1])
+    device = beat_source(rows, in_day)
+    keep = in_day & np.array([r[4] == device for r in rows], dtype=bool)
+    beat_t, rr = beats_from_samples(t_ms[keep], [r[3] for r, k in zip(rows, keep, strict=True) if k])
+    return DayDetails(
+        sessions=found,
+        resting_hr=resting.resting_hr,
+        hrv=_day_hrv(beat_t, rr, localtime.utc_offset_s(day, tz), day, profile),
+        hrv_windows=_hrv_window_rows(edges[0], edges[1], beat_t, rr),
+    )
+
+
+def store_day_details(db: Session, user: User, day: dt.date, details: DayDetails | None) -> None:
+    """The day's findings replace the stored ones (in the caller's transaction, under its writer lock).
+
+    A day without samples keeps its resting HR and HRV figures; its detected sessions and windows go.
+    """
+    edges = localtime.day_edges_s(day, day, localtime.zone(user.timezone))
     rollup = db.get(DayRollup, (user.id, day)) or DayRollup(user_id=user.id, day=day)
-    if rows:
-        data = sample_arrays(rows)
-        t_s, bpm, contact = data.t_s, data.bpm, data.contact
-        t_ms = np.round(t_s * 1000).astype(np.int64)
-        valid = clean_hr(t_s, bpm, contact=contact).valid
-        minutes = minute_table(t_s, bpm, valid, profile=profile, contact=contact)
-        data_end_s = max(time.time() if now_s is None else now_s, float(t_s[-1]))
-        found = find_sessions(t_s, bpm, valid, minutes, data_end_s=data_end_s)
-        _replace_detected_sessions(db, user.id, edges[0], edges[1], found)
-        resting = estimate_resting_hr(
-            minutes.minute_start_s, minutes.mean_bpm, minutes.valid_s, edges, window_days=1
+    _replace_detected_sessions(db, user.id, edges[0], edges[1], details.sessions if details else [])
+    db.execute(
+        delete(HrvWindow).where(
+            HrvWindow.user_id == user.id,
+            HrvWindow.start_s >= int(edges[0]),
+            HrvWindow.start_s < int(edges[1]),
         )
-        rollup.resting_hr = resting.resting_hr
-        in_day = (t_s >= edges[0]) & (t_s < edges[1])
-        device = beat_source(rows, in_day)
-        keep = in_day & np.array([r[4] == device for r in rows], dtype=bool)
-        beat_t, rr = beats_from_samples(t_ms[keep], [r[3] for r, k in zip(rows, keep, strict=True) if k])
-        _update_hrv(rollup, beat_t, rr, localtime.utc_offset_s(day, tz), day, profile)
-        _replace_hrv_windows(db, user.id, edges[0], edges[1], beat_t, rr)
-    else:
-        _replace_detected_sessions(db, user.id, edges[0], edges[1], [])
-        _replace_hrv_windows(db, user.id, edges[0], edges[1], np.zeros(0), np.zeros(0))
+    )
+    if details is not None:
+        if details.hrv_windows:
+            db.execute(insert(HrvWindow), [{"user_id": user.id, **row} for row in details.hrv_windows])
+        hrv = details.hrv
+        rollup.resting_hr = details.resting_hr
+        rollup.n_beats = hrv.n_beats
+        rollup.rmssd_ms, rollup.ln_rmssd, rollup.corrected_beat_pct = (
+            hrv.rmssd_ms,
+            hrv.ln_rmssd,
+            hrv.corrected_beat_pct,
+        )
+        if rollup.resting_hr is None and hrv.rest_hr_bpm is not None:
+            rollup.resting_hr = hrv.rest_hr_bpm
     rollup.updated_at = dt.datetime.now(dt.UTC)
     db.add(rollup)
 
 
-def beat_source(rows: list[tuple], in_day: NDArray[np.bool_]) -> int | None:  # type: ignore[type-arg]
-    """The device whose RR intervals the day's HRV is read from: the one with the most beats that day.
-
-    Two straps worn at once (or a live strap and an imported file of the same ride) send the same beats;
-    mixing them would count each beat twice and scramble the beat times.
-    """
-    beats: dict[int, int] = {}
-    for row, keep in zip(rows, in_day, strict=True):
-        if keep and row[3]:
-            beats[row[4]] = beats.get(row[4], 0) + row[3].count(" ") + 1
-    return max(beats, key=beats.__getitem__) if beats else None
-
-
-def _update_hrv(
-    rollup: DayRollup,
-    beat_t: NDArray[np.float64],
-    rr: NDArray[np.float64],
-    offset_s: float,
-    day: dt.date,
-    profile: HeartProfile,
-) -> None:
-    rollup.n_beats = int(rr.size)
-    rollup.rmssd_ms = rollup.ln_rmssd = rollup.corrected_beat_pct = None
+def _day_hrv(
+    beat_t: NDArray[np.float64], rr: NDArray[np.float64], offset_s: float, day: dt.date, profile: HeartProfile
+) -> DayHrv:
+    """The day's rest-time HRV and its share of corrected beats (None where too few beats say nothing)."""
     if rr.size < MIN_HRV_BEATS:
-        return
+        return DayHrv(n_beats=int(rr.size))
+    corrected_pct = None
     try:
         corrected = correct(rr)
-        rollup.corrected_beat_pct = round(100.0 * corrected.n_flagged / rr.size, 2)
+        corrected_pct = round(100.0 * corrected.n_flagged / rr.size, 2)
         daily = daily_rest_hrv(beat_t, rr, utc_offset_s=offset_s, resting_hr_bpm=profile.resting_hr)
     except AnalysisError:
-        return
+        return DayHrv(n_beats=int(rr.size), corrected_beat_pct=corrected_pct)
     day_number = (day - dt.date(1970, 1, 1)).days
     hit = np.flatnonzero(daily.day == day_number)
-    if hit.size:
-        rollup.ln_rmssd = float(daily.ln_rmssd[hit[0]])
-        rollup.rmssd_ms = float(np.exp(rollup.ln_rmssd))
-        if rollup.resting_hr is None:  # under an hour worn, but a quiet rest reading: its rate is the rest HR
-            rollup.resting_hr = round(float(daily.rest_hr_bpm[hit[0]]), 1)
-
-
-def _replace_hrv_windows(
-    db: Session, user_id: int, lo_s: float, hi_s: float, beat_t: NDArray[np.float64], rr: NDArray[np.float64]
-) -> None:
-    """The day's 5-minute HRV windows (those with beats) replace the stored ones, for baselines to read."""
-    db.execute(
-        delete(HrvWindow).where(
-            HrvWindow.user_id == user_id, HrvWindow.start_s >= int(lo_s), HrvWindow.start_s < int(hi_s)
-        )
+    if not hit.size:
+        return DayHrv(n_beats=int(rr.size), corrected_beat_pct=corrected_pct)
+    ln_rmssd = float(daily.ln_rmssd[hit[0]])
+    return DayHrv(
+        n_beats=int(rr.size),
+        rmssd_ms=float(np.exp(ln_rmssd)),
+        ln_rmssd=ln_rmssd,
+        corrected_beat_pct=corrected_pct,
+        # under an hour worn, but a quiet rest reading: its rate is the rest HR
+        rest_hr_bpm=round(float(daily.rest_hr_bpm[hit[0]]), 1),
     )
+
+
+def _hrv_window_rows(
+    lo_s: float, hi_s: float, beat_t: NDArray[np.float64], rr: NDArray[np.float64]
+) -> list[dict[str, object]]:
+    """The day's 5-minute HRV windows (those with beats), stored for the baselines to read."""
     if rr.size < MIN_WINDOW_BEATS:
-        return
+        return []
     try:
         stats = window_stats(beat_t, rr, window_s=HRV_WINDOW_S)
     except AnalysisError:
-        return
+        return []
     # A beat stamped just before midnight by a notification just after belongs to the day before's windows.
     keep = np.flatnonzero((stats.start_s >= lo_s) & (stats.start_s < hi_s))
-    rows = [
+    return [
         {
-            "user_id": user_id,
             "start_s": int(stats.start_s[i]),
             "n_beats": int(stats.n_beats[i]),
             "covered_s": float(stats.covered_s[i]),
@@ -169,8 +269,6 @@ def _replace_hrv_windows(
         }
         for i in keep
     ]
-    if rows:
-        db.execute(insert(HrvWindow), rows)
 
 
 def _replace_detected_sessions(

@@ -1,4 +1,5 @@
-"""In-process publish/subscribe of each user's live events (heart rate, target met) for server-sent events."""
+"""Publish/subscribe of each user's live events (heart rate, target met) for server-sent events: in the
+process, and across processes through PostgreSQL when a bus is attached (service.pipeline.live_bus)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.core.models import StreamTicket
 from service.errors import TooManyRequests
 
 QUEUE_SIZE = 256
@@ -35,51 +40,70 @@ class StreamGrant:
     token_digest: str
 
 
-@dataclass(frozen=True)
-class _Ticket:
-    grant: StreamGrant
-    expires_at: float
-
-
 class StreamTickets:
     """Short-lived single-use tickets for EventSource, which cannot send an Authorization header: the URL
     carries a ticket worth one stream for a few seconds instead of the access token itself.
 
-    Kept in memory like the hub's subscribers (a ticket is redeemed by the process that streams the events);
-    touched only on the event loop. Tickets are stored by digest."""
+    Kept in the database by digest (models.StreamTicket), so a ticket issued by one process opens a stream on
+    any other; redeeming deletes it, so it opens one. Blocking: call from a worker thread."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], float] = time.time) -> None:
+        self._sessions = sessions
         self._clock = clock
-        self._tickets: dict[str, _Ticket] = {}
 
     def issue(self, grant: StreamGrant, *, ttl_s: float) -> str:
         now = self._clock()
-        self._forget_expired(now)
-        # dicts keep insertion order: the user's oldest tickets first
-        mine = [key for key, t in self._tickets.items() if t.grant.user_id == grant.user_id]
-        for key in mine[: max(0, len(mine) - TICKETS_PER_USER + 1)]:
-            del self._tickets[key]
-        ticket = secrets.token_urlsafe(32)
-        self._tickets[_digest(ticket)] = _Ticket(grant, now + ttl_s)
+        ticket = f"{grant.user_id}.{secrets.token_urlsafe(32)}"  # the user first: the row's key without a scan
+        with self._sessions.begin() as db:
+            db.execute(delete(StreamTicket).where(StreamTicket.expires_s <= now))
+            mine = db.scalars(
+                select(StreamTicket.digest)
+                .where(StreamTicket.user_id == grant.user_id)
+                .order_by(StreamTicket.issued_s.desc())
+                .offset(TICKETS_PER_USER - 1)
+            ).all()
+            if mine:  # the user's oldest go, so an eager client holds a bounded number
+                db.execute(
+                    delete(StreamTicket).where(
+                        StreamTicket.user_id == grant.user_id, StreamTicket.digest.in_(mine)
+                    )
+                )
+            db.add(
+                StreamTicket(
+                    user_id=grant.user_id, digest=_digest(ticket), token_digest=grant.token_digest,
+                    issued_s=now, expires_s=now + ttl_s,
+                )
+            )
         return ticket
 
     def redeem(self, ticket: str) -> StreamGrant | None:
         """The grant of a valid ticket, once; None for an unknown, used or expired one."""
-        found = self._tickets.pop(_digest(ticket), None)
-        if found is None or found.expires_at <= self._clock():
+        user, _, rest = ticket.partition(".")
+        if not rest or not user.isdigit() or len(user) > 18:
             return None
-        return found.grant
+        with self._sessions.begin() as db:
+            found = db.execute(
+                delete(StreamTicket)
+                .where(StreamTicket.user_id == int(user), StreamTicket.digest == _digest(ticket))
+                .returning(StreamTicket.token_digest, StreamTicket.expires_s)
+            ).first()
+        if found is None or found.expires_s <= self._clock():
+            return None
+        return StreamGrant(user_id=int(user), token_digest=found.token_digest)
 
     def __len__(self) -> int:
-        return len(self._tickets)
-
-    def _forget_expired(self, now: float) -> None:
-        for key in [key for key, t in self._tickets.items() if t.expires_at <= now]:
-            del self._tickets[key]
+        with self._sessions() as db:
+            return int(db.scalar(select(func.count()).select_from(StreamTicket)) or 0)
 
 
 def _digest(ticket: str) -> str:
     return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+class Bus(Protocol):
+    """What carries events between processes (service.pipeline.live_bus.PostgresLiveBus)."""
+
+    def send(self, user_id: int, event: dict[str, Any]) -> bool: ...
 
 
 class LiveHub:
@@ -90,7 +114,9 @@ class LiveHub:
         self._subscribers: dict[int, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last: dict[int, dict[str, Any]] = {}
-        self.tickets = StreamTickets()
+        self.tickets: StreamTickets | None = None  # set by the app, which has the database
+        # Set on PostgreSQL (service.pipeline.live_bus): events then reach the subscribers of every process.
+        self.bus: Bus | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -118,7 +144,14 @@ class LiveHub:
             return len(self._subscribers.get(user_id, ()))
 
     def publish(self, user_id: int, event: dict[str, Any]) -> None:
-        """Deliver to every subscriber of the user; a slow subscriber loses its oldest events, never blocks."""
+        """Deliver to every subscriber of the user, in every process when a bus runs; a slow subscriber
+        loses its oldest events, never blocks. Safe from any thread."""
+        if self.bus is not None and self.bus.send(user_id, event):
+            return  # the bus delivers it here too, when PostgreSQL echoes it back
+        self.deliver(user_id, event)
+
+    def deliver(self, user_id: int, event: dict[str, Any]) -> None:
+        """Deliver to this process's subscribers of the user (what publish does without a bus)."""
         if event.get("type") == "heart_rate":
             self.last[user_id] = event
         with self._lock:

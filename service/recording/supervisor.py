@@ -35,6 +35,7 @@ from devices.strap import Clock, LinkState, StrapLink
 from service.core.models import Device, DeviceToken, PairedStrap
 from service.core.security import DEVICE_TOKEN_PREFIX, new_token, token_digest
 from service.pipeline.live import LiveHub
+from service.recording.claims import CLAIM_RETRY_S, LocalClaims, StrapClaims
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,10 @@ class PairedInfo:
     name: str
 
 
+class ClaimLost(Exception):
+    """This process no longer holds a strap's claim: its recorder stops and waits to claim it again."""
+
+
 class StrapRecording:
     """One paired strap's pipeline, restarted with backoff if it ever fails, until stopped."""
 
@@ -156,6 +161,8 @@ class StrapRecording:
         self._published: dict[str, Any] | None = None
         self._failures = RepeatLimiter(log)  # a strap failing for hours logs a line a minute, with a count
         self._unchecked = RepeatLimiter(log)  # so does a database away for hours (checked every 5 s)
+        # This process holds the strap's claim (service.recording.claims); alone on its database it always does.
+        self.claimed = isinstance(supervisor.claims, LocalClaims)
 
     def status(self) -> StrapStatus:
         """The strap's state from its link and decoder (connecting until the pipeline exists)."""
@@ -183,6 +190,9 @@ class StrapRecording:
             while True:
                 started_s = loop.time()
                 try:  # everything, the database included: one failure never ends the service's recordings
+                    if not await self._claim():
+                        log.info("%s (%s): no longer paired: recording ends", *self._who())
+                        return
                     if self.token is None:
                         self.token = await asyncio.to_thread(self._sup.mint_token, self.info.device_id)
                         if self.token is None:
@@ -209,6 +219,26 @@ class StrapRecording:
                 await asyncio.sleep(delay_s)
         finally:
             self._sup.forget(self)
+            if self.claimed:
+                self.claimed = False
+                await self._sup.claims.release(self.info.device_id)
+
+    async def _claim(self) -> bool:
+        """Wait until this process holds the strap's claim (at once unless another process records it);
+        False when the strap is no longer paired meanwhile."""
+        waited = False
+        while not await self._sup.claims.try_claim(self.info.device_id):
+            self.claimed = False
+            if not waited:
+                log.info("%s (%s): recorded by another process; standing by", *self._who())
+                waited = True
+            await asyncio.sleep(CLAIM_RETRY_S)
+            if not await self._still_paired():
+                return False
+        if waited:
+            log.info("%s (%s): taken over from the process that recorded it", *self._who())
+        self.claimed = True
+        return True
 
     async def _run_once(self, token: str) -> bool:
         """One pipeline, with its status published beside it, until it fails (raises what ended it) or the
@@ -238,9 +268,13 @@ class StrapRecording:
         return self.info.name, self.info.address
 
     async def _until_unpaired(self) -> None:
-        """Returns once the strap is no longer paired and set to record."""
+        """Returns once the strap is no longer paired and set to record; raises ClaimLost when this
+        process no longer holds its claim (its database connection dropped: another may record it now)."""
         while True:
             await asyncio.sleep(PAIRING_CHECK_S)
+            if not await self._sup.claims.still_held(self.info.device_id):
+                self.claimed = False
+                raise ClaimLost(f"{self.info.name} ({self.info.address}): this process lost its claim")
             if not await self._still_paired():
                 return
 
@@ -284,6 +318,7 @@ class StrapRecording:
         """
         task = self.task
         heard_as = self.status().name  # what the strap called itself, before its link goes
+        was_recording = self.claimed  # a process standing by on the claim says nothing of the strap
         if task is not None and task is not asyncio.current_task():
             task.cancel()
             await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
@@ -292,8 +327,9 @@ class StrapRecording:
                             STOP_TIMEOUT_S)  # fmt: skip
         if heard_as != self.info.name and self.info.name == self.info.address:
             await self._learn_name(heard_as)  # stopped at once after connecting: not yet kept by the publisher
-        stopped = StrapStatus(self.info.device_id, self.info.address, self.info.name, StrapState.STOPPED)
-        self._sup.live.publish(self.info.user_id, stopped.event())
+        if was_recording:
+            stopped = StrapStatus(self.info.device_id, self.info.address, self.info.name, StrapState.STOPPED)
+            self._sup.live.publish(self.info.user_id, stopped.event())
 
 
 class StrapSupervisor:
@@ -309,8 +345,10 @@ class StrapSupervisor:
         asgi_app: Callable[..., Any],
         clock: Clock = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        claims: StrapClaims | None = None,
     ) -> None:
         self.transport = transport
+        self.claims: StrapClaims = claims or LocalClaims()
         self.sessions = sessions
         self.live = live
         self.clock = clock
@@ -351,14 +389,34 @@ class StrapSupervisor:
                 try:
                     for info in await asyncio.to_thread(self._paired_to_record):
                         await self.start(info)
-                    await stop.wait()
+                    if isinstance(self.claims, LocalClaims):
+                        await stop.wait()
+                    else:
+                        await self._follow_pairings(stop)
                 finally:
                     self._accepting = False  # no new recorder from here on
                     await self.stop_all()
                     await self._abandon_stragglers()
+                    await self.claims.close()
                     self._spool = self._client = None
         finally:
             await asyncio.to_thread(spool.close)
+
+    async def _follow_pairings(self, stop: asyncio.Event) -> None:
+        """With other processes on the database: a strap paired or resumed through another one gets a
+        recorder here too, standing by on its claim, so this process takes over when that one dies."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=CLAIM_RETRY_S)
+            except TimeoutError:
+                pass
+            if stop.is_set():
+                return
+            try:
+                for info in await asyncio.to_thread(self._paired_to_record):
+                    await self.start(info)
+            except SQLAlchemyError as exc:
+                log.warning("cannot read the pairings now: %s", exc)
 
     def saw(self, user_id: int, addresses: Iterable[str], *, keep_s: float) -> None:
         """Note that this user's scan heard these addresses now; sightings older than `keep_s` go."""
@@ -401,9 +459,10 @@ class StrapSupervisor:
             return [PairedInfo(r.user_id, r.device_id, r.address, r.name) for r in rows]
 
     def status(self, device_id: int) -> StrapStatus | None:
-        """The live status of a strap being recorded; None when it is not."""
+        """The live status of a strap being recorded by this process; None when it is not (another
+        process may record it: its status reaches the page as live events)."""
         recording = self._recordings.get(device_id)
-        return recording.status() if recording is not None else None
+        return recording.status() if recording is not None and recording.claimed else None
 
     async def start(self, info: PairedInfo) -> None:
         """Record a paired strap (no-op when it already is or the supervisor is not running).
@@ -450,6 +509,8 @@ class StrapSupervisor:
         """A recorder that ended by itself leaves its slot (only its own: a newer one may hold it)."""
         if self._recordings.get(recording.info.device_id) is recording:
             del self._recordings[recording.info.device_id]
+            if not recording.claimed:
+                return  # it stood by: the process holding the claim speaks for the strap
             stopped = StrapStatus(recording.info.device_id, recording.info.address, recording.info.name,
                                   StrapState.STOPPED)  # fmt: skip
             self.live.publish(recording.info.user_id, stopped.event())

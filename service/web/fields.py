@@ -9,6 +9,8 @@ from typing import Annotated, TypeVar
 from fastapi import Query
 from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer
 
+from service.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problem
+
 T = TypeVar("T")
 
 
@@ -50,8 +52,28 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]
 Bpm = Annotated[int, Field(ge=25, le=240)]
 IsoTime = Annotated[dt.datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
+BirthYear = Annotated[int, Field(ge=1900, le=2100)]
+Target = Annotated[int, Field(ge=1, le=1440)]  # a daily heartbeat-up target, in minutes
+NudgeTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 # Row ids are Integer columns, 32-bit on PostgreSQL: a larger number names nothing and cannot be bound.
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+def _policy(password: str) -> str:
+    problem = password_problem(password)
+    if problem is not None:
+        raise ValueError(problem)
+    return password
+
+
+# A new password: at least 10 characters and not a common one (service.core.security.password_problem).
+Password = Annotated[
+    str,
+    Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    AfterValidator(_policy),
+]
+# The password the account has now: any length it was set with (older accounts may have 8).
+CurrentPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
 
 
 def _present(value: T | None) -> T:
@@ -62,7 +84,7 @@ def _present(value: T | None) -> T:
 
 # For PATCH bodies: a field that may be omitted (left unchanged) but not cleared.
 NotNull = AfterValidator(_present)
-# The bounds of a journal list's time range, as query parameters (service.api.common.within applies them).
+# The bounds of a journal list's time range, as query parameters (service.web.query.within applies them).
 TimeFrom = Annotated[
     str | None, Query(alias="from", description="ISO 8601 with an offset, or epoch ms; inclusive")
 ]

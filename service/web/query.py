@@ -45,7 +45,7 @@ _QUERY_LAST_MS = int(dt.datetime(2101, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
 
 
 def _query_datetime(value: str, name: str) -> dt.datetime:
-    """A bound of a range query; beyond the journal's span (service.api.types) it means "from the start"
+    """A bound of a range query; beyond the journal's span (service.web.fields) it means "from the start"
     or "to the end", so it is clamped there rather than refused."""
     t_ms = min(max(query_time_ms(value, name), _QUERY_FIRST_MS), _QUERY_LAST_MS)
     return dt.datetime.fromtimestamp(t_ms / 1000, dt.UTC)

@@ -7,8 +7,9 @@ one address guessing across many accounts, and many addresses guessing one accou
 logged in to the account before is exempt from the account's ceiling, so a distributed attack does not
 lock the owner out of their usual places either.
 
-In memory and per process; a restart forgets the counts, which costs an attacker nothing they could not
-get by waiting. Refused attempts are not checked (no Argon2 work is spent on them) and do not count. One
+In memory and per process on SQLite (one process; a restart forgets the counts, which costs an attacker
+nothing they could not get by waiting); in the database on PostgreSQL (SharedLoginThrottle), where several
+processes serve one deployment and must count the same guesses. Refused attempts are not checked (no Argon2 work is spent on them) and do not count. One
 guess at a time per pair and per address (`attempt`): concurrent guesses would otherwise all pass the check
 before the first failure is counted. The account's ceiling can be passed by as many guesses as there are
 addresses guessing at the same moment.
@@ -23,8 +24,13 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
+from service.core.models import LoginEvent
 from service.errors import TooManyRequests
 
 # Bounds memory against an attacker cycling through addresses or account names: oldest keys go first.
@@ -33,6 +39,8 @@ MAX_TRACKED_KEYS = 100_000
 PAIR_MEMORY_S = 24 * 3600.0
 # An address the account logged in from stays exempt from the account's ceiling this long.
 KNOWN_ADDRESS_S = 30 * 24 * 3600.0
+# The shared throttle forgets old rows every this many writes.
+PRUNE_EVERY = 100
 
 
 class LoginThrottled(TooManyRequests):
@@ -108,6 +116,20 @@ class _Bounded(OrderedDict[tuple[str, str], float]):
             self.popitem(last=False)
 
 
+def limits_from(settings: Settings) -> dict[str, Any]:
+    """The throttle's limits as the settings give them."""
+    return {
+        "account_limit": settings.login_failures_per_account,
+        "address_limit": settings.login_failures_per_address,
+        "window_s": settings.login_failure_window_s,
+        "free_failures": settings.login_free_failures,
+        "delay_base_s": settings.login_delay_base_s,
+        "delay_max_s": settings.login_delay_max_s,
+        "signup_limit": settings.signups_per_address,
+        "signup_window_s": settings.signup_window_s,
+    }
+
+
 class LoginThrottle:
     """Failed log-ins per (account, address) pair, per account and per address; sign-ups per address."""
 
@@ -139,16 +161,7 @@ class LoginThrottle:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginThrottle:
-        return cls(
-            account_limit=settings.login_failures_per_account,
-            address_limit=settings.login_failures_per_address,
-            window_s=settings.login_failure_window_s,
-            free_failures=settings.login_free_failures,
-            delay_base_s=settings.login_delay_base_s,
-            delay_max_s=settings.login_delay_max_s,
-            signup_limit=settings.signups_per_address,
-            signup_window_s=settings.signup_window_s,
-        )
+        return cls(**limits_from(settings))
 
     def _pair_wait_s(self, key: tuple[str, str], now: float) -> float:
         pair = self._pairs.get(key)
@@ -186,7 +199,7 @@ class LoginThrottle:
         with self._lock:
             now = self._clock()
             busy = self._in_flight[key] >= self._pair_left(key) or self._in_flight[address] >= max(
-                1, self._addresses.left(address, now)
+                1, self._address_left(address, now)
             )
             wait_s = 1.0 if busy else self._wait_s(key, now)
             if wait_s <= 0:
@@ -201,6 +214,9 @@ class LoginThrottle:
                 for held in (key, address):
                     if self._in_flight[held] <= 0:
                         del self._in_flight[held]
+
+    def _address_left(self, address: str, now: float) -> int:
+        return self._addresses.left(address, now)
 
     def _pair_left(self, key: tuple[str, str]) -> int:
         """Guesses the pair may have checked at once: its free failures left, at least one."""
@@ -234,5 +250,110 @@ class LoginThrottle:
             wait_s = self._signups.wait_s(address, now)
             if wait_s <= 0:
                 self._signups.add(address, now)
+        if wait_s > 0:
+            raise SignupThrottled(wait_s)
+
+
+class SharedLoginThrottle(LoginThrottle):
+    """The same rules, counted in the database (models.LoginEvent), so every process of a deployment on one
+    PostgreSQL counts the same guesses: `--workers 4` does not give a guesser four times the tries.
+
+    Failures, log-ins and sign-ups are rows with a wall-clock time (processes share no monotonic clock).
+    A pair's failures are those after its last log-in. Guesses being checked at this moment are still held
+    per process (`attempt`), so N processes may each check one guess of a pair at the same instant; each
+    failure is counted by all before the next check. Blocking: routes call it from worker threads."""
+
+    def __init__(self, sessions: sessionmaker[Session], **kw: Any) -> None:
+        kw.setdefault("clock", time.time)
+        super().__init__(**kw)
+        self._sessions = sessions
+        self._writes = 0
+
+    @classmethod
+    def shared(cls, settings: Settings, sessions: sessionmaker[Session]) -> SharedLoginThrottle:
+        return cls(sessions, **limits_from(settings))
+
+    def _times(self, kind: str, since: float, limit: int, **match: str) -> list[float]:
+        """The newest `limit` event times of `kind` after `since` for the account and/or address given."""
+        query = select(LoginEvent.at_s).where(LoginEvent.kind == kind, LoginEvent.at_s > since)
+        for column, value in match.items():
+            query = query.where(getattr(LoginEvent, column) == value)
+        with self._sessions() as db:
+            return list(db.scalars(query.order_by(LoginEvent.at_s.desc()).limit(limit)))
+
+    def _window_wait_s(self, window: _Window, kind: str, now: float, **match: str) -> float:
+        times = self._times(kind, now - window.window_s, window.limit, **match)
+        return times[-1] + window.window_s - now if len(times) >= window.limit else 0.0
+
+    def _window_left(self, window: _Window, kind: str, now: float, **match: str) -> int:
+        return max(0, window.limit - len(self._times(kind, now - window.window_s, window.limit, **match)))
+
+    def _pair_failures(self, key: tuple[str, str]) -> tuple[int, float]:
+        """(failures since the pair's last log-in within a day, when the newest was)."""
+        account, address = key
+        now = self._clock()
+        last_ok = self._times("ok", now - PAIR_MEMORY_S, 1, account=account, address=address)
+        since = last_ok[0] if last_ok else now - PAIR_MEMORY_S
+        times = self._times("failed", since, 10_000, account=account, address=address)
+        return len(times), (times[0] if times else 0.0)
+
+    def _pair_wait_s(self, key: tuple[str, str], now: float) -> float:
+        failures, last_s = self._pair_failures(key)
+        if not failures:
+            return 0.0
+        return max(0.0, last_s + pair_delay_s(failures, **self._delay) - now)
+
+    def _known_address(self, key: tuple[str, str], now: float) -> bool:
+        account, address = key
+        return bool(self._times("ok", now - KNOWN_ADDRESS_S, 1, account=account, address=address))
+
+    def _wait_s(self, key: tuple[str, str], now: float) -> float:
+        account, address = key
+        waits = [
+            self._pair_wait_s(key, now),
+            self._window_wait_s(self._addresses, "failed", now, address=address),
+        ]
+        if not self._known_address(key, now):
+            waits.append(self._window_wait_s(self._accounts, "failed", now, account=account))
+        return max(waits)
+
+    def _pair_left(self, key: tuple[str, str]) -> int:
+        return max(1, self._free_failures - self._pair_failures(key)[0])
+
+    def _address_left(self, address: str, now: float) -> int:
+        return self._window_left(self._addresses, "failed", now, address=address)
+
+    def _record(self, kind: str, account: str | None, address: str, *, replace: bool = False) -> None:
+        now = self._clock()
+        with self._sessions.begin() as db:
+            if replace:  # one log-in row per pair is all the rules read
+                db.execute(delete(LoginEvent).where(
+                    LoginEvent.kind == kind, LoginEvent.account == account, LoginEvent.address == address
+                ))  # fmt: skip
+            db.add(LoginEvent(kind=kind, account=account, address=address, at_s=now))
+            self._writes += 1
+            if self._writes % PRUNE_EVERY == 0:
+                self._prune(db, now)
+
+    def _prune(self, db: Session, now: float) -> None:
+        """Forget what no rule reads any more: failures and sign-ups past every window, log-ins past a month."""
+        keep_s = max(PAIR_MEMORY_S, self._accounts.window_s, self._addresses.window_s, self._signups.window_s)
+        db.execute(delete(LoginEvent).where(LoginEvent.kind != "ok", LoginEvent.at_s < now - keep_s))
+        db.execute(delete(LoginEvent).where(LoginEvent.kind == "ok", LoginEvent.at_s < now - KNOWN_ADDRESS_S))
+
+    def failed(self, account: str, address: str) -> None:
+        with self._lock:
+            self._record("failed", account, address)
+
+    def succeeded(self, account: str, address: str) -> None:
+        with self._lock:
+            self._record("ok", account, address, replace=True)
+
+    def signup(self, address: str) -> None:
+        with self._lock:
+            now = self._clock()
+            wait_s = self._window_wait_s(self._signups, "signup", now, address=address)
+            if wait_s <= 0:
+                self._record("signup", None, address)
         if wait_s > 0:
             raise SignupThrottled(wait_s)

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from service.analysis.recovery import NOTE_NO_DATA, NOTE_PENDING
 from service.analysis.sessions import MAX_HOLE_S
-from service.api.types import IsoTime
 from service.core.models import ApplicationStatusEvent, WorkoutSession
+from service.web.fields import IsoTime
 
 
 class RecoveryFitPublic(BaseModel):

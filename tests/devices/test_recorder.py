@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from devices.errors import UploadRefused
-from devices.recorder import REPLAY_FUTURE_MARGIN_S, ScaledClock, record
+from devices.recorder import record
+from devices.replay import REPLAY_FUTURE_MARGIN_S, ScaledClock, record_replay
 from devices.simulator import Tick, VirtualStrap
 from tests.support.server import LiveServer
 from tests.support.users import TestUser, sign_up
@@ -60,7 +61,7 @@ async def test_replay_reaches_the_database_exactly_once_with_its_own_spacing(
 ) -> None:
     replay = tmp_path / "ride.csv"
     replay.write_text("t,bpm\n" + "".join(f"{i},{90 + i % 40}\n" for i in range(60)))
-    result = await record(
+    result = await record_replay(
         server_url=live_server.url,
         token=user.token,
         transport="virtual",
@@ -68,7 +69,6 @@ async def test_replay_reaches_the_database_exactly_once_with_its_own_spacing(
         speed=20.0,
         seconds=2.0,
         spool_path=tmp_path / "spool.sqlite3",
-        progress=False,
     )
     rows = await asyncio.to_thread(stored, live_server, user, result.device_id)
     assert result.samples_spooled >= 10 and result.spool_depth == 0
@@ -90,7 +90,7 @@ async def test_device_token_uploads_to_its_device(
             headers=user.headers,
         )
     device = answer.json()
-    result = await record(
+    result = await record_replay(
         server_url=live_server.url,
         token=device["upload_token"],
         transport="virtual",
@@ -98,7 +98,6 @@ async def test_device_token_uploads_to_its_device(
         speed=20.0,
         seconds=1.0,
         spool_path=tmp_path / "spool.sqlite3",
-        progress=False,
     )
     assert result.device_id == device["id"]
     rows = await asyncio.to_thread(stored, live_server, user, device["id"])
@@ -109,7 +108,7 @@ async def test_a_refused_token_is_reported(live_server: LiveServer, tmp_path: Pa
     replay = tmp_path / "r.csv"
     replay.write_text("t,bpm\n0,70\n1,71\n")
     with pytest.raises(UploadRefused):
-        await record(
+        await record_replay(
             server_url=live_server.url,
             token="not-a-token",
             transport="virtual",
@@ -117,7 +116,6 @@ async def test_a_refused_token_is_reported(live_server: LiveServer, tmp_path: Pa
             speed=5.0,
             seconds=5.0,
             spool_path=tmp_path / "spool.sqlite3",
-            progress=False,
         )
 
 
@@ -136,7 +134,6 @@ async def _record_own_strap(
                     name="Chaos",
                     seconds=seconds,
                     spool_path=tmp_path / "spool.sqlite3",
-                    progress=False,
                 )
             )
             tasks.create_task(chaos(strap))
@@ -190,9 +187,9 @@ async def test_a_replay_of_300_rows_at_20x_arrives_whole_in_order_rr_within_a_ti
     rows_text = "".join(f"{i},{b},{r}\n" for i, (b, r) in enumerate(zip(bpm, rr_ms, strict=True)))
     replay.write_text("t,bpm,rr_ms\n" + rows_text)
     started = asyncio.get_running_loop().time()
-    result = await record(
+    result = await record_replay(
         server_url=live_server.url, token=user.token, transport="virtual", replay=replay, speed=20.0,
-        spool_path=tmp_path / "spool.sqlite3", progress=False,
+        spool_path=tmp_path / "spool.sqlite3",
     )  # fmt: skip
     took_s = asyncio.get_running_loop().time() - started
     rows = await asyncio.to_thread(stored, live_server, user, result.device_id)

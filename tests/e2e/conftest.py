@@ -30,6 +30,18 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1200, "height": 900}
 TOKEN_KEY = "chinup.token"
+# The workout the session pages show, as `workout_samples` keywords: 2 min easy at 80, the effort at 147-153,
+# an exponential recovery (tau 40 s) toward 85, and a strap's wobble of a beat or two throughout (a flat line
+# reads as a stuck sensor). Give it the effort's start, its minutes, 150 and `after_s` of recovery.
+WORKOUT: dict[str, Any] = {
+    "rest_bpm": 80,
+    "before_s": 120,
+    "recovered_bpm": 85,
+    "tau_s": 40,
+    "noise_sd": 0,
+    "wobble": (-1, 0, 1),
+    "effort_wobble": tuple(i % 7 - 3 + i % 3 - 1 for i in range(21)),
+}
 
 
 @pytest.fixture(scope="package")

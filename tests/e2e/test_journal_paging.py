@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from service.api.pages import DEFAULT_LIMIT
+from service.web.pages import DEFAULT_LIMIT
 from tests.e2e.conftest import Dash
 from tests.support.server import LiveServer
 from tests.support.users import TestUser

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import time
 
@@ -11,29 +10,15 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Dash, Strap, api, now_ms
+from tests.e2e.conftest import WORKOUT, Dash, Strap, api, now_ms
 from tests.support.server import LiveServer
 from tests.support.users import TestUser
+from tests.support.workouts import workout_samples
 
 pytestmark = pytest.mark.e2e
 # An inline script (a <script> without src), a style attribute or element, an inline event handler.
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|<style|\son[a-z]+=", re.IGNORECASE)
 PAGES = ["", "/mood", "/sessions", "/recovery", "/interviews", "/profile"]
-
-
-def _workout(start_ms: int) -> list[dict[str, object]]:
-    """2 min easy, 12 min hard, then 6 min of exponential recovery (tau 40 s) at 1 Hz."""
-    samples = []
-    for i in range(20 * 60):
-        if i < 120:
-            bpm = 80
-        elif i < 14 * 60:
-            bpm = 150 + i % 7 - 3
-        else:
-            bpm = round(85 + 65 * math.exp(-(i - 14 * 60) / 40))
-        # A wobble of a beat or two, as real straps show (a flat line reads as a stuck sensor).
-        samples.append({"t": start_ms + i * 1000, "bpm": bpm + i % 3 - 1, "contact": True})
-    return samples
 
 
 def _wait_for_sessions(server: LiveServer, user: TestUser, timeout_s: float = 10) -> list[dict[str, object]]:
@@ -54,7 +39,8 @@ def _wait_for_sessions(server: LiveServer, user: TestUser, timeout_s: float = 10
 def test_session_chart_with_zones_and_recovery(
     signed_in: Dash, strap: Strap, user: TestUser, live_server: LiveServer
 ) -> None:
-    strap.send(_workout(now_ms() - 25 * 60_000))
+    # 2 min easy from 25 minutes ago, 12 min hard, then 6 min of exponential recovery at 1 Hz.
+    strap.send(workout_samples(now_ms() / 1000 - 23 * 60, 12, 150, after_s=6 * 60, **WORKOUT))
     _wait_for_sessions(live_server, user)
     page = signed_in.page
     signed_in.goto("/sessions")

@@ -24,10 +24,11 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from service.analysis.recovery import NOTE_COOL_DOWN, NOTE_NO_DATA, NOTE_NO_FIT, NOTE_PENDING
-from tests.e2e.conftest import Dash, api, open_dash
+from tests.e2e.conftest import WORKOUT, Dash, api, open_dash
 from tests.support.server import LiveServer
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
+from tests.support.workouts import beat_samples, beat_times, workout_samples
 
 pytestmark = pytest.mark.e2e
 
@@ -91,19 +92,7 @@ def _rr_samples(
     segments: list[tuple[float, tuple[float, float]]], start: dt.datetime, seed: int
 ) -> list[dict[str, Any]]:
     """Once a second, the beats since the last notification: through (duration_s, (bpm, swing_ms)) segments."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for duration_s, (bpm, swing_ms) in segments:
-        k = np.arange(int(duration_s * bpm / 60.0))
-        parts.append(60_000.0 / bpm + swing_ms * np.sin(2 * np.pi * k / 5.0) + rng.normal(0.0, 2.0, k.size))
-    rr = np.concatenate(parts)
-    t = start.timestamp() + np.cumsum(rr) / 1000.0
-    cuts = np.flatnonzero(np.diff(np.floor(t))) + 1
-    return [
-        {"t": int(round(tp[-1] * 1000)), "bpm": int(round(60_000.0 / rp.mean())),
-         "rr_ms": [round(float(x), 1) for x in rp], "contact": True}
-        for tp, rp in zip(np.split(t, cuts), np.split(rr, cuts), strict=True)
-    ]  # fmt: skip
+    return beat_samples(*beat_times(segments, start, seed))
 
 
 # --- the stress chart: a workout, the hour after it, a stress episode and six hours without data -------
@@ -210,7 +199,7 @@ def test_recovery_page_draws_the_band_and_says_todays_status(person: Person) -> 
 
 
 def test_recovery_page_says_why_there_is_no_resting_heart_rate(person: Person) -> None:
-    person.upload(_workout(_ms_ago(40), recovery_s=6 * 60))  # 20 minutes of a workout, no RR intervals
+    person.upload(_recent_workout(after_s=6 * 60))  # 20 minutes of a workout, no RR intervals
     person.settle()
 
     def check(tab: Dash) -> None:
@@ -229,26 +218,6 @@ def test_recovery_page_says_why_there_is_no_resting_heart_rate(person: Person) -
 # --- sessions: recovery with a good fit, without a fitted curve, without data after the stop, in progress
 
 
-def _workout(
-    start_ms: int, *, recovery_s: int = 0, effort_s: int = 12 * 60, recovery: Any = None
-) -> list[dict[str, Any]]:
-    """2 min easy, an effort at about 150 bpm, then ``recovery_s`` of recovery, 1 Hz.
-
-    The recovery is exponential (tau 40 s) unless ``recovery`` gives the heart rate at each second after the stop.
-    """
-    samples = []
-    for i in range(120 + effort_s + recovery_s):
-        after = i - 120 - effort_s
-        if i < 120:
-            bpm = 80.0
-        elif after < 0:
-            bpm = 150.0 + i % 7 - 3
-        else:
-            bpm = float(recovery(after)) if recovery else 85 + 65 * np.exp(-after / 40)
-        samples.append({"t": start_ms + i * 1000, "bpm": int(round(bpm)) + i % 3 - 1, "contact": True})
-    return samples
-
-
 def _sessions(person: Person, lo: dt.datetime, hi: dt.datetime) -> list[dict[str, Any]]:
     query = {"from": lo.isoformat(), "to": hi.isoformat()}
     return list(api(person.server, person.user, "GET", "/sessions", params=query))
@@ -260,12 +229,18 @@ def _only_session(person: Person) -> dict[str, Any]:
     return session
 
 
-def _ms_ago(minutes: float) -> int:
-    return int((dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)).timestamp() * 1000)
+def _ago(minutes: float) -> float:
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)).timestamp()
+
+
+def _recent_workout(**recovery: Any) -> list[dict[str, Any]]:
+    """The shared workout from 40 minutes ago: 2 min easy, 12 at about 150, `recovery` (`workout_samples`'
+    `after_s`, `recovery`) after the stop."""
+    return workout_samples(_ago(38), 12, 150, **WORKOUT, **recovery)
 
 
 def test_a_session_with_a_reliable_recovery_fit(person: Person) -> None:
-    person.upload(_workout(_ms_ago(40), recovery_s=6 * 60))
+    person.upload(_recent_workout(after_s=6 * 60))
     person.settle()
     session = _only_session(person)
     assert session["hrr60_bpm"] is not None and session["recovery_tau_s"] is not None, session
@@ -296,7 +271,7 @@ def _noisy_recovery(seed: int) -> Any:
 
 
 def test_a_session_without_a_reliable_fit_says_why(person: Person) -> None:
-    person.upload(_workout(_ms_ago(40), recovery_s=6 * 60, recovery=_noisy_recovery(5)))
+    person.upload(_recent_workout(after_s=6 * 60, recovery=_noisy_recovery(5)))
     person.settle()
     session = _only_session(person)
     # The drops stay (10-s means average the scatter out); the time constant is withheld, with its reason.
@@ -322,7 +297,7 @@ def test_a_cool_down_walk_says_the_first_minute_drop_reads_low(person: Person) -
     def walk(k: int) -> float:
         return 150 - 45 * min(k, 240) / 240
 
-    person.upload(_workout(_ms_ago(40), recovery_s=6 * 60, recovery=walk))
+    person.upload(_recent_workout(after_s=6 * 60, recovery=walk))
     person.settle()
     session = _only_session(person)
     assert session["hrr60_bpm"] is not None and session["hrr60_bpm"] <= 12, session
@@ -343,7 +318,7 @@ def test_a_cool_down_walk_says_the_first_minute_drop_reads_low(person: Person) -
 
 
 def test_a_session_without_data_after_the_stop_says_why_instead_of_a_number(person: Person) -> None:
-    person.upload(_workout(_ms_ago(40), recovery_s=0))  # the strap came off as the effort ended
+    person.upload(_recent_workout(after_s=0))  # the strap came off as the effort ended
     person.settle()
     session = _only_session(person)
     assert session["hrr60_bpm"] is None and session["hrr120_bpm"] is None, session
@@ -363,8 +338,8 @@ def test_a_session_without_data_after_the_stop_says_why_instead_of_a_number(pers
 
 
 def test_a_session_in_progress_says_so_and_recovery_is_pending(person: Person) -> None:
-    start = _ms_ago(16)
-    person.upload(_workout(start, effort_s=14 * 60 - 5)[: 16 * 60 - 5])  # its last sample is 5 s old
+    effort = workout_samples(_ago(14), 14 - 5 / 60, 150, after_s=0, **WORKOUT)
+    person.upload(effort[: 16 * 60 - 5])  # its last sample is 5 s old
     person.settle()
     session = _only_session(person)
     assert session["in_progress"] is True and session["recovery_note"] == NOTE_PENDING, session

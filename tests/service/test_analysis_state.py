@@ -13,14 +13,15 @@ from sqlalchemy import Engine, insert
 from service.core.models import Sample
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
+from tests.support.workouts import workout_samples
+
+# Ten minutes of rest at 70-72, the effort at bpm - 4 .. bpm + 4, fifteen minutes of rest again: no noise.
+WORKOUT: dict[str, Any] = {"tau_s": None, "noise_sd": 0, "wobble": (0, 1, 2),
+                           "effort_wobble": (-4, 3, 1, -1, -3, 4, 2, 0, -2)}  # fmt: skip
 
 
-def _workout(start: dt.datetime, minutes: int, bpm: int = 150) -> list[dict[str, Any]]:
-    """Ten minutes of rest, `minutes` of effort at `bpm`, then rest: 1 Hz samples."""
-    t0 = int(start.timestamp()) - 600
-    n = minutes * 60 + 1500
-    hr = [bpm + (i * 7) % 9 - 4 if 600 <= i < 600 + minutes * 60 else 70 + i % 3 for i in range(n)]
-    return [{"t": (t0 + i) * 1000, "bpm": b, "contact": True} for i, b in enumerate(hr)]
+def at_7(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(7), dt.UTC)
 
 
 def _upload(client: TestClient, user: TestUser, device: int, samples: list[dict[str, Any]]) -> None:
@@ -39,7 +40,7 @@ def test_a_day_being_counted_says_so_and_then_what_it_counted(client: TestClient
     user = sign_up(client, timezone="UTC", resting_hr=60, max_hr=190)
     device = register_device(client, user)["id"]
     day = dt.date.today() - dt.timedelta(days=3)
-    _upload(client, user, device, _workout(dt.datetime.combine(day, dt.time(7), dt.UTC), 25))
+    _upload(client, user, device, workout_samples(at_7(day), 25, **WORKOUT))
     early = _day(client, user, day)
     listed = client.get(f"/api/v1/days?from={day}&to={day}", headers=user.headers).json()[0]
     # The answer right after the upload: not a silent 0, but "still counting" (the list says the same).
@@ -61,7 +62,7 @@ def test_lowering_the_target_recomputes_everything_that_depends_on_it(client: Te
         json={"company": "Acme", "role": "SRE", "at": f"{yesterday - dt.timedelta(days=1)}T10:00:00+00:00"},
         headers=user.headers,
     ).json()
-    _upload(client, user, device, _workout(dt.datetime.combine(yesterday, dt.time(7), dt.UTC), 25))
+    _upload(client, user, device, workout_samples(at_7(yesterday), 25, **WORKOUT))
     wait_for_analysis(client)
     before = _day(client, user, yesterday)
     assert (before["target_met"], before["target_met_at"], before["streak_days"]) == (False, None, 0)
@@ -102,7 +103,7 @@ def test_a_poisoned_user_degrades_health_and_stops_nobody_else(client: TestClien
     other_device = register_device(client, other)["id"]
     day = dt.date.today() - dt.timedelta(days=2)
     started = time.monotonic()
-    _upload(client, other, other_device, _workout(dt.datetime.combine(day, dt.time(7), dt.UTC), 12))
+    _upload(client, other, other_device, workout_samples(at_7(day), 12, **WORKOUT))
     while _day(client, other, day)["heartbeat_up_minutes"] < 12 and time.monotonic() - started < 10:
         time.sleep(0.05)
     assert _day(client, other, day)["heartbeat_up_minutes"] == 12

@@ -7,11 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,62 +16,26 @@ import pytest
 
 from service.config import Settings
 from tests.support.bystander import served_meanwhile
-from tests.support.server import free_port
+from tests.support.server import ServeProcess
 from tests.support.users import sign_up
 
 SLOW_SOCKETS = 500
 DEFAULTS = Settings()
-CHINUP = Path(sys.executable).with_name("chinup")
 
 
-@dataclass
-class Served:
-    url: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> str:
-        """Stop the server; what it logged."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.log.read_text(errors="replace")
-
-
-def _serve(tmp: Path, **env: str) -> Served:
+def _serve(tmp: Path, **env: str) -> ServeProcess:
     """`chinup serve -v` (the access log on) on SQLite: connection handling is the HTTP server's, the same
     for every database, so one backend is enough here."""
-    port = free_port()
-    log = tmp / "serve.log"
-    with log.open("wb") as out:  # the child holds its own copy of the descriptor
-        process = subprocess.Popen(
-            [str(CHINUP), "serve", "-v", "--db", f"sqlite:///{tmp / 'c.sqlite3'}", "--port", str(port)],
-            env={**os.environ, "CHINUP_DATA_DIR": str(tmp), **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    served = Served(f"http://127.0.0.1:{port}", port, process, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{served.url}/health", timeout=1).status_code == 200:
-                return served
-        except httpx.TransportError:
-            time.sleep(0.1)
-    served.stop()
-    raise RuntimeError(f"chinup serve did not start: {log.read_text(errors='replace')[-2000:]}")
+    served = ServeProcess(f"sqlite:///{tmp / 'c.sqlite3'}", tmp, env={**os.environ, **env}, args=["-v"])
+    served.start(timeout_s=30)
+    return served
 
 
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     served = _serve(tmp_path_factory.mktemp("serve"))
     yield served
-    served.stop()
+    served.stop(signal.SIGINT)
 
 
 def _closed_by_server(sock: socket.socket, within_s: float) -> float | None:
@@ -91,7 +52,7 @@ def _closed_by_server(sock: socket.socket, within_s: float) -> float | None:
     return time.monotonic() - started
 
 
-def test_sockets_that_never_finish_their_headers_neither_crowd_out_others_nor_stay(serve: Served) -> None:
+def test_sockets_that_never_finish_their_headers_neither_crowd_out_others_nor_stay(serve: ServeProcess) -> None:
     sockets: list[socket.socket] = []
 
     def attack() -> None:
@@ -114,7 +75,7 @@ def test_sockets_that_never_finish_their_headers_neither_crowd_out_others_nor_st
             sock.close()
 
 
-def test_headers_over_their_limit_close_the_connection(serve: Served) -> None:
+def test_headers_over_their_limit_close_the_connection(serve: ServeProcess) -> None:
     with socket.create_connection(("127.0.0.1", serve.port)) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
         try:
@@ -125,7 +86,7 @@ def test_headers_over_their_limit_close_the_connection(serve: Served) -> None:
     assert took_s is not None, "a connection kept sending headers past the limit"
 
 
-def test_idle_keep_alive_connections_are_closed_after_the_timeout(serve: Served) -> None:
+def test_idle_keep_alive_connections_are_closed_after_the_timeout(serve: ServeProcess) -> None:
     with socket.create_connection(("127.0.0.1", serve.port)) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         sock.settimeout(5)
@@ -137,7 +98,7 @@ def test_idle_keep_alive_connections_are_closed_after_the_timeout(serve: Served)
     assert DEFAULTS.http_keep_alive_timeout_s - 1 <= idle_s <= DEFAULTS.http_keep_alive_timeout_s + 2
 
 
-def test_no_token_or_ticket_reaches_the_access_log(serve: Served, tmp_path: Path) -> None:
+def test_no_token_or_ticket_reaches_the_access_log(serve: ServeProcess, tmp_path: Path) -> None:
     with httpx.Client(base_url=serve.url, timeout=10) as http:
         user = sign_up(http)
         ticket = http.post("/api/v1/live/ticket", headers=user.headers).json()["ticket"]
@@ -146,9 +107,9 @@ def test_no_token_or_ticket_reaches_the_access_log(serve: Served, tmp_path: Path
         with http.stream("GET", "/api/v1/live", params={"access_token": user.token}) as stream:
             assert stream.status_code == 200
     deadline = time.monotonic() + 5
-    while "access_token=***" not in serve.log.read_text(errors="replace") and time.monotonic() < deadline:
+    while "access_token=***" not in serve.log and time.monotonic() < deadline:
         time.sleep(0.1)
-    logged = serve.log.read_text(errors="replace")
+    logged = serve.log
     assert "ticket=***" in logged and "access_token=***" in logged
     assert ticket not in logged and user.token not in logged
 
@@ -169,4 +130,4 @@ def test_past_the_connection_cap_new_requests_answer_503(tmp_path: Path) -> None
     finally:
         for sock in idle:
             sock.close()
-        served.stop()
+        served.stop(signal.SIGINT)

@@ -216,7 +216,10 @@ def test_deleting_an_account_leaves_no_row_of_it(
     register_device(client, keeper, name="Keeper's strap")
     before = _owned_rows(engine, user.id)
     reached = set(before)
-    assert reached == {t.name for t in Base.metadata.sorted_tables}, "every table is reachable from users"
+    # log-in events name an account by its email (it may not exist): checked by that below
+    by_email = {"login_events"}
+    assert reached | by_email == {t.name for t in Base.metadata.sorted_tables}, "every table reachable"
+    assert client.post("/api/v1/auth/token", data={"username": user.email, "password": "wrong guess"}).status_code
     assert all(
         before[name]
         for name in (
@@ -235,4 +238,6 @@ def test_deleting_an_account_leaves_no_row_of_it(
     with engine.connect() as conn:
         users = Base.metadata.tables["users"]
         assert conn.execute(select(users.c.id).where(users.c.id == user.id)).first() is None
+        events = Base.metadata.tables["login_events"]
+        assert conn.execute(select(events.c.id).where(events.c.account == user.email)).first() is None
     assert client.get("/api/v1/devices", headers=keeper.headers).json()[0]["name"] == "Keeper's strap"

@@ -11,10 +11,8 @@ import asyncio
 import datetime as dt
 import os
 import random
-import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,68 +24,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from devices.errors import SpoolFull
-from devices.recorder import ScaledClock, StrapPipeline, run_pipeline
+from devices.recorder import StrapPipeline, run_pipeline
+from devices.replay import ScaledClock
 from devices.simulator import Tick, VirtualStrap
 from devices.spool import MIN_MAX_BYTES, Spool, SpooledSample
 from devices.strap import StrapLink
 from devices.uploader import Uploader
-from tests.support.server import LiveServer, free_port
+from service.cli.record_view import status_line
+from tests.support.server import LiveServer, ServeProcess
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
 
-ROOT = Path(__file__).resolve().parents[2]
 N_RECORDERS = 4
 T0_MS = int(time.time() * 1000) - 86_400_000  # yesterday: samples replayed fast stay in the past
-
-
-class ServeProcess:
-    """`chinup serve` as its own process on a fixed port, so it can be killed and started again there."""
-
-    def __init__(self, db_url: str, data_dir: Path) -> None:
-        self.db_url, self.data_dir, self.port = db_url, data_dir, free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {**os.environ, "CHINUP_DATA_DIR": str(self.data_dir)}  # the production settings
-        command = [
-            sys.executable,
-            "-m",
-            "service.cli",
-            "serve",
-            "--db",
-            self.db_url,
-            "--port",
-            str(self.port),
-        ]
-        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-        wait_until_answers(f"{self.url}/health", self.proc)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-
-
-def wait_until_answers(url: str, proc: subprocess.Popen[bytes] | None = None, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc is None or proc.poll() is None, "the server exited"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer 200 within {timeout_s} s")
 
 
 def wait_until_answers_with(url: str, headers: dict[str, str], timeout_s: float = 60) -> None:
@@ -101,6 +50,8 @@ def wait_until_answers_with(url: str, headers: dict[str, str], timeout_s: float 
 
 @contextmanager
 def serve(db_url: str, tmp_path: Path) -> Iterator[ServeProcess]:
+    """`chinup serve` with the production settings, as its own process on a fixed port (killed and started
+    again there by the tests)."""
     server = ServeProcess(db_url, tmp_path)
     server.start()
     try:
@@ -323,7 +274,7 @@ async def test_a_full_spool_drops_new_samples_says_so_and_the_recording_goes_on(
             recording = asyncio.create_task(run_pipeline(pipeline, client, live_server.url, user.token, 6.0))
             while pipeline.samples_dropped == 0:
                 await asyncio.sleep(0.1)
-            assert "SPOOL FULL" in pipeline.status() and "bound" in (pipeline.spool_full or "")
+            assert "SPOOL FULL" in status_line(pipeline.status()) and "bound" in (pipeline.spool_full or "")
             spool.ack(filler)  # the user frees room; the service comes back
             await asyncio.to_thread(live_server.start)
             await asyncio.wait_for(recording, 60)

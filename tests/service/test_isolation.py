@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.users import TestUser, register_device, sign_up
+from tests.support.workouts import workout_samples
 
 API = "/api/v1"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -218,13 +219,6 @@ def _discover_id(world: World, name: str, parent_template: str, parent: str) -> 
     return world.ids.get(name, FALLBACK_ID)
 
 
-def _workout(start: str) -> list[dict[str, Any]]:
-    """Five minutes of rest, fifteen hard, five of recovery, at 1 Hz: enough for a session to be found."""
-    t0 = dt.datetime.fromisoformat(start)
-    bpm = [68] * 300 + [152] * 900 + [95] * 300
-    return [{"t": (t0 + dt.timedelta(seconds=i)).isoformat(), "bpm": b} for i, b in enumerate(bpm)]
-
-
 def _alice_journal(client: TestClient, alice: TestUser, mark: str) -> dict[str, int]:
     """One of each journal resource, every text holding the marker; answers the ids by path parameter."""
 
@@ -258,7 +252,11 @@ def world(client: TestClient) -> World:
     alice = sign_up(client, timezone="UTC", resting_hr=60, max_hr=190)
     bob = sign_up(client)
     device = register_device(client, alice, name=f"{mark} strap", address=f"{mark}-addr", model=mark)
-    samples = {"samples": _workout(A_TIME)}
+    # Five minutes of rest, fifteen hard, five of recovery, at 1 Hz (ISO times): enough for a session to be found.
+    effort = dt.datetime.fromisoformat(A_TIME) + dt.timedelta(minutes=5)
+    workout = workout_samples(effort, 15, 152, rest_bpm=68, before_s=300, after_s=300, recovered_bpm=95,
+                              tau_s=None, noise_sd=0, times="iso", contact=None)  # fmt: skip
+    samples = {"samples": workout}
     ingest = client.post(f"{API}/devices/{device['id']}/samples", json=samples, headers=alice.headers)
     assert ingest.status_code == 200 and ingest.json()["accepted"] == 1500, ingest.text
     ids = {"device_id": device["id"], **_alice_journal(client, alice, mark)}

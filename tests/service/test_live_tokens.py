@@ -7,15 +7,17 @@ import contextlib
 import datetime as dt
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import Engine, delete, update
 
 from service.config import Settings
+from service.core.db import make_session_factory
 from service.core.logs import RedactSecrets
-from service.core.models import AccessToken
+from service.core.models import AccessToken, StreamTicket, User
 from service.core.security import token_digest
 from service.pipeline.live import StreamGrant, StreamTickets
 from tests.support.server import LiveServer
@@ -152,10 +154,13 @@ def test_redaction_covers_tickets(caplog: pytest.LogCaptureFixture) -> None:
     assert "T0PSECRET" not in caplog.text and "ticket=***" in caplog.text
 
 
-def test_tickets_are_single_use_short_lived_and_bounded() -> None:
+def test_tickets_are_single_use_short_lived_and_bounded(engine: Engine) -> None:
     now = [100.0]
-    tickets = StreamTickets(clock=lambda: now[0])
-    grant = StreamGrant(user_id=1, token_digest="d")
+    tickets = StreamTickets(make_session_factory(engine), clock=lambda: now[0])
+    with make_session_factory(engine).begin() as db:  # the store of another test run starts empty here
+        db.execute(delete(StreamTicket))
+    one, two = (sign_up_row(engine) for _ in range(2))
+    grant = StreamGrant(user_id=one, token_digest="d")
     first = tickets.issue(grant, ttl_s=30)
     assert tickets.redeem(first) == grant and tickets.redeem(first) is None
     stale = tickets.issue(grant, ttl_s=30)
@@ -165,5 +170,15 @@ def test_tickets_are_single_use_short_lived_and_bounded() -> None:
         tickets.issue(grant, ttl_s=30)
     assert len(tickets) <= 16
     now[0] += 31
-    tickets.issue(StreamGrant(user_id=2, token_digest="e"), ttl_s=30)
+    tickets.issue(StreamGrant(user_id=two, token_digest="e"), ttl_s=30)
     assert len(tickets) == 1  # expired ones are forgotten
+    assert tickets.redeem("nonsense") is None and tickets.redeem(f"{two}.forged") is None
+
+
+def sign_up_row(engine: Engine) -> int:
+    """A user row, for the ticket store's foreign key."""
+    with make_session_factory(engine).begin() as db:
+        user = User(email=f"{uuid.uuid4().hex}@tickets.example", password_hash="x")
+        db.add(user)
+        db.flush()
+        return user.id

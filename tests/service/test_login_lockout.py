@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,53 +23,22 @@ import pytest
 from service.cli.main import proxy_options
 from service.config import Settings
 from tests.support.bystander import served_meanwhile
-from tests.support.server import free_port
+from tests.support.server import ServeProcess, serve_process
 from tests.support.users import TestUser, sign_up
 
 API = "/api/v1"
 WRONG = "not the password at all"
 
 
-@dataclass(frozen=True)
-class Served:
-    url: str
-
-
 @pytest.fixture(scope="module")
-def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     """`chinup serve --db URL --port P` with the default settings (no FORWARDED_ALLOW_IPS either)."""
-    data_dir = tmp_path_factory.mktemp("serve")
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHINUP_") and k != "FORWARDED_ALLOW_IPS"}
-    env["CHINUP_DATA_DIR"] = str(data_dir)
-    chinup = Path(sys.executable).parent / "chinup"
-    with open(data_dir / "serve.log", "wb") as log:
-        proc = subprocess.Popen(
-            [str(chinup), "serve", "--db", db_url, "--port", str(port)], env=env, stdout=log, stderr=log
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (data_dir / "serve.log").read_text()
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "chinup serve did not start"
-            time.sleep(0.1)
-        yield Served(url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve_process(db_url, tmp_path_factory.mktemp("serve"), env=env) as served:
+        yield served
 
 
-def client_from(server: Served, address: str) -> httpx.Client:
+def client_from(server: ServeProcess, address: str) -> httpx.Client:
     """A client whose connections come from `address` (a loopback address of its own)."""
     return httpx.Client(base_url=server.url, timeout=30, transport=httpx.HTTPTransport(local_address=address))
 
@@ -89,13 +54,13 @@ def place() -> Callable[[], str]:
     return lambda: (lambda n: f"127.1.{n // 200}.{n % 200 + 2}")(next(numbers))
 
 
-def owner(server: Served, place: Callable[[], str]) -> TestUser:
+def owner(server: ServeProcess, place: Callable[[], str]) -> TestUser:
     with client_from(server, place()) as home:
         return sign_up(home)
 
 
 def test_five_wrong_guesses_from_elsewhere_do_not_lock_the_owner_out(
-    server: Served, place: Callable[[], str]
+    server: ServeProcess, place: Callable[[], str]
 ) -> None:
     victim = owner(server, place)
 
@@ -112,7 +77,7 @@ def test_five_wrong_guesses_from_elsewhere_do_not_lock_the_owner_out(
 
 
 def test_one_pair_waits_twice_as_long_after_each_further_failure(
-    server: Served, place: Callable[[], str]
+    server: ServeProcess, place: Callable[[], str]
 ) -> None:
     victim = owner(server, place)
     with client_from(server, place()) as attacker:
@@ -131,7 +96,7 @@ def test_one_pair_waits_twice_as_long_after_each_further_failure(
 
 
 def test_forwarded_for_does_not_give_an_attacker_new_addresses(
-    server: Served, place: Callable[[], str]
+    server: ServeProcess, place: Callable[[], str]
 ) -> None:
     """uvicorn alone believes X-Forwarded-For from 127.0.0.1: `chinup serve` does not, by default."""
     victim = owner(server, place)
@@ -156,7 +121,7 @@ def test_forwarded_for_does_not_give_an_attacker_new_addresses(
 
 
 def test_many_addresses_reach_the_account_ceiling_but_not_the_owners_known_address(
-    server: Served, place: Callable[[], str]
+    server: ServeProcess, place: Callable[[], str]
 ) -> None:
     home = place()
     with client_from(server, home) as client:
@@ -182,7 +147,7 @@ def test_many_addresses_reach_the_account_ceiling_but_not_the_owners_known_addre
 
 
 def test_concurrent_guesses_from_one_address_are_checked_one_at_a_time(
-    server: Served, place: Callable[[], str]
+    server: ServeProcess, place: Callable[[], str]
 ) -> None:
     """Ten guesses sent at once must not all pass the check before the first failure is counted."""
     victim = owner(server, place)
@@ -200,7 +165,7 @@ def test_concurrent_guesses_from_one_address_are_checked_one_at_a_time(
     assert answers.count(401) <= 3 and answers.count(429) >= 7, answers
 
 
-def test_sign_ups_are_throttled_per_address(server: Served, place: Callable[[], str]) -> None:
+def test_sign_ups_are_throttled_per_address(server: ServeProcess, place: Callable[[], str]) -> None:
     """50 sign-up attempts an hour per address; an email already taken counts too (it answers 409)."""
     taken = owner(server, place).email
 
@@ -218,7 +183,7 @@ def test_sign_ups_are_throttled_per_address(server: Served, place: Callable[[], 
 
 @pytest.mark.parametrize("password", ["too short", "password123", "QWERTYUIOP", "1234567890", "aaaaaaaaaaaa"])
 def test_short_or_common_passwords_are_refused(
-    server: Served, place: Callable[[], str], password: str
+    server: ServeProcess, place: Callable[[], str], password: str
 ) -> None:
     with client_from(server, place()) as client:
         body = {"email": f"p-{uuid.uuid4().hex[:8]}@example.org", "password": password}
@@ -230,7 +195,7 @@ def test_short_or_common_passwords_are_refused(
         assert client.patch(f"{API}/me", json=change, headers=user.headers).status_code == 422
 
 
-def test_log_in_matches_the_email_in_any_unicode_form(server: Served, place: Callable[[], str]) -> None:
+def test_log_in_matches_the_email_in_any_unicode_form(server: ServeProcess, place: Callable[[], str]) -> None:
     email = f"José-{uuid.uuid4().hex[:6]}@Exämple.org"
     with client_from(server, place()) as client:
         user = sign_up(client, email=unicodedata.normalize("NFC", email))

@@ -24,6 +24,7 @@ from service.core.db import make_session_factory
 from service.pipeline.live import LiveHub
 from tests.support.settle import wait_for_analysis
 from tests.support.users import TestUser, register_device, sign_up
+from tests.support.workouts import workout_samples
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SIX_PM = dt.time(18, 0)
@@ -80,10 +81,11 @@ def test_nudge_time_parsing_falls_back_to_six_pm() -> None:
 # --- the loop on real ingest ---------------------------------------------------------------------
 
 
-def workout(client: TestClient, user: TestUser, device_id: int, start: dt.datetime, minutes: int) -> None:
-    """`minutes` clock minutes at 140-162 bpm (well above 40 % HRR for rest 60 / max 190), one sample a second."""
-    t0_ms = int(start.timestamp() * 1000)
-    samples = [{"t": t0_ms + i * 1000, "bpm": 140 + (i * 7) % 23} for i in range(minutes * 60)]
+def upload_workout(client: TestClient, user: TestUser, device_id: int, start: dt.datetime, minutes: int) -> None:
+    """Upload `minutes` clock minutes at 140-162 bpm (well above 40 % HRR for rest 60 / max 190), one sample a
+    second, nothing before or after, and wait for the analysis."""
+    samples = workout_samples(start, minutes, 140, before_s=0, after_s=0, noise_sd=0, contact=None,
+                              effort_wobble=[(i * 7) % 23 for i in range(23)])  # fmt: skip
     for i in range(0, len(samples), 5000):
         answer = client.post(
             f"/api/v1/devices/{device_id}/samples",
@@ -127,8 +129,8 @@ async def test_behind_at_six_once_then_met_once_and_nothing_on_a_day_already_met
     clock = Clock(at(behind_day, 12))
     nudger = Nudger(make_session_factory(engine), live, clock=clock)
 
-    workout(client, user, device_id, at(behind_day, 7), 20)
-    workout(client, quiet, quiet_device, at(behind_day, 7), 5)  # nudges off: never nudged
+    upload_workout(client, user, device_id, at(behind_day, 7), 20)
+    upload_workout(client, quiet, quiet_device, at(behind_day, 7), 5)  # nudges off: never nudged
     assert await asyncio.to_thread(nudger.check_all) == []  # noon: 40 to go is no hurry yet
     clock.now = at(behind_day, 18)
     said = await asyncio.to_thread(nudger.check_all)
@@ -141,7 +143,7 @@ async def test_behind_at_six_once_then_met_once_and_nothing_on_a_day_already_met
         event["type"] == "nudge" and event["kind"] == BEHIND and "40 heartbeat-up minutes" in event["message"]
     )
 
-    workout(client, user, device_id, at(behind_day, 18, 40), 45)  # an evening run meets the target
+    upload_workout(client, user, device_id, at(behind_day, 18, 40), 45)  # an evening run meets the target
     clock.now = at(behind_day, 19, 30)
     said = await asyncio.to_thread(nudger.check_all)
     assert [(n.kind, n.minutes) for n in said] == [(MET, 65)]
@@ -150,7 +152,7 @@ async def test_behind_at_six_once_then_met_once_and_nothing_on_a_day_already_met
     assert events.get_nowait()["kind"] == MET and events.empty()
 
     # A morning that met the target: one message, and no nudge at six.
-    workout(client, user, device_id, at(met_day, 7), 70)
+    upload_workout(client, user, device_id, at(met_day, 7), 70)
     clock.now = at(met_day, 9)
     assert [n.kind for n in await asyncio.to_thread(nudger.check_all)] == [MET]
     for hour in (17, 18, 22):

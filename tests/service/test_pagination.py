@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from service.api.pages import DEFAULT_LIMIT, MAX_LIMIT, PAGE_BYTES
-from service.api.practice import MAX_QUESTION_CHARS, MAX_QUESTIONS
 from service.core.models import CheckIn
+from service.journal.schemas import MAX_QUESTION_CHARS, MAX_QUESTIONS
+from service.web.pages import DEFAULT_LIMIT, MAX_LIMIT, PAGE_BYTES
 from tests.support.users import TestUser, sign_up
 
 API = "/api/v1"

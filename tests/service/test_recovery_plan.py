@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from fastapi.testclient import TestClient
 
 from service.coaching.plan import exercise_step
 from tests.support.settle import wait_for_analysis
-from tests.support.users import TestUser, register_device, sign_up
+from tests.support.users import TestUser, register_device, sign_up, upload_samples
+from tests.support.workouts import workout_samples
 
 STEPS = ["reflect", "learn", "move_on", "get_feedback", "practise", "dont_stop", "exercise"]
 TZ = "Europe/London"
@@ -55,25 +55,14 @@ def _post(client: TestClient, user: TestUser, path: str, body: dict[str, Any]) -
     return dict(answer.json())
 
 
-def _workout_samples(start: dt.datetime, minutes: int, bpm: int = 150) -> list[dict[str, Any]]:
-    """1 Hz, with a little noise: two minutes at rest, a block at `bpm`, a fast fall back to rest."""
-    t0 = start.timestamp()
-    t = np.arange(t0 - 120, t0 + minutes * 60 + 180, 1.0)
-    hr = np.where((t >= t0) & (t < t0 + minutes * 60), float(bpm), 70.0)
-    after = t >= t0 + minutes * 60
-    hr[after] = 70 + (bpm - 70) * np.exp(-(t[after] - (t0 + minutes * 60)) / 20.0)
-    hr += np.random.default_rng(int(t0) % 10_000).normal(0.0, 1.0, t.size)  # a flat line reads as a fault
-    return [{"t": int(s * 1000), "bpm": int(round(b)), "contact": True} for s, b in zip(t, hr, strict=True)]
+def _run(start: dt.datetime) -> list[dict[str, Any]]:
+    """35 minutes at 150 bpm from `start`: two minutes of rest before, a fast fall to 70 after (noise seeded by
+    the start, as these numbers were taken)."""
+    return workout_samples(start, 35, before_s=120, after_s=180, seed=int(start.timestamp()) % 10_000)
 
 
 def _upload(client: TestClient, user: TestUser, device_id: int, samples: list[dict[str, Any]]) -> None:
-    for i in range(0, len(samples), 10_000):
-        answer = client.post(
-            f"/api/v1/devices/{device_id}/samples",
-            json={"samples": samples[i : i + 10_000]},
-            headers=user.headers,
-        )
-        assert answer.status_code == 200 and not answer.json()["rejected"], answer.text
+    upload_samples(client, user, device_id, samples)
     wait_for_analysis(client)
 
 
@@ -144,11 +133,11 @@ def test_each_action_flips_exactly_its_step(client: TestClient) -> None:
     flips("dont_stop")
 
     device = register_device(client, user)["id"]
-    _upload(client, user, device, _workout_samples(_local(interview_day, 8), 35))
+    _upload(client, user, device, _run(_local(interview_day, 8)))
     flips(None)  # the hour was in before the interview that day
-    _upload(client, user, device, _workout_samples(_local(today - dt.timedelta(days=2), 7), 35))
+    _upload(client, user, device, _run(_local(today - dt.timedelta(days=2), 7)))
     flips("exercise")
-    _upload(client, user, device, _workout_samples(_local(today - dt.timedelta(days=1), 7), 35))
+    _upload(client, user, device, _run(_local(today - dt.timedelta(days=1), 7)))
     evidence = _evidence(client, user, iid, "exercise")
     assert (evidence["days_since"], evidence["days_target_met"], evidence["current_streak_days"]) == (4, 2, 2)
     assert _plan(client, user, iid)["done_count"] == 7

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -11,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.settle import wait_for_analysis
-from tests.support.users import TestUser, register_device, sign_up
+from tests.support.users import TestUser, register_device, sign_up, upload_samples
+from tests.support.workouts import workout_curve
 
 REST, MAX = 60, 190  # 40 % HRR = 112 bpm, 70 % HRR = 151 bpm
 
@@ -20,34 +22,17 @@ def _at(day: str, hhmm: str, tz: str) -> float:
     return dt.datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=ZoneInfo(tz)).timestamp()
 
 
-def workout(
-    start_s: float, minutes: float, bpm: float, *, rest_before_s: float = 600, rest_after_s: float = 900
-):
-    """1 Hz samples: rest at 70 bpm, a block at `bpm`, then a recovery back toward rest."""
-    t = np.arange(start_s - rest_before_s, start_s + minutes * 60 + rest_after_s, 1.0)
-    hr = np.full(t.size, 70.0)
-    block = (t >= start_s) & (t < start_s + minutes * 60)
-    hr[block] = bpm
-    after = t >= start_s + minutes * 60
-    # A fast recovery (tau 20 s) leaves under 30 s above the threshold after the block.
-    hr[after] = 70 + (bpm - 70) * np.exp(-(t[after] - (start_s + minutes * 60)) / 20.0)
-    rng = np.random.default_rng(int(start_s) % 1000)
-    hr = np.round(hr + rng.normal(0, 1.0, t.size))
-    return t, hr
+def workout(start_s: float, minutes: float, bpm: float, **shape: Any) -> tuple[np.ndarray, np.ndarray]:
+    """1 Hz (seconds, bpm) from the shared generator: rest at 70, the block, a fast recovery (tau 20 s, under
+    30 s above the threshold after the block); its noise seeded by the start, as these numbers were taken."""
+    return workout_curve(start_s, minutes, bpm, seed=int(start_s) % 1000, **shape)
 
 
 def upload(
     client: TestClient, user: TestUser, device_id: int, t: np.ndarray, hr: np.ndarray, chunk: int = 5000
 ) -> None:
     samples = [{"t": int(ts * 1000), "bpm": int(b), "contact": True} for ts, b in zip(t, hr, strict=True)]
-    for i in range(0, len(samples), chunk):
-        answer = client.post(
-            f"/api/v1/devices/{device_id}/samples",
-            json={"samples": samples[i : i + chunk]},
-            headers=user.headers,
-        )
-        assert answer.status_code == 200, answer.text
-        assert not answer.json()["rejected"], answer.json()["rejected"][:3]
+    upload_samples(client, user, device_id, samples, chunk=chunk)
     wait_for_analysis(client)
 
 
@@ -95,7 +80,7 @@ def test_a_day_of_25_hours_counts_all_its_minutes(client: TestClient) -> None:
     first = dt.datetime(2026, 10, 25, 0, 10, tzinfo=dt.UTC).timestamp()  # 01:10 BST
     second = dt.datetime(2026, 10, 25, 1, 10, tzinfo=dt.UTC).timestamp()  # 01:10 GMT
     for start in (first, second):
-        t, hr = workout(start, 15, 151, rest_before_s=300, rest_after_s=300)
+        t, hr = workout(start, 15, 151, before_s=300, after_s=300)
         upload(client, user, device, t, hr)
     day = client.get("/api/v1/days/2026-10-25", headers=user.headers).json()
     assert day["heartbeat_up_minutes"] == 30
@@ -138,7 +123,7 @@ def test_incremental_days_equal_a_recomputation_from_scratch(client: TestClient)
 def test_corrections_survive_recomputation(client: TestClient) -> None:
     user, device = _user(client)
     for hhmm in ("08:00:00", "08:40:00"):
-        t, hr = workout(_at("2026-06-16", hhmm, "Europe/London"), 20, 150, rest_before_s=60, rest_after_s=600)
+        t, hr = workout(_at("2026-06-16", hhmm, "Europe/London"), 20, 150, before_s=60, after_s=600)
         upload(client, user, device, t, hr)
     sessions = client.get(
         "/api/v1/sessions?from=2026-06-16T00:00:00Z&to=2026-06-17T00:00:00Z", headers=user.headers
@@ -200,11 +185,12 @@ def test_bad_dates_are_422(client: TestClient, bad: str) -> None:
 
 
 def test_two_straps_on_the_same_heart_do_not_double_the_beats(client: TestClient) -> None:
-    from service.demo.history import _rest, _segment
+    from service.demo.history import rest_curve, segment_curve
 
     user, first = _user(client, "UTC")
     second = register_device(client, user, name="second strap")["id"]
-    rest = _segment(_at("2026-06-20", "06:30:00", "UTC"), _rest(40, 58.0), np.random.default_rng(3), 40.0)
+    start = _at("2026-06-20", "06:30:00", "UTC")
+    rest = segment_curve(start, rest_curve(40, 58.0), np.random.default_rng(3), 40.0)
     batch = [{"t": s.t_ms, "bpm": s.bpm, "rr_ms": list(s.rr_ms), "contact": True} for s in rest]
     client.post(f"/api/v1/devices/{first}/samples", json={"samples": batch}, headers=user.headers)
     wait_for_analysis(client)

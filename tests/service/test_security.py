@@ -20,12 +20,13 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from starlette.routing import Mount, Route
 
 from dashboards.web import DETAIL_PAGES, PAGES
 from service.app import create_app
 from service.config import Settings
+from service.core.models import LoginEvent
 from service.importers import ImportFailed, open_import
 from service.web.security_headers import CONTENT_SECURITY_POLICY
 from service.web.throttle import LoginThrottle, LoginThrottled
@@ -43,6 +44,8 @@ MakeClient = Callable[..., TestClient]
 def make_client(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[MakeClient]:
     """A fresh app (its own throttle) on the module's database, with settings overridden per test."""
     opened: list[TestClient] = []
+    with engine.begin() as conn:  # on PostgreSQL the throttle counts in the database: each test starts clean
+        conn.execute(delete(LoginEvent))
 
     def make(*, client_host: str = "203.0.113.7", **overrides: object) -> TestClient:
         settings = Settings(database_url=db_url, data_dir=tmp_path, **overrides)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from service.analysis.baseline import time_of_day_baseline
-from service.api.stress import (
+from service.coaching.stress import (
     AFTER_S,
     BASELINE_DAYS,
     BEFORE_S,
@@ -25,7 +25,8 @@ from service.api.stress import (
 )
 from service.core.models import HrvWindow, User
 from tests.support.settle import wait_for_analysis
-from tests.support.users import TestUser, register_device, sign_up
+from tests.support.users import TestUser, register_device, sign_up, upload_samples
+from tests.support.workouts import beat_samples, beat_times
 
 TZ = "Europe/Berlin"
 BERLIN = ZoneInfo(TZ)
@@ -38,43 +39,8 @@ def _local(day: dt.date, hh: int, mm: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hh, mm), tzinfo=BERLIN)
 
 
-def _beats(
-    segments: list[tuple[float, tuple[float, float]]], start: dt.datetime, seed: int
-) -> tuple[np.ndarray, ...]:
-    """Beat times (epoch s) and RR (ms) through (duration_s, (bpm, swing_ms)) segments, back to back."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for duration_s, (bpm, swing_ms) in segments:
-        k = np.arange(int(duration_s * bpm / 60.0))
-        parts.append(60_000.0 / bpm + swing_ms * np.sin(2 * np.pi * k / 5.0) + rng.normal(0.0, 2.0, k.size))
-    rr = np.concatenate(parts)
-    return start.timestamp() + np.cumsum(rr) / 1000.0, rr
-
-
-def _samples(t_s: np.ndarray, rr_ms: np.ndarray) -> list[dict[str, Any]]:
-    """What a strap notifies about once a second: the beats since the last notification, stamped at the last."""
-    second = np.floor(t_s).astype(np.int64)
-    cuts = np.flatnonzero(np.diff(second)) + 1
-    out = []
-    for t_part, rr_part in zip(np.split(t_s, cuts), np.split(rr_ms, cuts), strict=True):
-        out.append({
-            "t": int(round(t_part[-1] * 1000)),
-            "bpm": int(round(60_000.0 / rr_part.mean())),
-            "rr_ms": [round(float(x), 1) for x in rr_part],
-            "contact": True,
-        })  # fmt: skip
-    return out
-
-
 def _upload(client: TestClient, user: TestUser, device_id: int, t_s: np.ndarray, rr_ms: np.ndarray) -> None:
-    samples = _samples(t_s, rr_ms)
-    for i in range(0, len(samples), 10_000):
-        answer = client.post(
-            f"/api/v1/devices/{device_id}/samples",
-            json={"samples": samples[i : i + 10_000]},
-            headers=user.headers,
-        )
-        assert answer.status_code == 200 and not answer.json()["rejected"], answer.text
+    upload_samples(client, user, device_id, beat_samples(t_s, rr_ms))
 
 
 def _interview(client: TestClient, user: TestUser, at: dt.datetime) -> int:
@@ -105,9 +71,9 @@ def world(client: TestClient) -> World:
     device = register_device(client, user)["id"]
     day = dt.datetime.now(BERLIN).date() - dt.timedelta(days=3)
     for back in (2, 1):
-        t, rr = _beats([(2 * 3600, CALM)], _local(day - dt.timedelta(days=back), 9), seed=back)
+        t, rr = beat_times([(2 * 3600, CALM)], _local(day - dt.timedelta(days=back), 9), seed=back)
         _upload(client, user, device, t, rr)
-    t, rr = _beats([(3600, CALM), (STRESS_S, STRESSED), (3600, CALM)], _local(day, 10), seed=7)
+    t, rr = beat_times([(3600, CALM), (STRESS_S, STRESSED), (3600, CALM)], _local(day, 10), seed=7)
     _upload(client, user, device, t, rr)
     wait_for_analysis(client)
     return World(
@@ -250,8 +216,8 @@ def test_the_baseline_comes_from_the_stored_windows_not_the_samples(
     device = register_device(client, user)["id"]
     day = dt.datetime.now(BERLIN).date() - dt.timedelta(days=5)
     before = _local(day - dt.timedelta(days=1), 9)
-    _upload(client, user, device, *_beats([(2 * 3600, CALM)], before, seed=11))
-    _upload(client, user, device, *_beats([(2 * 3600, CALM)], _local(day, 9), seed=12))
+    _upload(client, user, device, *beat_times([(2 * 3600, CALM)], before, seed=11))
+    _upload(client, user, device, *beat_times([(2 * 3600, CALM)], _local(day, 9), seed=12))
     iid = _interview(client, user, _local(day, 10))
     wait_for_analysis(client)
     assert _stress(client, user, iid)["baseline"] is not None
@@ -284,12 +250,12 @@ def _same_windows(mine: dict[str, Any], theirs: dict[str, Any]) -> None:
 def test_the_same_beats_from_two_straps_give_the_answer_of_one(client: TestClient, engine: Engine) -> None:
     day = dt.datetime.now(BERLIN).date() - dt.timedelta(days=4)
     recordings = [
-        _beats([(2 * 3600, CALM)], _local(day - dt.timedelta(days=k), 9), seed=20 + k) for k in (2, 1)
+        beat_times([(2 * 3600, CALM)], _local(day - dt.timedelta(days=k), 9), seed=20 + k) for k in (2, 1)
     ]
     # Started mid-window, so the steps to and from stress do not fall on a window's edge, where the shift
     # would move the one large successive difference from one window to the next.
     start = _local(day, 10, 2) + dt.timedelta(seconds=30)
-    recordings.append(_beats([(3600, CALM), (STRESS_S, STRESSED), (3600, CALM)], start, seed=23))
+    recordings.append(beat_times([(3600, CALM), (STRESS_S, STRESSED), (3600, CALM)], start, seed=23))
     one, two = (sign_up(client, timezone=TZ, resting_hr=60, max_hr=190) for _ in range(2))
     solo = register_device(client, one)["id"]
     left, right = (register_device(client, two, name=name)["id"] for name in ("Left strap", "Right strap"))
@@ -322,7 +288,7 @@ def _morning_with_a_run(day: dt.date, seed: int, until: int) -> tuple[np.ndarray
     """07:00-07:30 calm at 58 bpm, a run 07:30-08:10, its hour of recovery to 09:10, calm to ``until``:00."""
     calm = (58.0, 30.0)
     rest = (until - 9) * 3600 - 600
-    return _beats([(1800, calm), (2400, RUN), *AFTER_RUN, (rest, calm)], _local(day, 7), seed)
+    return beat_times([(1800, calm), (2400, RUN), *AFTER_RUN, (rest, calm)], _local(day, 7), seed)
 
 
 def test_morning_runs_stay_out_of_the_usual_and_the_hour_after_one_is_no_episode(client: TestClient) -> None:

@@ -1,8 +1,9 @@
-"""Real databases for tests: a fresh SQLite file or a fresh PostgreSQL database per test module."""
+"""Real databases for tests and benchmarks: a fresh SQLite file or a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,11 @@ def postgres_answers(url: str) -> bool:
         engine.dispose()
 
 
+def postgres_available() -> bool:
+    """Whether the PostgreSQL server tests and benchmarks use (CHINUP_TEST_DATABASE_URL) answers."""
+    return postgres_answers(postgres_admin_url())
+
+
 @contextmanager
 def scratch_postgres_database(admin_url: str, prefix: str = "chinup_test") -> Iterator[str]:
     """A new, empty PostgreSQL database next to `admin_url`'s, dropped afterwards (tests and benchmarks)."""
@@ -53,15 +59,22 @@ def scratch_postgres_database(admin_url: str, prefix: str = "chinup_test") -> It
 
 
 @contextmanager
-def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
-    """The URL of an empty database that is dropped afterwards."""
+def fresh_database(backend: str, tmp_dir: Path | None = None, prefix: str = "chinup_test") -> Iterator[str]:
+    """The URL of an empty database that is dropped afterwards: a SQLite file in `tmp_dir` (a temporary
+    directory of its own if None), or a PostgreSQL database named `prefix`_... next to the admin URL's.
+
+    Without a PostgreSQL server a test skips (fails in CI); benchmarks ask `postgres_available()` first."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_dir / f'chinup-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        if tmp_dir is not None:
+            yield f"sqlite:///{tmp_dir / f'chinup-{uuid.uuid4().hex[:8]}.sqlite3'}"
+            return
+        with tempfile.TemporaryDirectory(prefix="chinup-db-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'chinup.sqlite3'}"
         return
     admin_url = postgres_admin_url()
     if not postgres_answers(admin_url):
         if postgres_required():
             pytest.fail(f"PostgreSQL does not answer at {admin_url}")
         pytest.skip("no PostgreSQL server answers")
-    with scratch_postgres_database(admin_url) as url:
+    with scratch_postgres_database(admin_url, prefix) as url:
         yield url

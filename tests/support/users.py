@@ -1,4 +1,5 @@
-"""Sign a user up and in through the public API, for tests."""
+"""Sign a user up and in, register their strap and upload its samples, through the public API (tests and
+benchmarks)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,15 @@ def register_device(client: HttpClient, user: TestUser, base: str = "", **body: 
     answer = client.post(f"{base}/api/v1/devices", json=body, headers=user.headers)
     assert answer.status_code in (200, 201), answer.text
     return dict(answer.json())
+
+
+def upload_samples(
+    client: HttpClient, user: TestUser, device_id: int, samples: list[dict[str, Any]], *, chunk: int = 10_000
+) -> None:
+    """POST `samples` to the device in batches of `chunk`: each answered 200 with nothing rejected."""
+    for i in range(0, len(samples), chunk):
+        answer = client.post(
+            f"/api/v1/devices/{device_id}/samples", json={"samples": samples[i : i + chunk]}, headers=user.headers
+        )
+        assert answer.status_code == 200, answer.text
+        assert not answer.json()["rejected"], answer.json()["rejected"][:3]

@@ -1,5 +1,9 @@
 """Keeps what the dashboard reads current as samples arrive, touching only what new samples change.
 
+The one owner of the analysis' queues, debounce, locks and background tasks; the work itself is stateless
+functions it calls, which never call back: minutes (service.pipeline.minutes), day totals and the day's
+slow analysis (service.pipeline.days), history recomputes and the profile (service.pipeline.history).
+
 Fast path, on every ingest: the clock minutes near every new sample are recomputed from raw samples (with
 enough context for the cleaning to decide as it would over the whole history) and the touched local days
 are re-totalled from their stored minutes. A batch is reduced to the spans its samples cover (neighbours
@@ -8,6 +12,11 @@ costs what its samples cost, never the time between them. Slow path, per user-da
 resting HR and HRV, once the user's uploads have been quiet for `quiet_s`, and at the latest `debounce_s`
 after the day was first touched while uploads keep coming (a live strap uploads every second). A change of
 profile recomputes the user's history in a task of its own, so other users' minutes keep following ingest.
+
+Locks: `_state` guards the queues only, never work. A user's lock orders that user's updates (one read,
+computed and written before the next reads), so work for one user never interleaves. SQLite's writer lock
+(service.core.db.writer_lock, process-wide) is held only to write: samples are read and numpy computes
+before it is taken, so other users' uploads are stored meanwhile.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -22,84 +32,30 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.analysis.cleaning import FROZEN_S, MAX_EXCURSION_S, clean_hr
-from service.analysis.minutes import MAX_COVER_S, UP_MIN_S, MinuteTable, minute_table, target_met, zone_points
-from service.analysis.profile import HeartProfile, build_profile
 from service.core import localtime
 from service.core.db import writer_lock
-from service.core.models import AnalysisTask, DayRollup, HrvWindow, MinuteRollup, Sample, User
-from service.pipeline.days import update_day_details
+from service.core.models import AnalysisTask, User
+from service.pipeline import days as day_work
+from service.pipeline import history, minutes
 from service.pipeline.ingest import CleanSample
 from service.pipeline.live import LiveHub
-from service.pipeline.samples import load_samples
+from service.pipeline.minutes import MARGIN_S, Span, merge_spans, profile_for, sample_spans
 
 log = logging.getLogger(__name__)
 
-MINUTE_S = 60
-# New samples can change the cleaning's verdict on samples at most this far away (a frozen run reaching
-# FROZEN_S, an excursion closing within MAX_EXCURSION_S); minutes within it are recomputed, with as much
-# context again on each side. tests/service/test_rollups.py checks the result equals a full recomputation.
-MARGIN_S = int(FROZEN_S + MAX_EXCURSION_S + 2 * MAX_COVER_S)
-PROFILE_TOLERANCE_BPM = 3.0
 # Minutes and day totals (the ring on the Today page) follow ingest within this; sessions and HRV
 # within the configured debounce.
 FAST_INTERVAL_S = 0.5
 # New samples are counted this soon after they are stored: the counting loop looks for them this often (a
 # fixed 0.5 s tick made a short upload wait for the tick longer than its counting took, bench/ingest.py).
 POLL_S = 0.05
-# A span of new samples longer than this is counted in pieces, so memory stays bounded for a year-long import.
-CHUNK_S = 6 * 3600.0
-HISTORY_CHUNK_S = 86_400.0
 MAX_ATTEMPTS = 3  # work failing on its data is retried this often, with backoff, then parked
 RETRY_BASE_S, RETRY_CAP_S = 1.0, 60.0  # backoff between attempts; a database outage is retried for ever
 _TASKS_INSERT = AnalysisTask.__table__.insert()  # type: ignore[attr-defined]
-
-
-def profile_for(user: User, *, today: dt.date | None = None) -> HeartProfile:
-    """The profile every rollup of the user is computed with: the user's values, else the data's."""
-    year = (today or dt.date.today()).year
-    return build_profile(
-        user_resting_hr=user.resting_hr,
-        user_max_hr=user.max_hr,
-        age_years=(year - user.birth_year)
-        if user.birth_year and 10 <= year - user.birth_year <= 100
-        else None,
-        estimated_resting_hr=user.estimated_resting_hr,
-        observed_max_bpm=user.observed_max_hr,
-    )
-
-
-def _minute_rows(user_id: int, table: MinuteTable) -> list[dict[str, object]]:
-    def opt(x: float) -> float | None:
-        return None if not np.isfinite(x) else float(x)
-
-    zone = table.zone
-    return [
-        {
-            "user_id": user_id,
-            "minute_s": int(round(table.minute_start_s[i])),
-            "n_samples": int(table.n_samples[i]),
-            "zone": int(zone[i]),
-            "valid_s": float(table.valid_s[i]),
-            "lost_contact_s": float(table.lost_contact_s[i]),
-            "up_s": float(table.up_s[i]),
-            "moderate_s": float(table.moderate_s[i]),
-            "vigorous_s": float(table.vigorous_s[i]),
-            "peak_s": float(table.peak_s[i]),
-            "mean_bpm": opt(table.mean_bpm[i]),
-            "min_bpm": opt(table.min_bpm[i]),
-            "max_bpm": opt(table.max_bpm[i]),
-        }
-        for i in range(len(table))
-    ]
-
-
-Span = tuple[float, float]
 
 
 @dataclass
@@ -114,7 +70,8 @@ class Failure:
 
 
 class Rollups:
-    """Owner of the incremental analysis: called by ingest, drained by the app's background task."""
+    """The scheduler of the incremental analysis: fed by ingest, run by the app lifespan's background tasks
+    (run_forever, ended by its `stop` event), drained at shutdown."""
 
     def __init__(
         self,
@@ -133,11 +90,9 @@ class Rollups:
         self._state = threading.Lock()  # guards every queue below
         self._dirty: dict[int, list[Span]] = {}  # user -> spans of samples stored since the last update
         self._counting: dict[int, list[Span]] = {}  # user -> spans being counted right now
-        self._attempts: dict[int, int] = {}
         self._last_touch: dict[int, float] = {}  # user -> clock of their newest upload
         self._pending: dict[int, dict[dt.date, float]] = {}  # user -> day -> clock when first touched
         self._analysing: set[tuple[int, dt.date]] = set()
-        self._day_attempts: dict[tuple[int, dt.date], int] = {}
         self._history: dict[int, str] = {}  # user -> "history" (recompute everything) or "totals" (targets)
         self._history_running: set[int] = set()
         self.failures: dict[tuple[int, str], Failure] = {}
@@ -319,108 +274,27 @@ class Rollups:
         return out & set(days)
 
     def update_range(self, user_id: int, t0_s: float, t1_s: float, *, publish: bool = True) -> list[dt.date]:
-        lo = (np.floor((t0_s - MARGIN_S) / MINUTE_S)) * MINUTE_S
-        hi = (np.floor((t1_s + MARGIN_S) / MINUTE_S) + 1) * MINUTE_S
+        """Minutes around [t0_s, t1_s] recounted and their days re-totalled; returns the days touched.
+
+        Read and computed outside SQLite's writer lock (reads do not begin a transaction there); only the
+        rows' replacement and the day totals hold it. Samples stored meanwhile are counted by their own
+        update: the user's lock orders the two.
+        """
+        lo, hi = minutes.minute_window(t0_s, t1_s)
         with self._lock(user_id), self._sessions() as db:
             user = db.get(User, user_id)
             if user is None:
                 return []
-            profile = profile_for(user)
-            tz = localtime.zone(user.timezone)
-            days = localtime.days_between(float(lo), float(hi) - 1, tz)
-            # Read and computed outside SQLite's writer lock (reads do not begin a transaction there); only
-            # the rows' replacement and the day totals hold it. Samples stored meanwhile are counted by
-            # their own update: the user's lock orders the two.
-            rows = self._minute_rows_between(db, user_id, float(lo), float(hi), profile)
+            days = localtime.days_between(lo, hi - 1, localtime.zone(user.timezone))
+            rows = minutes.count_minutes(db, user_id, lo, hi, profile_for(user))
             with writer_lock(db.get_bind()):  # type: ignore[arg-type]
-                self._replace_minutes(db, user_id, float(lo), float(hi), rows)
-                met = self._retotal_days(db, user, days)
+                minutes.replace_minutes(db, user_id, lo, hi, rows)
+                met = day_work.retotal_days(db, user, days)
                 db.commit()
         if publish:
-            self._publish_days(user_id, days, met)
+            day_work.publish_days(self._sessions, self._live, user_id, days, met)
         self._queue(user_id, days)
         return days
-
-    def _minute_rows_between(
-        self, db: Session, user_id: int, lo: float, hi: float, profile: HeartProfile
-    ) -> list[dict[str, object]]:
-        data = load_samples(db, user_id, lo - MARGIN_S, hi + MARGIN_S)
-        valid = clean_hr(data.t_s, data.bpm, contact=data.contact).valid
-        table = minute_table(
-            data.t_s, data.bpm, valid, profile=profile, contact=data.contact, start_s=lo, end_s=hi
-        )
-        return _minute_rows(user_id, table)
-
-    def _replace_minutes(
-        self, db: Session, user_id: int, lo: float, hi: float, rows: list[dict[str, object]]
-    ) -> None:
-        db.execute(
-            delete(MinuteRollup).where(
-                MinuteRollup.user_id == user_id, MinuteRollup.minute_s >= lo, MinuteRollup.minute_s < hi
-            )
-        )
-        if rows:
-            db.execute(insert(MinuteRollup), rows)
-
-    def _retotal_days(self, db: Session, user: User, days: Iterable[dt.date]) -> dict[dt.date, DayRollup]:
-        """Day totals counted in the database from the stored minutes (each stored with its zone);
-        returns the days whose target was met by this update."""
-        tz = localtime.zone(user.timezone)
-        newly_met: dict[dt.date, DayRollup] = {}
-        m = MinuteRollup
-        for day in days:
-            lo, hi = localtime.day_edges_s(day, day, tz)
-            in_day = (m.user_id == user.id, m.minute_s >= lo, m.minute_s < hi)
-            up, moderate, vigorous, peak, valid, lost, top, newest = db.execute(
-                select(
-                    func.count().filter(m.zone > 0), func.count().filter(m.zone == 1),
-                    func.count().filter(m.zone == 2), func.count().filter(m.zone == 3),
-                    func.count().filter(m.valid_s >= UP_MIN_S), func.count().filter(m.lost_contact_s >= UP_MIN_S),
-                    func.max(m.max_bpm).filter(m.valid_s >= UP_MIN_S), func.max(m.minute_s).filter(m.n_samples > 0),
-                ).where(*in_day)
-            ).one()  # fmt: skip
-            rollup = db.get(DayRollup, (user.id, day)) or DayRollup(user_id=user.id, day=day)
-            rollup.heartbeat_up_minutes, rollup.moderate_minutes = up, moderate
-            rollup.vigorous_minutes, rollup.peak_minutes = vigorous, peak
-            rollup.active_zone_points = int(zone_points(moderate, vigorous, peak))
-            rollup.valid_minutes, rollup.lost_contact_minutes, rollup.max_bpm = valid, lost, top
-            rollup.counted_until_s = None if newest is None else int(newest) + MINUTE_S
-            met_at = None
-            if target_met(up, user.daily_target_minutes):
-                # the end of the minute in which the day's count reached the target
-                reached = db.scalar(
-                    select(m.minute_s).where(*in_day, m.zone > 0).order_by(m.minute_s)
-                    .offset(user.daily_target_minutes - 1).limit(1)
-                )  # fmt: skip
-                met_at = dt.datetime.fromtimestamp(reached + MINUTE_S, dt.UTC)
-            if met_at is not None and rollup.target_met_at is None:
-                newly_met[day] = rollup
-            rollup.target_met_at = met_at
-            rollup.updated_at = dt.datetime.now(dt.UTC)
-            db.add(rollup)
-        return newly_met
-
-    def _publish_days(self, user_id: int, days: list[dt.date], met: dict[dt.date, DayRollup]) -> None:
-        with self._sessions() as db:
-            for day in days:
-                rollup = db.get(DayRollup, (user_id, day))
-                user = db.get(User, user_id)
-                if rollup is None or user is None:
-                    continue
-                self._live.publish(user_id, {
-                    "type": "minutes", "date": day.isoformat(),
-                    "heartbeat_up_minutes": rollup.heartbeat_up_minutes,
-                    "target_minutes": user.daily_target_minutes,
-                })  # fmt: skip
-                if day in met and rollup.target_met_at is not None:
-                    self._live.publish(
-                        user_id,
-                        {
-                            "type": "target_met",
-                            "date": day.isoformat(),
-                            "at": rollup.target_met_at.isoformat(),
-                        },
-                    )
 
     # -- slow path ---------------------------------------------------------------------------------
     def _queue(self, user_id: int, days: Iterable[dt.date]) -> None:
@@ -460,14 +334,16 @@ class Rollups:
                     user = db.get(User, user_id)
                     if user is None:
                         continue
+                    rows = day_work.read_day_samples(db, user, day)
+                    details = day_work.day_details(rows, day, user.timezone, profile_for(user))
                     with writer_lock(db.get_bind()):  # type: ignore[arg-type]
-                        update_day_details(db, user, day, profile_for(user))
-                        moved = _refresh_estimates(db, user)
+                        day_work.store_day_details(db, user, day, details)
+                        moved = history.refresh_estimates(db, user)
                         db.commit()
                 if moved:
                     self.request_history(user_id)
             except Exception as exc:  # one bad day must not stop the others
-                self._failed(user_id, what, exc, retry=lambda u=user_id, d=day: self._queue(u, [d]))
+                self._failed(user_id, what, exc, retry=functools.partial(self._queue, user_id, [day]))
             else:
                 self._succeeded(user_id, what)
             finally:
@@ -540,37 +416,20 @@ class Rollups:
             user = db.get(User, user_id)
             if user is None:
                 return
-            days = db.scalars(select(DayRollup.day).where(DayRollup.user_id == user_id)).all()
+            days = day_work.stored_days(db, user_id)
             with writer_lock(db.get_bind()):  # type: ignore[arg-type]
-                self._retotal_days(db, user, days)
+                day_work.retotal_days(db, user, days)
                 db.commit()
 
     def recompute_history(self, user_id: int) -> None:
         """Everything of a user again, a day of samples at a time: only days holding samples are visited."""
         with self._lock(user_id), self._sessions() as db:
-            first = db.scalar(select(func.min(Sample.t_ms)).where(Sample.user_id == user_id))
+            first = history.first_sample_ms(db, user_id)
             with writer_lock(db.get_bind()):  # type: ignore[arg-type]
-                db.execute(delete(MinuteRollup).where(MinuteRollup.user_id == user_id))
-                db.execute(delete(DayRollup).where(DayRollup.user_id == user_id))
-                db.execute(delete(HrvWindow).where(HrvWindow.user_id == user_id))
+                history.clear_history(db, user_id)
                 db.commit()
-        cursor_ms = first
-        while cursor_ms is not None:
-            start_s = cursor_ms / 1000.0
-            end_s = start_s + HISTORY_CHUNK_S
-            with self._sessions() as db:
-                last = db.scalar(
-                    select(func.max(Sample.t_ms)).where(
-                        Sample.user_id == user_id, Sample.t_ms >= cursor_ms, Sample.t_ms < int(end_s * 1000)
-                    )
-                )
-                cursor_ms = db.scalar(
-                    select(func.min(Sample.t_ms)).where(
-                        Sample.user_id == user_id, Sample.t_ms >= int(end_s * 1000)
-                    )
-                )
-            if last is not None:
-                self.update_range(user_id, start_s, last / 1000.0, publish=False)
+        for start_s, end_s in history.history_spans(self._sessions, user_id, first):
+            self.update_range(user_id, start_s, end_s, publish=False)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """The app lifespan's background tasks: counting and analysis, and history recomputes beside them."""
@@ -612,63 +471,3 @@ class Rollups:
         self.run_pending(force=True)
         if self._history:
             log.warning("history recompute of %d user(s) left for the next start", len(self._history))
-
-
-def merge_spans(spans: Iterable[Span], gap_s: float = 2 * MARGIN_S, max_len_s: float = CHUNK_S) -> list[Span]:
-    """Spans closer than `gap_s` merged (their recomputed windows overlap), then cut to at most `max_len_s`."""
-    merged: list[list[float]] = []
-    for lo, hi in sorted(spans):
-        if merged and lo - merged[-1][1] <= gap_s:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    out: list[Span] = []
-    for lo, hi in merged:
-        while hi - lo > max_len_s:
-            out.append((lo, lo + max_len_s))
-            lo += max_len_s
-        out.append((lo, hi))
-    return out
-
-
-def sample_spans(samples: Sequence[CleanSample]) -> list[Span]:
-    """The spans a batch's samples cover (see time_clusters), in seconds."""
-    if not samples:
-        return []
-    return time_clusters(np.fromiter((s.t_ms for s in samples), np.float64, len(samples)) / 1000.0)
-
-
-def time_clusters(t_s: NDArray[np.float64], gap_s: float = 2 * MARGIN_S) -> list[tuple[float, float]]:
-    """Spans of times whose neighbours are less than `gap_s` apart (their recomputed windows overlap)."""
-    if t_s.size == 0:
-        return []
-    t = np.sort(t_s)
-    breaks = np.flatnonzero(np.diff(t) > gap_s)
-    starts = np.concatenate(([0], breaks + 1))
-    ends = np.concatenate((breaks, [t.size - 1]))
-    return [(float(t[a]), float(t[b])) for a, b in zip(starts, ends, strict=True)]
-
-
-def _refresh_estimates(db: Session, user: User) -> bool:
-    """Resting HR (median of the last 14 daily values) and the highest clean HR; True if the profile moved."""
-    before = profile_for(user)
-    recent = db.execute(
-        select(DayRollup.resting_hr).where(DayRollup.user_id == user.id, DayRollup.resting_hr.is_not(None))
-        .order_by(DayRollup.day.desc()).limit(14)
-    ).scalars().all()  # fmt: skip
-    if recent:
-        user.estimated_resting_hr = float(np.median(recent))
-    top = db.scalar(select(func.max(DayRollup.max_bpm)).where(DayRollup.user_id == user.id))
-    if top is not None:
-        user.observed_max_hr = float(top)
-    after = profile_for(user)
-    moved = (
-        abs(after.resting_hr - before.resting_hr) >= PROFILE_TOLERANCE_BPM
-        or abs(after.max_hr - before.max_hr) >= PROFILE_TOLERANCE_BPM
-    )
-    if not moved:  # keep the profile the stored minutes were computed with
-        user.estimated_resting_hr = (
-            before.resting_hr if user.resting_hr is None else user.estimated_resting_hr
-        )
-        user.observed_max_hr = before.max_hr if user.max_hr is None else user.observed_max_hr
-    return moved

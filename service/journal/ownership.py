@@ -1,8 +1,8 @@
-"""The user's own rows, below the routers: the "is it theirs, else 404" lookup and the rules that more than
-one router applies when it writes the journal (dates that cannot be in the future, the device cap).
+"""The user's own rows: the "is it theirs, else 404" lookup and the rules that more than one router applies
+when it writes the journal (dates that cannot be in the future, the device cap, the per-user lock).
 
 Routers never import each other (an import-linter contract in pyproject.toml); what two of them share lives
-here, in service.api.types / common / views, or in a service module."""
+in service.journal, in service.web.fields / common / views, or in another service module."""
 
 from __future__ import annotations
 
@@ -45,6 +45,15 @@ def get_owned_session(db: Session, user_id: int, session_id: int) -> WorkoutSess
     if found.deleted:
         raise NotFound("session not found")
     return found
+
+
+def get_owned_feedback(db: Session, user_id: int, interview_id: int, feedback_id: int) -> Feedback:
+    """A feedback record of the user's interview; one under another interview answers 404 too."""
+    interview = get_owned_interview(db, user_id, interview_id)
+    feedback = db.get(Feedback, feedback_id)
+    if feedback is None or feedback.interview_id != interview.id:
+        raise NotFound("feedback not found")
+    return feedback
 
 
 def refuse_future(value: dt.datetime | None, name: str, tolerance_s: int) -> None:

@@ -1,23 +1,17 @@
-"""A virtual heart-rate strap: a Bumble GATT peripheral that replays a recording or a generated workout.
+"""The virtual strap itself: a Bumble GATT peripheral advertising and serving Heart Rate like a chest strap.
 
-It advertises like a real chest strap and serves Heart Rate (0x180D), Battery (0x180F) and Device
-Information (0x180A) over the real Bumble stack, on the in-process virtual link or any Bumble
-transport, with faults injected on demand so the recorder's resilience can be tested.
+It serves Heart Rate (0x180D), Battery (0x180F) and Device Information (0x180A) over the real Bumble stack,
+plays a script (devices.simulator.script) and injects faults on demand to test the recorder's resilience.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import dataclasses
-import math
-import random
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from types import TracebackType
 
 from bumble import att, gatt
@@ -29,11 +23,11 @@ from bumble.profiles.device_information_service import DeviceInformationService
 
 from devices import hrs
 from devices.errors import UnknownTransport
+from devices.simulator.script import Tick, generate_workout
 from devices.transport import (
     READY_TIMEOUT_S,
     TransportKind,
     TransportSpec,
-    new_random_address,
     open_bumble_device,
     parse_transport,
 )
@@ -42,131 +36,6 @@ HEART_RATE_BELT_APPEARANCE = 0x0341  # category Heart Rate Sensor (0x0D), subcat
 TEST_COMPANY_ID = 0xFFFF  # the SIG's "no company" identifier, reserved for tests
 ADVERTISING_INTERVAL_MS = 100.0  # quick to find, yet dozens of straps do not flood one scanner
 MAX_RR_PER_NOTIFICATION = 9  # 1 flag + 1 bpm + 9 x 2 RR bytes fit the default 23-byte MTU's 20
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """One notification of a script: `t_s` from the start, the bpm, the RR intervals since the last."""
-
-    t_s: float
-    bpm: int
-    rr_ms: tuple[float, ...] = ()
-
-
-# --- recordings -----------------------------------------------------------------------------------
-
-_T_COLUMNS = ("elapsed_s", "t", "t_s", "time", "timestamp", "timestamp_utc")
-_BPM_COLUMNS = ("bpm", "heart_rate_bpm", "hr", "heart_rate")
-_RR_COLUMNS = ("rr_ms", "rr")
-
-
-def load_recording(path: Path) -> list[Tick]:
-    """Read a replay file: CSV `t,bpm[,rr_ms]` (t in s / ISO 8601 / epoch ms), FIT-derived CSV, RR text.
-
-    Raises:
-        ValueError: when the file holds no usable row.
-    """
-    text = Path(path).read_text(encoding="utf-8")
-    if "[HRData]" in text:  # Polar HRM: RR intervals after the [HRData] section header
-        ticks = ticks_from_rr([float(v) for v in text.split("[HRData]", 1)[1].split()])
-    elif any(c.isalpha() for c in text.splitlines()[0] if text.strip()):
-        ticks = _ticks_from_csv(text)
-    else:
-        ticks = ticks_from_rr([float(v) for v in text.split()])
-    if not ticks:
-        raise ValueError(f"{path}: no heart-rate rows")
-    return ticks
-
-
-def _ticks_from_csv(text: str) -> list[Tick]:
-    """Rows of a CSV with a header; rows without a heart rate are skipped (a gap stays a gap)."""
-    reader = csv.reader(text.splitlines())
-    header = [h.strip().lower() for h in next(reader)]
-    t_col = _column(header, _T_COLUMNS, 0)
-    bpm_col = _column(header, _BPM_COLUMNS, 1)
-    rr_col = _column(header, _RR_COLUMNS, 2 if len(header) > 2 and bpm_col == 1 else None)
-    rows = [r for r in reader if len(r) > bpm_col and r[bpm_col].strip()]
-    if not rows:
-        return []
-    t0 = _time_s(rows[0][t_col])
-    ticks = []
-    for row in rows:
-        rr = tuple(float(v) for v in row[rr_col].split()) if rr_col is not None and len(row) > rr_col else ()
-        ticks.append(Tick(_time_s(row[t_col]) - t0, round(float(row[bpm_col])), rr))
-    return ticks
-
-
-def _column(header: list[str], names: Sequence[str], default: int | None) -> int | None:
-    """Index of the first known column name present, else the positional default."""
-    return next((header.index(n) for n in names if n in header), default)
-
-
-def _time_s(value: str) -> float:
-    """A time cell in seconds: seconds from start, epoch milliseconds, or ISO 8601."""
-    value = value.strip()
-    try:
-        number = float(value)
-    except ValueError:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    return number / 1000 if number > 1e11 else number
-
-
-def ticks_from_rr(rr_ms: Sequence[float], period_s: float = 1.0) -> list[Tick]:
-    """Notify every `period_s`, as a strap does, with the RR of the beats since the last notification.
-
-    bpm comes from those RR (the previous value when no beat fell in the period); an incomplete last
-    period is dropped.
-    """
-    ticks: list[Tick] = []
-    pending: list[float] = []
-    beat_s, next_s, bpm = 0.0, period_s, 0
-    for rr in rr_ms:
-        beat_s += rr / 1000
-        while beat_s > next_s:
-            bpm = round(60000 * len(pending) / sum(pending)) if pending else bpm
-            ticks.append(Tick(round(next_s, 6), bpm, tuple(pending)))
-            pending, next_s = [], next_s + period_s
-        pending.append(rr)
-    if pending and beat_s >= next_s - 1e-9:  # the last period ends exactly on a beat
-        ticks.append(Tick(round(next_s, 6), round(60000 * len(pending) / sum(pending)), tuple(pending)))
-    return [t for t in ticks if t.bpm > 0]
-
-
-# --- generated workout ----------------------------------------------------------------------------
-
-_WORKOUT_PHASES_S_BPM = (  # (duration_s, target bpm at the end); linear inside a phase
-    (120, 64),
-    (300, 115),
-    (180, 160),
-    (120, 125),
-    (180, 165),
-    (120, 125),
-    (180, 168),
-    (300, 110),
-    (240, 80),
-)
-
-
-def generate_workout(*, seed: int = 0, rest_bpm: float = 62.0, scale: float = 1.0) -> list[Tick]:
-    """Rest, warm-up, three intervals, cool-down and recovery, notified at 1 Hz with each beat's RR.
-
-    `scale` stretches every phase (0.1 gives a 3-minute workout for demos and tests).
-    """
-    rng = random.Random(seed)
-    rr_ms: list[float] = []
-    beat_s, t_s, prev_bpm = 0.0, 0.0, rest_bpm
-    for duration_s, target_bpm in _WORKOUT_PHASES_S_BPM:
-        end_s, start_bpm = t_s + duration_s * scale, prev_bpm
-        while beat_s < end_s:
-            bpm = start_bpm + (target_bpm - start_bpm) * (beat_s - t_s) / (end_s - t_s)
-            rr = 60000 / bpm * (1 + 0.03 * math.sin(beat_s / 4) + rng.gauss(0, 0.01))  # RSA-like wobble
-            rr_ms.append(round(rr))
-            beat_s += rr_ms[-1] / 1000
-        t_s, prev_bpm = end_s, target_bpm
-    return ticks_from_rr(rr_ms)
-
-
-# --- the strap ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,37 +303,3 @@ class VirtualStrap:
         async with asyncio.timeout(timeout_s):
             while self._subscriber_count() == 0:
                 await asyncio.sleep(0.01)
-
-
-async def run_strap(
-    transport: str,
-    replay: Path | None,
-    speed: float,
-    name: str,
-    stop: asyncio.Event | None = None,
-    *,
-    seed: str | None = None,
-    say: Callable[[str], None] | None = None,
-) -> None:
-    """`chinup strap`: advertise and play `replay` (else a looping workout) until `stop` or the end.
-
-    Waits as long as it takes for the transport's controller (a `tcp-server` has none until one
-    connects), telling `say` what it waits for, then that it advertises. With `seed`, the strap's
-    address is derived from it (the same strap across restarts); otherwise it is random.
-    """
-    script = await asyncio.to_thread(load_recording, replay) if replay is not None else generate_workout()
-    address = new_random_address(seed) if seed is not None else None
-    strap = VirtualStrap(transport, script, name=name, speed=speed, loop=replay is None, address=address,
-                         ready_timeout_s=None, on_waiting=say)  # fmt: skip
-    async with strap:
-        if say is not None:
-            say(f"advertising as {name!r} at {strap.address} on {transport}")
-        waiters = {asyncio.create_task(strap.finished.wait())}
-        if stop is not None:
-            waiters.add(asyncio.create_task(stop.wait()))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-            await asyncio.gather(*waiters, return_exceptions=True)

@@ -1,0 +1,211 @@
+"""Several `chinup serve` processes on one PostgreSQL (issue 19): what one process takes in, another serves.
+
+Two real servers on one database, started together (their migrations take turns on an advisory lock), then
+- a heart-rate sample uploaded through one reaches a live stream held by the other within a second, the
+  stream opened with a ticket the first one issued (tickets are in the database, single-use across both);
+- log-in guesses count across processes: the free failures are shared, not granted per process;
+- strap claims: exactly one process holds a strap's claim, and another takes it over within 10 s of the
+  holder being killed with SIGKILL;
+- `chinup serve --workers 2` serves on PostgreSQL, and is refused with a reason on SQLite.
+
+PostgreSQL only (SQLite is the embedded single-process default): skipped where none answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.databases import postgres_available, scratch_postgres_database
+from tests.support.server import ServeProcess
+from tests.support.users import TestUser, register_device, sign_up
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_URL = os.environ.get("CHINUP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+LIVE_WITHIN_S = 1.0
+TAKEOVER_WITHIN_S = 10.0
+
+pytestmark = pytest.mark.skipif(not postgres_available(), reason="needs PostgreSQL at 127.0.0.1:5432")
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    with scratch_postgres_database(ADMIN_URL, prefix="chinup_workers") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def pair(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    """Two `chinup serve` processes on one fresh database (two machines, as far as they can tell: each has
+    its own data directory), started at the same moment, so both run the migrations at once."""
+    servers = [ServeProcess(pg_url, tmp_path_factory.mktemp(f"node{n}")) for n in (1, 2)]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda s: s.start(timeout_s=90), servers))
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _events(url: str, ticket: str, into: queue.Queue[tuple[float, dict[str, object]]], ready: threading.Event,
+            stop: threading.Event) -> None:  # fmt: skip
+    """Read the live stream into `into` as (arrival time, event) until `stop`."""
+    timeout = httpx.Timeout(10, read=2)
+    with httpx.Client(base_url=url, timeout=timeout) as http, http.stream(
+        "GET", "/api/v1/live", params={"ticket": ticket}
+    ) as response:
+        assert response.status_code == 200, response.read()
+        ready.set()
+        try:
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    try:
+                        into.put((time.monotonic(), json.loads(line[5:])))
+                    except ValueError:
+                        pass
+                if stop.is_set():
+                    return
+        except httpx.ReadTimeout:
+            if not stop.is_set():
+                raise
+
+
+def test_a_sample_ingested_by_one_process_is_live_on_the_other_within_a_second(
+    pair: tuple[ServeProcess, ServeProcess],
+) -> None:
+    a, b = pair
+    with httpx.Client(base_url=a.url, timeout=30) as on_a:
+        user = sign_up(on_a)
+        device = register_device(on_a, user)
+        ticket = on_a.post("/api/v1/live/ticket", headers=user.headers).json()["ticket"]
+        arrived: queue.Queue[tuple[float, dict[str, object]]] = queue.Queue()
+        ready, stop = threading.Event(), threading.Event()
+        reader = threading.Thread(target=_events, args=(b.url, ticket, arrived, ready, stop), daemon=True)
+        reader.start()  # the ticket A issued opens the stream on B
+        assert ready.wait(15), "the stream on the other process did not open"
+        sent: dict[int, float] = {}
+        latencies: list[float] = []
+        deadline = time.monotonic() + 20
+        while len(latencies) < 5 and time.monotonic() < deadline:
+            t_ms = int(time.time() * 1000)
+            answer = on_a.post(
+                f"/api/v1/devices/{device['id']}/samples",
+                json={"samples": [{"t": t_ms, "bpm": 120, "rr_ms": [500.0], "contact": True}]},
+                headers=user.headers,
+            )
+            assert answer.status_code in (200, 201), answer.text
+            sent[t_ms] = time.monotonic()
+            try:
+                while True:
+                    at, event = arrived.get(timeout=0.3)
+                    if event.get("type") == "heart_rate" and event.get("t_ms") in sent:
+                        latencies.append(at - sent[int(event["t_ms"])])  # type: ignore[call-overload]
+            except queue.Empty:
+                pass
+        stop.set()
+    assert len(latencies) >= 3, f"heart rate from A reached B {len(latencies)} times: {a.log[-800:]}{b.log[-800:]}"
+    assert max(latencies) < LIVE_WITHIN_S, latencies
+    # single-use across processes: the ticket that opened B's stream opens nothing on A
+    refused = httpx.get(f"{a.url}/api/v1/live", params={"ticket": ticket}, timeout=10)
+    assert refused.status_code == 401
+
+
+def test_log_in_guesses_count_across_processes(pair: tuple[ServeProcess, ServeProcess]) -> None:
+    a, b = pair
+    with httpx.Client(base_url=a.url, timeout=30) as on_a, httpx.Client(base_url=b.url, timeout=30) as on_b:
+        victim = sign_up(on_a)
+        guesses = [
+            http.post("/api/v1/auth/token", data={"username": victim.email, "password": "not it"}).status_code
+            for http in (on_a, on_b, on_a, on_b, on_a)
+        ]
+    # three free failures shared by both processes, then the pair waits: refused by either
+    assert guesses == [401, 401, 401, 429, 429], guesses
+
+
+CLAIM_HOLDER = """
+import asyncio, sys
+from service.recording.claims import PostgresClaims
+async def main():
+    claims = PostgresClaims(sys.argv[1])
+    assert await claims.try_claim(int(sys.argv[2]))
+    print("claimed", flush=True)
+    await asyncio.sleep(3600)
+asyncio.run(main())
+"""
+
+
+def test_one_process_holds_a_strap_claim_and_another_takes_over_after_sigkill(pg_url: str) -> None:
+    import asyncio
+
+    from service.recording.claims import CLAIM_RETRY_S, PostgresClaims
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", CLAIM_HOLDER, pg_url, "4242"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "claimed"
+
+        async def contend() -> float:
+            claims = PostgresClaims(pg_url)
+            try:
+                assert not await claims.try_claim(4242), "two processes held one strap's claim"
+                assert await claims.try_claim(4243)  # another strap is free
+                holder.kill()  # SIGKILL: no shutdown code runs, PostgreSQL frees the lock with the connection
+                killed = time.monotonic()
+                while not await claims.try_claim(4242):
+                    assert time.monotonic() - killed < TAKEOVER_WITHIN_S, "not taken over"
+                    await asyncio.sleep(CLAIM_RETRY_S)
+                taken = time.monotonic() - killed
+                assert await claims.still_held(4242)
+                await claims.release(4242)
+                assert not await claims.still_held(4242)
+                return taken
+            finally:
+                await claims.close()
+
+        taken_s = asyncio.run(contend())
+        assert taken_s < TAKEOVER_WITHIN_S
+    finally:
+        holder.kill()
+        holder.wait(10)
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+def test_serve_with_two_workers_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    server = ServeProcess(pg_url, tmp_path, args=("--workers", "2"))
+    server.start(timeout_s=90)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            user: TestUser = sign_up(http)
+            # requests land on either worker: tickets and stream both work whichever answers
+            for _ in range(6):
+                ticket = http.post("/api/v1/live/ticket", headers=user.headers).json()["ticket"]
+                with http.stream("GET", "/api/v1/live", params={"ticket": ticket},
+                                 timeout=httpx.Timeout(10, read=5)) as stream:  # fmt: skip
+                    assert stream.status_code == 200
+    finally:
+        log = server.stop()
+    assert "Traceback" not in log, log[-2000:]
+
+
+def test_serve_with_workers_is_refused_on_sqlite(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "serve", "--workers", "2", "--db", f"sqlite:///{tmp_path}/x.db"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "CHINUP_DATA_DIR": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "needs PostgreSQL" in done.stdout and "single-process" in done.stdout

@@ -17,6 +17,11 @@ Locks: `_state` guards the queues only, never work. A user's lock orders that us
 computed and written before the next reads), so work for one user never interleaves. SQLite's writer lock
 (service.core.db.writer_lock, process-wide) is held only to write: samples are read and numpy computes
 before it is taken, so other users' uploads are stored meanwhile.
+
+Several processes on one PostgreSQL (`chinup serve --workers N`, or several machines): a user's lock is
+also a PostgreSQL advisory lock, so two processes never interleave one user's updates either; the owed
+work is the analysis_tasks table, which every process reads for the users it counts, and what a killed
+process owed is adopted by the others after ORPHAN_AFTER_S (looked for every ADOPT_EVERY_S).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +61,9 @@ POLL_S = 0.05
 MAX_ATTEMPTS = 3  # work failing on its data is retried this often, with backoff, then parked
 RETRY_BASE_S, RETRY_CAP_S = 1.0, 60.0  # backoff between attempts; a database outage is retried for ever
 _TASKS_INSERT = AnalysisTask.__table__.insert()  # type: ignore[attr-defined]
+USER_LOCK_SPACE = 0x43485551  # the advisory-lock namespace of users' analysis (the user id is the key)
+ORPHAN_AFTER_S = 30.0  # analysis owed this long, by whichever process took the upload, is anyone's to do
+ADOPT_EVERY_S = 10.0
 
 
 @dataclass
@@ -98,15 +106,62 @@ class Rollups:
         self.failures: dict[tuple[int, str], Failure] = {}
         self._retries: list[tuple[float, Callable[[], None]]] = []  # (clock when due, what to do again)
         self._user_locks: dict[int, threading.Lock] = {}
+        with sessions() as db:  # another process may share the database only on PostgreSQL
+            self._shared = db.get_bind().dialect.name == "postgresql"
+        self._adopted_at = -np.inf
 
     @property
     def inline(self) -> bool:
         """Analysis at once in the caller (debounce 0): for generating demo history and for benchmarks."""
         return self.debounce_s <= 0
 
-    def _lock(self, user_id: int) -> threading.Lock:
+    @contextlib.contextmanager
+    def _lock(self, user_id: int) -> Iterator[None]:
+        """The user's lock: in this process, and on PostgreSQL across every process of the database."""
         with self._state:
-            return self._user_locks.setdefault(user_id, threading.Lock())
+            lock = self._user_locks.setdefault(user_id, threading.Lock())
+        with lock:
+            if not self._shared:
+                yield
+                return
+            with self._sessions() as db:
+                conn = db.connection()
+                conn.execute(select(func.pg_advisory_lock(USER_LOCK_SPACE, user_id)))
+                try:
+                    yield
+                finally:
+                    conn.execute(select(func.pg_advisory_unlock(USER_LOCK_SPACE, user_id)))
+                    db.commit()
+
+    def adopt_orphans(self, *, force: bool = False) -> int:
+        """On a shared database: queue the users whose analysis has been owed for ORPHAN_AFTER_S (the process
+        that took their upload died, or has not got to it); returns the users adopted. Their work is then
+        done here like any other (and is idempotent should its first process still do it too)."""
+        now = self._clock()
+        if not self._shared or (not force and now - self._adopted_at < ADOPT_EVERY_S):
+            return 0
+        self._adopted_at = now
+        owed_before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ORPHAN_AFTER_S)
+        with self._sessions() as db:
+            rows = db.execute(
+                select(AnalysisTask.user_id, AnalysisTask.kind).where(AnalysisTask.created_at < owed_before)
+                .distinct()
+            ).all()  # fmt: skip
+        adopted = set()
+        with self._state:
+            for user_id, kind in rows:
+                if any(f.user_id == user_id for f in self.failures.values()):
+                    continue  # parked here already: retried by its own backoff
+                if kind == "minutes":
+                    if user_id not in self._counting:
+                        self._dirty.setdefault(user_id, [])
+                        adopted.add(user_id)
+                elif self._history.get(user_id) != "history" and user_id not in self._history_running:
+                    self._history[user_id] = kind
+                    adopted.add(user_id)
+        if adopted:
+            log.info("adopted the owed analysis of %d user(s)", len(adopted))
+        return len(adopted)
 
     # -- fast path ---------------------------------------------------------------------------------
     def note_ingest(
@@ -442,7 +497,7 @@ class Rollups:
             tasks.create_task(self._tick(stop, self.run_history, lambda: bool(self._history)), name="rollups: history")
 
     def _analyse_once(self) -> int:
-        return self.run_retries() + self.run_dirty() + self.run_pending()
+        return self.adopt_orphans() + self.run_retries() + self.run_dirty() + self.run_pending()
 
     async def _tick(self, stop: asyncio.Event, work: Callable[[], int], ready: Callable[[], bool]) -> None:
         """`work` as soon as `ready()` says there is some (looked at every POLL_S), else every

@@ -6,6 +6,8 @@ Two real servers on one database, started together (their migrations take turns 
 - log-in guesses count across processes: the free failures are shared, not granted per process;
 - strap claims: exactly one process holds a strap's claim, and another takes it over within 10 s of the
   holder being killed with SIGKILL;
+- the analysis a SIGKILLed process owed for its answered uploads is done by the other (the analysis_tasks
+  table is everyone's queue): the same minutes as a workout uploaded to the survivor itself;
 - `chinup serve --workers 2` serves on PostgreSQL, and is refused with a reason on SQLite.
 
 PostgreSQL only (SQLite is the embedded single-process default): skipped where none answers.
@@ -13,6 +15,7 @@ PostgreSQL only (SQLite is the embedded single-process default): skipped where n
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import queue
@@ -26,10 +29,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
+from service.pipeline.scheduler import ADOPT_EVERY_S, ORPHAN_AFTER_S
 from tests.support.databases import postgres_available, scratch_postgres_database
 from tests.support.server import ServeProcess
-from tests.support.users import TestUser, register_device, sign_up
+from tests.support.settle import wait_for_analysis
+from tests.support.users import TestUser, register_device, sign_up, upload_samples
+from tests.support.workouts import workout_samples
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("CHINUP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -209,3 +216,48 @@ def test_serve_with_workers_is_refused_on_sqlite(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "needs PostgreSQL" in done.stdout and "single-process" in done.stdout
+
+
+def _minutes_on(http: httpx.Client, user: TestUser, day: str) -> int:
+    answer = http.get(f"/api/v1/days/{day}", headers=user.headers)
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["heartbeat_up_minutes"])
+
+
+def test_the_analysis_a_killed_process_owed_is_done_by_the_other(
+    pair: tuple[ServeProcess, ServeProcess], pg_url: str
+) -> None:
+    """Runs last in the module: it kills the first server (and starts it again at the end)."""
+    a, b = pair
+    start = dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC)
+    samples = workout_samples(start, 40)
+    with httpx.Client(base_url=a.url, timeout=30) as on_a, httpx.Client(base_url=b.url, timeout=30) as on_b:
+        victim, control = sign_up(on_a, birth_year=1985), sign_up(on_b, birth_year=1985)
+        upload_samples(on_a, victim, register_device(on_a, victim)["id"], samples, chunk=1000)
+        a.kill()  # SIGKILL right after the last answer: the minutes it owed are rows, not done
+        upload_samples(on_b, control, register_device(on_b, control)["id"], samples, chunk=1000)
+        engine = create_engine(pg_url)
+        try:
+            deadline = time.monotonic() + ORPHAN_AFTER_S + ADOPT_EVERY_S + 30
+            owed, first_owed = None, None
+            while time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    owed = conn.execute(
+                        text("SELECT count(*) FROM analysis_tasks WHERE user_id = :u"), {"u": victim.id}
+                    ).scalar_one()
+                first_owed = owed if first_owed is None else first_owed
+                if owed == 0:
+                    break
+                time.sleep(1)
+        finally:
+            engine.dispose()
+        assert owed == 0, f"the killed process's analysis is still owed: {b.log[-1500:]}"
+        # what A left was taken up by B (or A had done it all before it died)
+        assert first_owed == 0 or "adopted the owed analysis of 1 user" in b.log, (first_owed, b.log[-1500:])
+        print(f"owed at the kill: {first_owed} task(s)")
+        wait_for_analysis(on_b)
+        day = start.date().isoformat()
+        expected = _minutes_on(on_b, control, day)
+        assert expected > 30
+        assert _minutes_on(on_b, victim, day) == expected
+    a.start(timeout_s=90)

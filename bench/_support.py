@@ -14,8 +14,9 @@ from tests.support.server import serve_process
 
 
 @contextmanager
-def running_server(db_url: str) -> Iterator[str]:
-    """`chinup serve` as its own process, the way users run it; its URL.
+def running_server(db_url: str, workers: int = 1) -> Iterator[str]:
+    """`chinup serve` as its own process, the way users run it, with `--workers N` above 1 (PostgreSQL only);
+    its URL.
 
     Every benchmark user signs up from this one address: the per-address sign-up throttle (50 an hour, there
     against account farming) would stop bench/load.py's 200 at the 51st. Nothing else is changed. The server's
@@ -23,7 +24,8 @@ def running_server(db_url: str) -> Iterator[str]:
     """
     env = {**os.environ, "CHINUP_SIGNUPS_PER_ADDRESS": "1000000"}
     log = os.environ.get("CHINUP_BENCH_LOG")
-    with serve_process(db_url, env=env, log_path=Path(log) if log else None) as server:
+    args = ["--workers", str(workers)] if workers > 1 else []  # one worker: the plain single-process serve
+    with serve_process(db_url, env=env, args=args, log_path=Path(log) if log else None) as server:
         yield server.url
 
 

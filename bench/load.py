@@ -6,7 +6,12 @@ is counted in the database: stored exactly once, none lost, none doubled. Printe
 uploads and reads, against the same requests on the idle server (baseline measured in the same run), and
 the stored rate against the offered rate.
 
-Run: .venv/bin/python bench/load.py [--recorders 200] [--readers 20] [--seconds 60] [--quick]
+On PostgreSQL the same load runs against `chinup serve --workers N` for each N of --workers (default 1, 2
+and 4; SQLite serves one process only): the stored samples a second, per worker and against one worker, in
+the table and plotted with the latencies to bench/load_workers.png.
+
+Run: .venv/bin/python bench/load.py [--recorders 200] [--readers 20] [--seconds 60] [--workers 1,2,4]
+     [--backend sqlite|postgresql|both] [--quick]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ PASSWORD = "load-test-password"
 SIGNUP_CONCURRENCY = 8
 GIVE_UP_AFTER_S = 20  # a batch still refused this long after the run ends is reported, not retried forever
 HTTP_LIMITS = httpx.Limits(max_connections=300, max_keepalive_connections=300)
+PLOT = Path(__file__).with_name("load_workers.png")
 
 
 @dataclass
@@ -172,6 +178,7 @@ async def idle_baseline(client: httpx.AsyncClient, base: str, rec: Recorder, rea
 @dataclass(frozen=True)
 class LoadResult:
     backend: str
+    workers: int
     recorders: int
     readers: int
     seconds: float
@@ -181,10 +188,26 @@ class LoadResult:
     stored: int
     load: Stats
     idle: Stats
+    batch_s: float = 5.0
 
     @property
     def exactly_once(self) -> bool:
         return self.stored == self.sent == self.accepted and self.duplicates == 0
+
+    @property
+    def throughput(self) -> float:
+        """Samples stored a second of the load (the recorders' first batch carries 5 s from before it)."""
+        return self.stored / self.seconds
+
+    @property
+    def offered(self) -> float:
+        """The most `throughput` can be: 1 Hz a strap, plus the first batch's samples from before the run.
+        At it the server kept up (and it says nothing of how much more it could take); below it, it fell behind."""
+        return self.recorders * (self.seconds + self.batch_s) / self.seconds
+
+    @property
+    def per_worker(self) -> float:
+        return self.throughput / self.workers
 
 
 def count_stored(db_url: str, device_ids: list[int]) -> int:
@@ -219,29 +242,38 @@ async def run_load_at(
 
 
 def run_load(
-    backend: str, *, recorders: int, readers: int, seconds: float, batch_s: float = 5.0
+    backend: str, *, workers: int = 1, recorders: int, readers: int, seconds: float, batch_s: float = 5.0
 ) -> LoadResult:
-    """A fresh database and `chinup serve` subprocess, the load for `seconds`, then the count."""
-    with fresh_database(backend) as db_url, running_server(db_url) as base:
+    """A fresh database and `chinup serve [--workers N]` subprocess, the load for `seconds`, then the count.
+
+    Each worker count gets its own database: no run reads the samples of the one before it."""
+    with fresh_database(backend) as db_url, running_server(db_url, workers=workers) as base:
         sent, accepted, duplicates, stored, stats, idle = asyncio.run(
             run_load_at(base, db_url, recorders=recorders, readers=readers, seconds=seconds, batch_s=batch_s)
         )
-    return LoadResult(backend, recorders, readers, seconds, sent, accepted, duplicates, stored, stats, idle)
+    return LoadResult(
+        backend, workers, recorders, readers, seconds, sent, accepted, duplicates, stored, stats, idle,
+        batch_s=batch_s,
+    )  # fmt: skip
 
 
 def report(results: list[LoadResult]) -> Table:
     first = results[0]
     table = Table(title=f"Load: {first.recorders} recorders (1 Hz, 5 s batches), {first.readers} readers, "
                         f"{first.seconds:g} s")  # fmt: skip
-    for col in ("database", "sent", "stored once", "stored / offered", "upload p50 / p99 ms",
-                "vs idle p50", "read p50 / p99 ms", "vs idle p50", "errors"):  # fmt: skip
+    for col in ("database", "workers", "sent", "stored once", "stored / offered", "upload p50 / p99 ms",
+                "vs idle p50", "read p50 / p99 ms", "vs idle p50", "stored/s", "per worker",
+                "vs 1 worker", "errors"):  # fmt: skip
         table.add_column(col)
+    one_worker = {r.backend: r.throughput for r in results if r.workers == 1}
     for r in results:
         up50, up99 = percentile(r.load.upload_ms, 50), percentile(r.load.upload_ms, 99)
         rd50, rd99 = percentile(r.load.read_ms, 50), percentile(r.load.read_ms, 99)
         offered = r.recorders * r.seconds  # samples a 1 Hz strap produces in the run
+        base = one_worker.get(r.backend)
         table.add_row(
             r.backend,
+            str(r.workers),
             f"{r.sent:,}",
             f"{r.stored:,} " + ("✓" if r.exactly_once else "✗"),
             f"{r.sent / offered:.2f}",
@@ -249,9 +281,64 @@ def report(results: list[LoadResult]) -> Table:
             f"{up50 / percentile(r.idle.upload_ms, 50):.1f}×",
             f"{rd50:.0f} / {rd99:.0f}",
             f"{rd50 / percentile(r.idle.read_ms, 50):.1f}×",
+            f"{r.throughput:.0f}",
+            f"{r.per_worker:.0f}",
+            f"{r.throughput / base:.2f}×" if base else "–",
             str(len(r.load.errors)),
         )
     return table
+
+
+def plot(results: list[LoadResult], path: Path) -> None:
+    """Latency and throughput per worker against the worker count: whether a second process buys anything.
+
+    matplotlib is imported here, not at the top: the SQLite-only run, and tests that import this module,
+    do without it."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: a file only
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    runs = sorted(results, key=lambda r: r.workers)
+    workers = [r.workers for r in runs]
+    fig, (latency, rate) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    for samples, label, colour in (("upload_ms", "upload", "tab:blue"), ("read_ms", "read", "tab:orange")):
+        for q, style in ((50, "-o"), (99, "--s")):
+            ms = [percentile(getattr(r.load, samples), q) for r in runs]
+            latency.plot(workers, ms, style, color=colour, label=f"{label} p{q}")
+    latency.set(xlabel="workers", ylabel="latency under load (ms)", xticks=workers, yscale="log")
+    latency.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    latency.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    latency.yaxis.set_minor_formatter(NullFormatter())
+    latency.set_title("Latency")
+    latency.grid(True, which="major", alpha=0.3)
+    latency.legend()
+    rate.bar([str(w) for w in workers], [r.per_worker for r in runs], color="tab:green", alpha=0.8,
+             label="stored samples/s per worker")  # fmt: skip
+    rate.plot([str(w) for w in workers], [r.throughput for r in runs], "-o", color="black",
+              label="stored samples/s in all")  # fmt: skip
+    offered = runs[0].offered
+    rate.axhline(offered, color="grey", linestyle=":", label=f"offered ({offered:.0f}/s)")
+    rate.set(
+        xlabel="workers", ylabel="samples/s", ylim=(0, 1.15 * max(offered, *(r.throughput for r in runs)))
+    )
+    rate.set_title("Throughput")
+    rate.grid(True, axis="y", alpha=0.3)
+    rate.legend()
+    first = runs[0]
+    fig.suptitle(f"chinup serve --workers N on {first.backend}: {first.recorders} recorders, "
+                 f"{first.readers} readers, {first.seconds:g} s each")  # fmt: skip
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def worker_counts(text_value: str) -> list[int]:
+    """`--workers 1,2,4`: the worker counts, each at least 1."""
+    counts = sorted({int(part) for part in text_value.split(",") if part.strip()})
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError("worker counts are whole numbers of at least 1, e.g. 1,2,4")
+    return counts
 
 
 def main() -> None:
@@ -263,18 +350,30 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="20 recorders, 5 readers, 10 s")
+    parser.add_argument(
+        "--workers", type=worker_counts, default=None,
+        help="worker counts to serve with on PostgreSQL, e.g. 1,2,4 (the default); SQLite serves 1 only",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.recorders, args.readers, args.seconds = 20, 5, 10
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     backends = [b for b in backends if b == "sqlite" or postgres_available()]
+    if "sqlite" in backends and args.workers and args.workers != [1]:
+        print("sqlite: one worker only (`chinup serve --workers N` above 1 needs PostgreSQL)")
+    runs = [(b, w) for b in backends for w in ([1] if b == "sqlite" else args.workers or [1, 2, 4])]
     results = [
-        run_load(b, recorders=args.recorders, readers=args.readers, seconds=args.seconds) for b in backends
+        run_load(b, workers=w, recorders=args.recorders, readers=args.readers, seconds=args.seconds)
+        for b, w in runs
     ]
-    Console(width=160).print(report(results))
+    Console(width=200).print(report(results))
     for r in results:
         if r.load.errors:
-            print(f"{r.backend}: first errors {r.load.errors[:5]}")
+            print(f"{r.backend}, {r.workers} workers: first errors {r.load.errors[:5]}")
+    postgres = [r for r in results if r.backend == "postgresql"]
+    if len(postgres) > 1:
+        plot(postgres, PLOT)
+        print(f"plot: {PLOT.relative_to(Path.cwd()) if PLOT.is_relative_to(Path.cwd()) else PLOT}")
     if not all(r.exactly_once for r in results):
         raise SystemExit("some samples were lost or doubled")
 

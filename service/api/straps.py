@@ -21,7 +21,7 @@ from service.core.db import writer_lock
 from service.core.models import Device, DeviceToken, PairedStrap
 from service.errors import ChinUpError, Conflict, NotFound
 from service.journal import check_device_cap, lock_user
-from service.recording.supervisor import PairedInfo, StrapState, StrapSupervisor
+from service.recording.supervisor import PairedInfo, StrapState, StrapStatus, StrapSupervisor
 
 router = APIRouter(prefix="/straps", tags=["straps"])
 
@@ -70,8 +70,9 @@ class StrapPublic(BaseModel):
 
 
 def _public(row: PairedStrap, device: Device, supervisor: StrapSupervisor) -> StrapPublic:
-    """A pairing with the live status when it records, else what the database knows."""
-    live = supervisor.status(row.device_id)
+    """A pairing with the live status when it records, else what the database knows. Recorded by another
+    process (`--workers`, another machine), the status is the newest that process published."""
+    live = supervisor.status(row.device_id) or (_elsewhere(row, supervisor) if row.recording else None)
     last_ms = max(filter(None, (device.last_sample_ms, live.last_sample_ms if live else None)), default=None)
     return StrapPublic(
         device_id=row.device_id, address=row.address, name=live.name if live else row.name,
@@ -79,6 +80,17 @@ def _public(row: PairedStrap, device: Device, supervisor: StrapSupervisor) -> St
         battery_pct=live.battery_pct if live else None, body_location=live.body_location if live else None,
         last_bpm=live.last_bpm if live else None, last_sample_ms=last_ms, paired_at=row.paired_at,
     )  # fmt: skip
+
+
+def _elsewhere(row: PairedStrap, supervisor: StrapSupervisor) -> StrapStatus | None:
+    """The status another process's recorder of this strap last published on the live bus, if any."""
+    event = supervisor.live.straps.get(row.device_id)
+    if event is None or event.get("state") == StrapState.STOPPED:
+        return None
+    return StrapStatus(
+        row.device_id, row.address, str(event.get("name") or row.name), str(event.get("state")),
+        event.get("battery"), event.get("body_location"), event.get("bpm"), event.get("t_ms"),
+    )
 
 
 def _owned(db: Session, user_id: int, device_id: int) -> PairedStrap:

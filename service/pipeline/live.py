@@ -114,6 +114,7 @@ class LiveHub:
         self._subscribers: dict[int, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last: dict[int, dict[str, Any]] = {}
+        self.straps: dict[int, dict[str, Any]] = {}  # device id -> its newest `strap` event
         self.tickets: StreamTickets | None = None  # set by the app, which has the database
         # Set on PostgreSQL (service.pipeline.live_bus): events then reach the subscribers of every process.
         self.bus: Bus | None = None
@@ -154,6 +155,9 @@ class LiveHub:
         """Deliver to this process's subscribers of the user (what publish does without a bus)."""
         if event.get("type") == "heart_rate":
             self.last[user_id] = event
+        elif event.get("type") == "strap" and isinstance(event.get("device_id"), int):
+            # the newest status of each strap, whichever process records it (heard through the bus)
+            self.straps[event["device_id"]] = event
         with self._lock:
             queues = list(self._subscribers.get(user_id, ()))
         if not queues or self._loop is None:

@@ -33,8 +33,9 @@ from sqlalchemy import create_engine, text
 
 from service.pipeline.scheduler import ADOPT_EVERY_S, ORPHAN_AFTER_S
 from tests.support.databases import postgres_available, scratch_postgres_database
-from tests.support.server import ServeProcess
+from tests.support.server import ServeProcess, free_port
 from tests.support.settle import wait_for_analysis
+from tests.support.strap_node import SHARED_STRAP
 from tests.support.users import TestUser, register_device, sign_up, upload_samples
 from tests.support.workouts import workout_samples
 
@@ -273,3 +274,72 @@ def test_the_analysis_a_killed_process_owed_is_done_by_the_other(
         assert expected > 30
         assert _minutes_on(on_b, victim, day) == expected
     a.start(timeout_s=90)
+
+
+def _node(db_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """A server process hearing the shared virtual strap (tests/support/strap_node.py); its URL and log."""
+    port = free_port()
+    log = data_dir / "node.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.strap_node", db_url, str(port), str(data_dir)],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-2000:]
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url, log
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise AssertionError(f"node did not start: {log.read_text()[-2000:]}")
+
+
+def test_a_paired_strap_is_recorded_by_one_process_and_taken_over_within_10_s_of_a_sigkill(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Two servers in range of one strap (each hears its own copy of it): one records, the other stands by
+    on the strap's claim; the recorder SIGKILLed, the other records within 10 s and samples keep coming."""
+    nodes = []
+    try:
+        for n in (1, 2):
+            (tmp_path / f"node{n}").mkdir()
+        with ThreadPoolExecutor(2) as pool:
+            nodes = list(pool.map(lambda n: _node(pg_url, tmp_path / f"node{n}"), (1, 2)))
+        (a, a_url, a_log), (b, b_url, b_log) = nodes
+        with httpx.Client(base_url=a_url, timeout=30) as on_a, httpx.Client(base_url=b_url, timeout=30) as on_b:
+            user = sign_up(on_a)
+            found = on_a.get("/api/v1/straps/scan", params={"seconds": 3}, headers=user.headers).json()
+            strap = next(s for s in found if s["name"] == SHARED_STRAP)
+            paired = on_a.post("/api/v1/straps", json={"address": strap["address"]}, headers=user.headers)
+            assert paired.status_code == 201, paired.text
+            device_id = paired.json()["device_id"]
+
+            def newest_ms(http: httpx.Client) -> int:
+                rows = http.get("/api/v1/straps", headers=user.headers).json()
+                return int(next(r for r in rows if r["device_id"] == device_id)["last_sample_ms"] or 0)
+
+            deadline = time.monotonic() + 30
+            while newest_ms(on_a) == 0 or "standing by" not in b_log.read_text():
+                assert time.monotonic() < deadline, f"{a_log.read_text()[-1500:]}\n{b_log.read_text()[-1500:]}"
+                time.sleep(0.5)
+            assert "standing by" not in a_log.read_text()  # one recorder: A records, B waits on the claim
+            a.kill()  # SIGKILL: PostgreSQL frees A's claims as its connection drops
+            a.wait(10)
+            killed_s, killed_ms = time.monotonic(), int(time.time() * 1000)
+            while not (newest_ms(on_b) > killed_ms and "taken over" in b_log.read_text()):
+                assert time.monotonic() - killed_s < TAKEOVER_WITHIN_S, b_log.read_text()[-2000:]
+                time.sleep(0.25)
+            taken_s = time.monotonic() - killed_s
+            row = next(r for r in on_b.get("/api/v1/straps", headers=user.headers).json()
+                       if r["device_id"] == device_id)  # fmt: skip
+            assert row["recording"] and row["state"] in ("connecting", "recording"), row
+        print(f"taken over and recording again {taken_s:.1f} s after the SIGKILL")
+    finally:
+        for process, _url, _log in nodes:
+            process.kill()
+            process.wait(10)

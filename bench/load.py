@@ -188,7 +188,6 @@ class LoadResult:
     stored: int
     load: Stats
     idle: Stats
-    batch_s: float = 5.0
 
     @property
     def exactly_once(self) -> bool:
@@ -196,14 +195,14 @@ class LoadResult:
 
     @property
     def throughput(self) -> float:
-        """Samples stored a second of the load (the recorders' first batch carries 5 s from before it)."""
+        """Samples stored a second of the load."""
         return self.stored / self.seconds
 
     @property
     def offered(self) -> float:
-        """The most `throughput` can be: 1 Hz a strap, plus the first batch's samples from before the run.
-        At it the server kept up (and it says nothing of how much more it could take); below it, it fell behind."""
-        return self.recorders * (self.seconds + self.batch_s) / self.seconds
+        """What `throughput` can reach: a sample a second from each strap. At it the server kept up (which says
+        nothing of how much more it could take); below it, it fell behind."""
+        return float(self.recorders)
 
     @property
     def per_worker(self) -> float:
@@ -252,9 +251,8 @@ def run_load(
             run_load_at(base, db_url, recorders=recorders, readers=readers, seconds=seconds, batch_s=batch_s)
         )
     return LoadResult(
-        backend, workers, recorders, readers, seconds, sent, accepted, duplicates, stored, stats, idle,
-        batch_s=batch_s,
-    )  # fmt: skip
+        backend, workers, recorders, readers, seconds, sent, accepted, duplicates, stored, stats, idle
+    )
 
 
 def report(results: list[LoadResult]) -> Table:
@@ -320,6 +318,10 @@ def plot(results: list[LoadResult], path: Path) -> None:
               label="stored samples/s in all")  # fmt: skip
     offered = runs[0].offered
     rate.axhline(offered, color="grey", linestyle=":", label=f"offered ({offered:.0f}/s)")
+    for i, r in enumerate(runs):  # failed requests (retried by the recorders) beside the rate they cost
+        if r.load.errors:
+            rate.annotate(f"{len(r.load.errors)} failed requests", (i, r.throughput), xytext=(0, 8),
+                          textcoords="offset points", ha="center", color="tab:red")  # fmt: skip
     rate.set(
         xlabel="workers", ylabel="samples/s", ylim=(0, 1.15 * max(offered, *(r.throughput for r in runs)))
     )

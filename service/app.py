@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -49,7 +50,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
-        db_engine = engine or make_engine(settings.resolved_database_url)
+        db_engine = engine or make_engine(settings.resolved_database_url, route_threads=settings.route_threads)
+        # Routes run in anyio's thread pool: as many threads as the pool has connections for them.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.route_threads
         if migrate_db:
             await asyncio.to_thread(migrate.upgrade, db_engine)
         live = LiveHub()

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     http_max_header_bytes: int = Field(default=64 * 2**10, ge=4 * 2**10)
     http_keep_alive_timeout_s: int = Field(default=5, ge=1)
     http_max_connections: int = Field(default=2000, ge=1)
+    # Threads serving this process's routes, and with them its database pool (route_threads + 8, see
+    # service/core/db.py). `serve --workers N` lowers it so N pools fit PostgreSQL's max_connections.
+    route_threads: int = Field(default=40, ge=2, le=1000)
     demo: bool = False
 
     @field_validator("forwarded_allow_ips", mode="before")

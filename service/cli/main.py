@@ -84,6 +84,8 @@ def _serve_workers(settings: Settings, overrides: dict[str, object], workers: in
         raise typer.Exit(2)
     for key, value in overrides.items():  # the workers read their settings from the environment
         os.environ[f"CHINUP_{key.upper()}"] = str(value)
+    if "CHINUP_ROUTE_THREADS" not in os.environ:  # N pools within PostgreSQL's connections
+        os.environ["CHINUP_ROUTE_THREADS"] = str(route_threads_for(url, workers))
     os.environ[VERBOSE_ENV] = "1" if verbose else "0"
     console.print(f"Chin Up on [bold]http://{settings.host}:{settings.port}/dashboard[/] ({workers} workers)")
     uvicorn.run(
@@ -97,6 +99,30 @@ def _serve_workers(settings: Settings, overrides: dict[str, object], workers: in
         **proxy_options(settings),
         **{**server_options(settings), "http": "service.cli.worker:HeaderDeadline"},
     )
+
+
+# Connections each worker keeps besides its pool (the live bus's two, strap claims) and what is left to
+# others on the server (psql, a second deployment, migrations): the budget `route_threads_for` divides.
+CONNECTIONS_PER_WORKER_BESIDES_POOL = 4
+CONNECTIONS_LEFT_FREE = 10
+
+
+def route_threads_for(url: str, workers: int) -> int:
+    """Route threads per worker so that `workers` pools (threads + BACKGROUND_CONNECTIONS each) and their other
+    connections stay within the server's max_connections: 4 workers at PostgreSQL's default of 100 would
+    otherwise open up to 4 x 48 and be refused ("too many clients already", measured by bench/load.py)."""
+    from sqlalchemy import create_engine, text
+
+    from service.core.db import BACKGROUND_CONNECTIONS
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            limit = int(conn.execute(text("SHOW max_connections")).scalar_one())
+    finally:
+        engine.dispose()
+    per_worker = (limit - CONNECTIONS_LEFT_FREE) // workers - CONNECTIONS_PER_WORKER_BESIDES_POOL - BACKGROUND_CONNECTIONS
+    return max(4, min(40, per_worker))  # at most the single process's 40
 
 
 def proxy_options(settings: Settings) -> dict[str, object]:

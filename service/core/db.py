@@ -49,26 +49,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 # Routes run in anyio's thread pool (40 workers) and close their session in a worker too. A pool smaller than
 # that deadlocks under load: every worker waits for a connection that only a worker can give back, until the
 # pool's 30 s timeout (found by bench/load.py: 200 recorders). So the pool can serve every worker, plus the
-# background analysis and the live recorders.
+# background analysis and the live recorders: on PostgreSQL an analysis thread holds two (its work, and the
+# session of its user's advisory lock).
 ROUTE_WORKERS = 40
-POOL_CAPACITY = ROUTE_WORKERS + 8
+BACKGROUND_CONNECTIONS = 12  # six analysis threads (asyncio's default on 2 cores) at two each
+POOL_CAPACITY = ROUTE_WORKERS + BACKGROUND_CONNECTIONS
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the per-dialect settings the service relies on."""
+def make_engine(url: str, *, route_threads: int = ROUTE_WORKERS, **kwargs: Any) -> Engine:
+    """An engine with the per-dialect settings the service relies on; its pool serves `route_threads` route
+    threads and the background work beside them."""
+    capacity = route_threads + BACKGROUND_CONNECTIONS
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 30}
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs.setdefault("poolclass", StaticPool)
         else:
-            kwargs.setdefault("pool_size", POOL_CAPACITY)  # a SQLite connection is a file handle
+            kwargs.setdefault("pool_size", capacity)  # a SQLite connection is a file handle
             kwargs.setdefault("max_overflow", 0)
             _create_private(make_url(url).database)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", POOL_CAPACITY - 10)
+    kwargs.setdefault("pool_size", min(10, capacity))
+    kwargs.setdefault("max_overflow", capacity - min(10, capacity))
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 

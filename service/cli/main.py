@@ -85,7 +85,11 @@ def _serve_workers(settings: Settings, overrides: dict[str, object], workers: in
     for key, value in overrides.items():  # the workers read their settings from the environment
         os.environ[f"CHINUP_{key.upper()}"] = str(value)
     if "CHINUP_ROUTE_THREADS" not in os.environ:  # N pools within PostgreSQL's connections
-        os.environ["CHINUP_ROUTE_THREADS"] = str(route_threads_for(url, workers))
+        try:
+            os.environ["CHINUP_ROUTE_THREADS"] = str(route_threads_for(url, workers))
+        except TooManyWorkers as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
     os.environ[VERBOSE_ENV] = "1" if verbose else "0"
     console.print(f"Chin Up on [bold]http://{settings.host}:{settings.port}/dashboard[/] ({workers} workers)")
     uvicorn.run(
@@ -105,6 +109,11 @@ def _serve_workers(settings: Settings, overrides: dict[str, object], workers: in
 # others on the server (psql, a second deployment, migrations): the budget `route_threads_for` divides.
 CONNECTIONS_PER_WORKER_BESIDES_POOL = 4
 CONNECTIONS_LEFT_FREE = 10
+MIN_ROUTE_THREADS = 4
+
+
+class TooManyWorkers(ValueError):
+    """The database cannot give this many workers their connections."""
 
 
 def route_threads_for(url: str, workers: int) -> int:
@@ -122,7 +131,14 @@ def route_threads_for(url: str, workers: int) -> int:
     finally:
         engine.dispose()
     per_worker = (limit - CONNECTIONS_LEFT_FREE) // workers - CONNECTIONS_PER_WORKER_BESIDES_POOL - BACKGROUND_CONNECTIONS
-    return max(4, min(40, per_worker))  # at most the single process's 40
+    if per_worker < MIN_ROUTE_THREADS:
+        most = (limit - CONNECTIONS_LEFT_FREE) // (MIN_ROUTE_THREADS + CONNECTIONS_PER_WORKER_BESIDES_POOL
+                                                    + BACKGROUND_CONNECTIONS)  # fmt: skip
+        raise TooManyWorkers(
+            f"{workers} workers need more connections than PostgreSQL's max_connections ({limit}) allows: "
+            f"at most {most} workers fit (or raise max_connections, or put PgBouncer in front)"
+        )
+    return min(40, per_worker)  # at most the single process's 40
 
 
 def proxy_options(settings: Settings) -> dict[str, object]:

@@ -79,7 +79,7 @@ class StreamTickets:
     def redeem(self, ticket: str) -> StreamGrant | None:
         """The grant of a valid ticket, once; None for an unknown, used or expired one."""
         user, _, rest = ticket.partition(".")
-        if not rest or not user.isdigit() or len(user) > 18:
+        if not rest or not (user.isascii() and user.isdigit()) or len(user) > 18:
             return None
         with self._sessions.begin() as db:
             found = db.execute(

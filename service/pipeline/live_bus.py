@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "chinup_live"
 MAX_PAYLOAD_BYTES = 7999  # PostgreSQL's limit is 8000 bytes, less than 8000 to be safe
 RECONNECT_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+# A server gone without closing the connection (a machine or a network lost) is noticed in seconds, not hours.
+CONNECT_OPTIONS = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                   "keepalives_count": 3, "tcp_user_timeout": 10_000}
 SEND_QUEUE = 10_000  # events waiting for the sender; past it the oldest are delivered locally instead
 
 Deliver = Callable[[int, dict[str, Any]], None]
@@ -122,7 +125,7 @@ class PostgresLiveBus:
         attempt = 0
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True, **CONNECT_OPTIONS) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
                     attempt = 0
@@ -140,7 +143,7 @@ class PostgresLiveBus:
         pending: str | None = None
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True, **CONNECT_OPTIONS) as conn:
                     attempt = 0
                     while True:
                         if pending is None:

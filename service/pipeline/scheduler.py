@@ -144,7 +144,8 @@ class Rollups:
         owed_before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ORPHAN_AFTER_S)
         with self._sessions() as db:
             rows = db.execute(
-                select(AnalysisTask.user_id, AnalysisTask.kind).where(AnalysisTask.created_at < owed_before)
+                select(AnalysisTask.user_id, AnalysisTask.kind)
+                .where(AnalysisTask.created_at < owed_before, AnalysisTask.kind == "minutes")
                 .distinct()
             ).all()  # fmt: skip
         adopted = set()
@@ -152,12 +153,11 @@ class Rollups:
             for user_id, kind in rows:
                 if any(f.user_id == user_id for f in self.failures.values()):
                     continue  # parked here already: retried by its own backoff
-                if kind == "minutes":
-                    if user_id not in self._counting:
-                        self._dirty.setdefault(user_id, [])
-                        adopted.add(user_id)
-                elif self._history.get(user_id) != "history" and user_id not in self._history_running:
-                    self._history[user_id] = kind
+                # Minutes only: a history recompute starts by clearing the user's minutes, so one another
+                # process is still running (they can take minutes) must not be started again here; what a
+                # dead process owed of it is taken up when it starts again (recover).
+                if kind == "minutes" and user_id not in self._counting:
+                    self._dirty.setdefault(user_id, [])
                     adopted.add(user_id)
         if adopted:
             log.info("adopted the owed analysis of %d user(s)", len(adopted))

@@ -15,7 +15,7 @@ import logging
 
 import psycopg
 
-from service.pipeline.live_bus import libpq_url
+from service.pipeline.live_bus import CONNECT_OPTIONS, libpq_url
 
 log = logging.getLogger(__name__)
 
@@ -51,37 +51,47 @@ class PostgresClaims:
         self._url = libpq_url(database_url)
         self._conn: psycopg.AsyncConnection | None = None
         self._held: set[int] = set()
+        self._claiming: dict[int, asyncio.Future[bool | None]] = {}
         self._lock = asyncio.Lock()  # one statement at a time on the connection, and one (re)connect
 
     async def _connection(self) -> psycopg.AsyncConnection:
         if self._conn is None or self._conn.closed:
             self._held.clear()  # a new session holds nothing
-            self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+            self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True, **CONNECT_OPTIONS)
         return self._conn
 
-    async def _query(self, sql: str, device_id: int) -> bool:
+    async def _query(self, sql: str, device_id: int) -> bool | None:
+        """The statement's boolean answer; None when PostgreSQL cannot be reached (the connection is dropped,
+        and the next query opens a new session, which holds none of the old claims)."""
         async with self._lock:
             try:
                 conn = await self._connection()
                 row = await (await conn.execute(sql, (LOCK_SPACE, device_id))).fetchone()
             except (psycopg.Error, OSError) as exc:
-                log.warning("strap claims lost PostgreSQL (%s): every claim of this process is gone",
-                            type(exc).__name__)  # fmt: skip
-                await self._drop()
-                return False
+                log.warning("strap claims cannot reach PostgreSQL (%s)", type(exc).__name__)
+                await self._drop(keep_held=True)
+                return None
             return bool(row and row[0])
 
     async def try_claim(self, device_id: int) -> bool:
         """Take the strap's claim if no process holds it; False when another does (or PostgreSQL is away)."""
-        if await self.still_held(device_id):
+        if device_id in self._held and await self.still_held(device_id):
             return True
-        granted = await self._query("SELECT pg_try_advisory_lock(%s, %s)", device_id)
-        if granted:
-            self._held.add(device_id)
-        return granted
+        query = asyncio.ensure_future(self._query("SELECT pg_try_advisory_lock(%s, %s)", device_id))
+
+        def keep(done: asyncio.Future[bool | None]) -> None:  # even if our caller was cancelled meanwhile
+            if not done.cancelled() and done.exception() is None and done.result():
+                self._held.add(device_id)
+
+        query.add_done_callback(keep)
+        self._claiming[device_id] = query
+        query.add_done_callback(lambda _done: self._claiming.pop(device_id, None))
+        return bool(await asyncio.shield(query))
 
     async def still_held(self, device_id: int) -> bool:
-        """Whether this process still holds the claim: its connection answers and holds the lock."""
+        """Whether this process still holds the claim. While PostgreSQL cannot be reached the answer is yes:
+        nobody can take the claim then, and the strap goes on into the spool; once it answers again the new
+        session holds nothing, and the recorder stops to claim the strap anew."""
         if device_id not in self._held:
             return False
         held = await self._query(
@@ -89,18 +99,24 @@ class PostgresClaims:
             " AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 2 AND granted)",
             device_id,
         )
+        if held is None:
+            return True
         if not held:
             self._held.discard(device_id)
         return held
 
     async def release(self, device_id: int) -> None:
+        claiming = self._claiming.get(device_id)
+        if claiming is not None:  # a claim asked for by a recorder cancelled meanwhile: wait for its answer
+            await asyncio.wait({claiming})
         if device_id in self._held:
             self._held.discard(device_id)
             await self._query("SELECT pg_advisory_unlock(%s, %s)", device_id)
 
-    async def _drop(self) -> None:
+    async def _drop(self, *, keep_held: bool = False) -> None:
         conn, self._conn = self._conn, None
-        self._held.clear()
+        if not keep_held:
+            self._held.clear()
         if conn is not None:
             try:
                 await conn.close()

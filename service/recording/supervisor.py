@@ -219,9 +219,8 @@ class StrapRecording:
                 await asyncio.sleep(delay_s)
         finally:
             self._sup.forget(self)
-            if self.claimed:
-                self.claimed = False
-                await self._sup.claims.release(self.info.device_id)
+            self.claimed = False
+            await self._sup.claims.release(self.info.device_id)  # also a claim granted as it was cancelled
 
     async def _claim(self) -> bool:
         """Wait until this process holds the strap's claim (at once unless another process records it);

@@ -173,6 +173,7 @@ def test_tickets_are_single_use_short_lived_and_bounded(engine: Engine) -> None:
     tickets.issue(StreamGrant(user_id=two, token_digest="e"), ttl_s=30)
     assert len(tickets) == 1  # expired ones are forgotten
     assert tickets.redeem("nonsense") is None and tickets.redeem(f"{two}.forged") is None
+    assert tickets.redeem("².x") is None  # a Unicode digit is not a user id (int() would raise)
 
 
 def sign_up_row(engine: Engine) -> int:

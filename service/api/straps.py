@@ -21,6 +21,7 @@ from service.core.db import writer_lock
 from service.core.models import Device, DeviceToken, PairedStrap
 from service.errors import ChinUpError, Conflict, NotFound
 from service.journal import check_device_cap, lock_user
+from service.recording import sightings
 from service.recording.supervisor import PairedInfo, StrapState, StrapStatus, StrapSupervisor
 
 router = APIRouter(prefix="/straps", tags=["straps"])
@@ -136,7 +137,10 @@ async def scan(
             "setting)"
         ) from exc
     # what this user heard may be paired by them (POST /straps) for strap_sighting_ttl_s
-    supervisor.saw(user.id, (advert.address for advert in found), keep_s=ctx.settings.strap_sighting_ttl_s)
+    keep_s = ctx.settings.strap_sighting_ttl_s
+    supervisor.saw(user.id, (advert.address for advert in found), keep_s=keep_s)
+    if supervisor.shared:  # a pairing may be answered by another process of the deployment
+        await asyncio.to_thread(sightings.remember, ctx.sessions, user.id, [a.address for a in found], keep_s=keep_s)
     return await asyncio.to_thread(_marked, db, user.id, found)
 
 
@@ -242,6 +246,10 @@ async def pair(
     """
     settings = ctx.settings
     seen = supervisor.seen_by(user.id, body.address, within_s=settings.strap_sighting_ttl_s)
+    if not seen and supervisor.shared:  # the scan may have run on another process
+        seen = await asyncio.to_thread(
+            sightings.heard, ctx.sessions, user.id, body.address, within_s=settings.strap_sighting_ttl_s
+        )
     info = await asyncio.to_thread(
         functools.partial(_pair_row, db, user.id, body, seen=seen, settings=settings)
     )

@@ -441,3 +441,14 @@ class LoginEvent(Base):
     account: Mapped[str | None] = mapped_column(String(320))
     address: Mapped[str] = mapped_column(String(64))
     at_s: Mapped[float] = mapped_column(Float)  # seconds since the epoch
+
+
+class StrapSighting(Base):
+    """A strap address this user's scan heard, and when (seconds since the epoch): on PostgreSQL, so that a
+    pairing answered by any process of the deployment sees the scan another process ran (`--workers N`)."""
+
+    __tablename__ = "strap_sightings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(17), primary_key=True)
+    seen_s: Mapped[float] = mapped_column(Float)

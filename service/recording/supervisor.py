@@ -515,6 +515,11 @@ class StrapSupervisor:
             self.live.publish(recording.info.user_id, stopped.event())
 
     @property
+    def shared(self) -> bool:
+        """Whether other processes may serve this deployment's requests too (claims on PostgreSQL)."""
+        return not isinstance(self.claims, LocalClaims)
+
+    @property
     def recorder_count(self) -> int:
         """How many straps have a recorder now (for the health of the service and for tests)."""
         return len(self._recordings)

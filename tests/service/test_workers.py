@@ -302,8 +302,9 @@ def _node(db_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str, Pa
 def test_a_paired_strap_is_recorded_by_one_process_and_taken_over_within_10_s_of_a_sigkill(
     pg_url: str, tmp_path: Path
 ) -> None:
-    """Two servers in range of one strap (each hears its own copy of it): one records, the other stands by
-    on the strap's claim; the recorder SIGKILLed, the other records within 10 s and samples keep coming."""
+    """Two servers in range of one strap (each hears its own copy of it): a scan through one lets the user
+    pair through the other; one records, the other stands by on the strap's claim; the recorder SIGKILLed,
+    the other records within 10 s and samples keep coming."""
     nodes = []
     try:
         for n in (1, 2):
@@ -313,7 +314,8 @@ def test_a_paired_strap_is_recorded_by_one_process_and_taken_over_within_10_s_of
         (a, a_url, a_log), (b, b_url, b_log) = nodes
         with httpx.Client(base_url=a_url, timeout=30) as on_a, httpx.Client(base_url=b_url, timeout=30) as on_b:
             user = sign_up(on_a)
-            found = on_a.get("/api/v1/straps/scan", params={"seconds": 3}, headers=user.headers).json()
+            # the scan runs on B, the pairing on A: sightings are shared through the database
+            found = on_b.get("/api/v1/straps/scan", params={"seconds": 3}, headers=user.headers).json()
             strap = next(s for s in found if s["name"] == SHARED_STRAP)
             paired = on_a.post("/api/v1/straps", json={"address": strap["address"]}, headers=user.headers)
             assert paired.status_code == 201, paired.text

@@ -30,7 +30,7 @@ from service.importers.background import ImportJobs
 from service.pipeline.live import LiveHub, StreamTickets
 from service.pipeline.live_bus import PostgresLiveBus
 from service.pipeline.scheduler import Rollups
-from service.recording.claims import strap_claims
+from service.recording.claims import LocalClaims, PostgresClaims
 from service.recording.supervisor import StrapSupervisor
 from service.web.context import AppContext
 from service.web.errors import document_errors, ids_in_range
@@ -61,10 +61,11 @@ def create_app(
         live.tickets = StreamTickets(sessions)
         # Several processes may share a PostgreSQL database: live events cross them through NOTIFY, and a
         # strap is recorded by whichever holds its claim. SQLite is one process: both stay in it.
+        shared = db_engine.dialect.name == "postgresql"
         shared_url = db_engine.url.render_as_string(hide_password=False)
-        bus = PostgresLiveBus(shared_url) if db_engine.dialect.name == "postgresql" else None
+        bus = PostgresLiveBus(shared_url) if shared else None
         live.bus = bus
-        if bus is not None:  # log-in guesses counted alike by every process
+        if shared:  # log-in guesses counted alike by every process
             app.state.login_throttle = SharedLoginThrottle.shared(settings, sessions)
         rollups = Rollups(
             sessions, live, debounce_s=settings.analysis_debounce_s, quiet_s=settings.analysis_quiet_s
@@ -79,7 +80,7 @@ def create_app(
             sessions=sessions,
             live=live,
             asgi_app=app,
-            claims=strap_claims(shared_url),
+            claims=PostgresClaims(shared_url) if shared else LocalClaims(),
         )
         async with asyncio.TaskGroup() as tasks:
             if bus is not None:

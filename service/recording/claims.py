@@ -130,8 +130,3 @@ class PostgresClaims:
 
 
 StrapClaims = LocalClaims | PostgresClaims
-
-
-def strap_claims(database_url: str) -> StrapClaims:
-    """The claims for this database: advisory locks on PostgreSQL, this process alone on SQLite."""
-    return PostgresClaims(database_url) if database_url.startswith("postgresql") else LocalClaims()

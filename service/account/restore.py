@@ -127,12 +127,12 @@ class _Restore:
             found = list(self.each("interviews.json reflection", [row["reflection"]],
                                    lambda r: rows.reflection(r, self.now)))  # fmt: skip
             if found:
-                interview.reflection = Reflection(**found[0][1])
+                interview.reflection = Reflection(**found[0][1], user_id=user_id)
         feedback = row.get("feedback") or []
         for _, values_fb in self.each("interviews.json feedback", feedback if isinstance(feedback, list) else [feedback],
                                       rows.feedback):  # fmt: skip
             if not any(all(getattr(old, k) == v for k, v in values_fb.items()) for old in interview.feedback):
-                interview.feedback.append(Feedback(**values_fb))
+                interview.feedback.append(Feedback(**values_fb, user_id=user_id))
         return added
 
 

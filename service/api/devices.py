@@ -63,7 +63,7 @@ def _token_public(row: DeviceToken) -> DeviceTokenPublic:
     )
 
 
-def _issue_token(db: SessionDep, device_id: int) -> tuple[DeviceToken, str]:
+def _issue_token(db: SessionDep, user_id: int, device_id: int) -> tuple[DeviceToken, str]:
     """A new upload token for the device; every older one still active is revoked (rotation)."""
     now = dt.datetime.now(dt.UTC)
     db.execute(
@@ -72,7 +72,7 @@ def _issue_token(db: SessionDep, device_id: int) -> tuple[DeviceToken, str]:
         .values(revoked_at=now)
     )
     token = new_token(DEVICE_TOKEN_PREFIX)
-    row = DeviceToken(device_id=device_id, token_hash=token_digest(token), created_at=now)
+    row = DeviceToken(device_id=device_id, user_id=user_id, token_hash=token_digest(token), created_at=now)
     db.add(row)
     db.flush()
     return row, token
@@ -106,7 +106,7 @@ def _register(
         response.status_code = status.HTTP_200_OK
         device.name = body.name
         device.model = body.model or device.model
-    _, token = _issue_token(db, device.id)
+    _, token = _issue_token(db, user_id, device.id)
     db.commit()
     return DeviceRegistered(**DevicePublic.model_validate(device).model_dump(), upload_token=token)
 
@@ -151,7 +151,7 @@ def rotate_device_token(device_id: int, user: CurrentUser, db: SessionDep) -> De
     """Rotate: a new upload token (shown this once), every other one of the device revoked; the device and
     its samples stay. The service's own recorder of a paired strap mints itself a new one when refused."""
     get_owned_device(db, user.id, device_id)
-    row, token = _issue_token(db, device_id)
+    row, token = _issue_token(db, user.id, device_id)
     db.commit()
     return DeviceTokenIssued(**_token_public(row).model_dump(), upload_token=token)
 

@@ -20,7 +20,7 @@ from service.config import Settings
 from service.core.db import writer_lock
 from service.core.models import Device, DeviceToken, PairedStrap
 from service.errors import ChinUpError, Conflict, NotFound
-from service.journal import check_device_cap, lock_user
+from service.journal import check_device_cap, lock_strap_address, lock_user
 from service.recording import sightings
 from service.recording.supervisor import PairedInfo, StrapState, StrapStatus, StrapSupervisor
 
@@ -163,6 +163,7 @@ def _pair_row(db: Session, user_id: int, body: PairBody, *, seen: bool, settings
     address = body.address.upper()
     with writer_lock(db.get_bind()):  # type: ignore[arg-type]  # SQLite: the caps' counts hold until commit
         lock_user(db, user_id)
+        lock_strap_address(db, address)
         row = db.scalar(select(PairedStrap).where(PairedStrap.address == address))
         if row is None or row.user_id != user_id:
             _check_claim(db, user_id, row, seen=seen, settings=settings)
@@ -209,7 +210,7 @@ def _pair_locked(
         row = PairedStrap(user_id=user_id, device_id=device.id, address=address, name=device.name)
         db.add(row)
     row.recording = True
-    db.commit()  # the unique address settles a race between two users: the loser gets 409
+    db.commit()  # releases the address lock: a second user's pairing now finds this row (409)
     return PairedInfo(user_id, row.device_id, row.address, row.name)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -47,6 +48,19 @@ def _user_fk() -> Mapped[int]:
     return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
+def _owned_by(table: str, column: str) -> ForeignKeyConstraint:
+    """A reference to another of the same user's rows, carrying the user id: the row and what it points at
+    always share an owner, and (Citus) live on the same shard. The parent has (id, user_id) unique."""
+    return ForeignKeyConstraint([column, "user_id"], [f"{table}.id", f"{table}.user_id"], ondelete="CASCADE")
+
+
+def _row_key() -> UniqueConstraint:
+    """(id, user_id) unique, the target of `_owned_by`. On PostgreSQL the primary key is (id, user_id) too
+    (migration 0009), so the schema can be distributed by user id; SQLite numbers rows only through a
+    one-column INTEGER PRIMARY KEY, so there `id` stays the key."""
+    return UniqueConstraint("id", "user_id")
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -71,10 +85,12 @@ class AccessToken(Base):
     """A user's bearer token, stored as a SHA-256 digest; revoked by setting revoked_at."""
 
     __tablename__ = "access_tokens"
+    # Unique with the user id (Citus: every unique key holds the distribution column); looked up by its prefix.
+    __table_args__ = (UniqueConstraint("token_hash", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = _user_fk()
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
@@ -82,7 +98,7 @@ class AccessToken(Base):
 
 class Device(Base):
     __tablename__ = "devices"
-    __table_args__ = (UniqueConstraint("user_id", "address"),)
+    __table_args__ = (UniqueConstraint("user_id", "address"), _row_key())
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = _user_fk()
@@ -99,10 +115,12 @@ class DeviceToken(Base):
     """An upload token that may only ingest samples for its one device."""
 
     __tablename__ = "device_tokens"
+    __table_args__ = (_owned_by("devices", "device_id"), UniqueConstraint("token_hash", "user_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = _user_fk()
+    device_id: Mapped[int] = mapped_column(index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
 
@@ -111,11 +129,13 @@ class Sample(Base):
     """One reading of a strap: idempotent on (device, t_ms); RR intervals kept as space-separated ms."""
 
     __tablename__ = "samples"
-    __table_args__ = (Index("ix_samples_user_t", "user_id", "t_ms"),)
+    # The key is (device_id, t_ms, user_id): a device is one user's, so it is unique on (device, t) as before,
+    # and it holds the user id for Citus.
+    __table_args__ = (Index("ix_samples_user_t", "user_id", "t_ms"), _owned_by("devices", "device_id"))
 
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    device_id: Mapped[int] = mapped_column(primary_key=True)
     t_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     bpm: Mapped[int] = mapped_column(SmallInteger)
     rr_ms: Mapped[str | None] = mapped_column(Text)
     contact: Mapped[bool | None] = mapped_column(Boolean)
@@ -136,7 +156,7 @@ class CheckIn(Base):
 
 class Interview(Base):
     __tablename__ = "interviews"
-    __table_args__ = (Index("ix_interviews_user_at", "user_id", "at"),)
+    __table_args__ = (Index("ix_interviews_user_at", "user_id", "at"), _row_key())
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -159,9 +179,11 @@ class Reflection(Base):
     """What went well, what did not, lessons; the times each part was first written are kept for the plan."""
 
     __tablename__ = "reflections"
+    __table_args__ = (_owned_by("interviews", "interview_id"), UniqueConstraint("interview_id", "user_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    interview_id: Mapped[int]
     went_well: Mapped[list[str]] = mapped_column(JSON, default=list)
     went_poorly: Mapped[list[str]] = mapped_column(JSON, default=list)
     lessons: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -176,9 +198,11 @@ class Reflection(Base):
 
 class Feedback(Base):
     __tablename__ = "feedback"
+    __table_args__ = (_owned_by("interviews", "interview_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    interview_id: Mapped[int] = mapped_column(index=True)
     requested_at: Mapped[dt.datetime | None]
     received_at: Mapped[dt.datetime | None]
     notes: Mapped[str | None] = mapped_column(Text)
@@ -205,7 +229,7 @@ class PracticeSession(Base):
 
 class Application(Base):
     __tablename__ = "applications"
-    __table_args__ = (Index("ix_applications_user_applied", "user_id", "applied_at"),)
+    __table_args__ = (Index("ix_applications_user_applied", "user_id", "applied_at"), _row_key())
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -220,10 +244,13 @@ class ApplicationStatusEvent(Base):
     """One status an application took and when: the answer's `history`, oldest first."""
 
     __tablename__ = "application_status_events"
-    __table_args__ = (Index("ix_application_status_events_app_at", "application_id", "at"),)
+    __table_args__ = (
+        Index("ix_application_status_events_app_at", "application_id", "at"),
+        _owned_by("applications", "application_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    application_id: Mapped[int]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime]
@@ -327,14 +354,20 @@ class WorkoutSession(Base):
 
 
 class PairedStrap(Base):
-    """A strap the service records by itself; its address is unique per service, so one owner only."""
+    """A strap the service records by itself. One owner per address across the service: pairing checks it
+    under a lock on the address (service.api.straps), since a key unique across users cannot be distributed."""
 
     __tablename__ = "paired_straps"
+    __table_args__ = (
+        _owned_by("devices", "device_id"),
+        UniqueConstraint("device_id", "user_id"),
+        UniqueConstraint("address", "user_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = _user_fk()
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), unique=True)
-    address: Mapped[str] = mapped_column(String(64), unique=True)
+    device_id: Mapped[int]
+    address: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(120))
     recording: Mapped[bool] = mapped_column(default=True)
     # The upload token the service's own recorder uses (replaced at each start, so none pile up).

@@ -79,6 +79,7 @@ def _journal(db: Session, user: User, interview_at: dt.datetime) -> None:
     db.add(
         Reflection(
             interview_id=interview.id,
+            user_id=user.id,
             went_well=["Clear story about the pricing dashboard", "Good questions for the panel"],
             went_poorly=["Froze on the SQL window-function question", "Rushed the case study"],
             lessons=[
@@ -91,7 +92,7 @@ def _journal(db: Session, user: User, interview_at: dt.datetime) -> None:
             moved_on_at=interview_at + 6 * day,
         )
     )
-    db.add(Feedback(interview_id=interview.id, requested_at=interview_at + 2 * day,
+    db.add(Feedback(interview_id=interview.id, user_id=user.id, requested_at=interview_at + 2 * day,
                     received_at=interview_at + 9 * day,
                     notes="Strong product sense; SQL fluency under pressure was the gap."))  # fmt: skip
     for k in range(5):
@@ -119,6 +120,7 @@ def _second_interview(db: Session, user: User, interview_at: dt.datetime) -> Non
     db.add(
         Reflection(
             interview_id=interview.id,
+            user_id=user.id,
             went_well=["Walked through the SQL calmly, out loud", "Asked about the team's data stack"],
             went_poorly=["Vague on how I measured the dashboard's impact"],
             lessons=[
@@ -129,7 +131,7 @@ def _second_interview(db: Session, user: User, interview_at: dt.datetime) -> Non
             went_poorly_at=interview_at + 0.5 * day,
         )
     )
-    db.add(Feedback(interview_id=interview.id, requested_at=interview_at + 1 * day))
+    db.add(Feedback(interview_id=interview.id, user_id=user.id, requested_at=interview_at + 1 * day))
 
 
 def _has_demo_user(engine: Engine) -> int | None:

@@ -13,6 +13,7 @@ from service.journal.ownership import (
     get_owned_feedback,
     get_owned_interview,
     get_owned_session,
+    lock_strap_address,
     lock_user,
     refuse_future,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "get_owned_feedback",
     "get_owned_interview",
     "get_owned_session",
+    "lock_strap_address",
     "lock_user",
     "refuse_future",
 ]

@@ -192,7 +192,7 @@ def check_practice_span(db: Session, practice: PracticeSession, changes: Mapping
 
 def put_reflection(db: Session, interview: Interview, body: ReflectionPut) -> Reflection:
     """Replace the interview's reflection (written if there was none), committed."""
-    reflection = interview.reflection or Reflection(interview_id=interview.id)
+    reflection = interview.reflection or Reflection(interview_id=interview.id, user_id=interview.user_id)
     write_reflection(reflection=reflection, body=body, now=dt.datetime.now(dt.UTC))
     db.add(reflection)
     db.commit()
@@ -220,7 +220,7 @@ def _first_written(items: list[Any], since: dt.datetime | None, now: dt.datetime
 
 def add_feedback(db: Session, interview: Interview, values: Mapping[str, Any]) -> Feedback:
     """Store a feedback record under the interview, committed."""
-    feedback = Feedback(interview_id=interview.id, **values)
+    feedback = Feedback(interview_id=interview.id, user_id=interview.user_id, **values)
     db.add(feedback)
     db.commit()
     return feedback

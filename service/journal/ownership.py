@@ -77,6 +77,17 @@ def lock_user(db: Session, user_id: int) -> None:
     db.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
+STRAP_ADDRESS_SPACE = 0x43485553  # the advisory-lock namespace of strap addresses being paired
+
+
+def lock_strap_address(db: Session, address: str) -> None:
+    """Serialise pairings of one strap address across users and processes within the transaction, so that
+    "one account per strap" holds without a key unique across users (which a schema distributed by user
+    cannot have). PostgreSQL: an advisory transaction lock; SQLite admits one writer (`writer_lock`)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(func.pg_advisory_xact_lock(STRAP_ADDRESS_SPACE, func.hashtext(address))))
+
+
 def check_device_cap(db: Session, user_id: int, cap: int) -> None:
     """Refuse a new device past the user's cap (max_devices_per_user): one account, one person's devices;
     thousands of fake ones would each cost a recorder, a spool and rows. Call it after `lock_user`."""

@@ -330,7 +330,7 @@ def parse_rr(text: str | None) -> list[float]:
 
 _INSERT_SQL = {  # one row per parameter set, for executemany (SQLite: see _sqlite_insert_sql)
     "postgresql": "INSERT INTO samples (device_id, t_ms, user_id, bpm, rr_ms, contact) VALUES (%s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (device_id, t_ms) DO NOTHING",
+    " ON CONFLICT (device_id, t_ms, user_id) DO NOTHING",
 }
 # On SQLite, rows go in multi-row statements of this many rows (fewer if the build allows fewer parameters).
 # sqlite3's executemany steps once per row, letting go of the GIL and taking it back each time; with uploads
@@ -346,7 +346,7 @@ def _sqlite_insert_sql(rows: int) -> str:
     return (
         "INSERT INTO samples (device_id, t_ms, user_id, bpm, rr_ms, contact) VALUES "
         + ",".join(["(?,?,?,?,?,?)"] * rows)
-        + " ON CONFLICT (device_id, t_ms) DO NOTHING"
+        + " ON CONFLICT (device_id, t_ms, user_id) DO NOTHING"
     )
 
 

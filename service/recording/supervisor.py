@@ -555,7 +555,7 @@ class StrapSupervisor:
                 return None
             if paired.recorder_token_id is not None:
                 db.execute(delete(DeviceToken).where(DeviceToken.id == paired.recorder_token_id))
-            row = DeviceToken(device_id=device_id, token_hash=token_digest(token))
+            row = DeviceToken(device_id=device_id, user_id=paired.user_id, token_hash=token_digest(token))
             db.add(row)
             db.flush()
             paired.recorder_token_id = row.id

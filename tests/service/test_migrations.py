@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, insert, inspect, select
+from sqlalchemy import Engine, create_engine, insert, inspect, select, text
 
 from service.core import migrate
 from service.core.models import Base
+from tests.support.databases import fresh_database
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
@@ -62,3 +63,50 @@ def test_0006_starts_the_history_of_every_application_that_has_a_status(tmp_path
         rows = conn.execute(select(events.c.user_id, events.c.status, events.c.at)).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(user_id, "sent", applied)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0009_keys_every_row_by_its_user_and_keeps_them_all(backend: str, tmp_path: Path) -> None:
+    """A database of 0008 with a user's samples, tokens, reflection, feedback and paired strap: after 0009
+    every row is still there, the new user ids are the owners', and SQLite's references all hold (its batch
+    rebuilds of devices and interviews must not cascade into their children)."""
+    with fresh_database(backend, tmp_path) as url:
+        engine = create_engine(url)
+        migrate.upgrade(engine, "0008")
+        with engine.begin() as conn:
+            day = "2024-01-01"
+            user_id = conn.execute(
+                text("INSERT INTO users (email, password_hash, timezone, daily_target_minutes, nudge_time,"
+                     " nudges_enabled, is_demo, created_at) VALUES ('old@example.org', 'x', 'UTC', 60, '18:00',"
+                     " false, false, :day) RETURNING id"), {"day": day},
+            ).scalar_one()  # fmt: skip
+            device_id = conn.execute(
+                text("INSERT INTO devices (user_id, name, created_at) VALUES (:u, 'H10', :day) RETURNING id"),
+                {"u": user_id, "day": day},
+            ).scalar_one()
+            conn.execute(text("INSERT INTO device_tokens (device_id, token_hash, created_at) VALUES (:d, 'h', :day)"),
+                         {"d": device_id, "day": day})  # fmt: skip
+            conn.execute(text("INSERT INTO samples (device_id, t_ms, user_id, bpm) VALUES (:d, :t, :u, 70)"),
+                         [{"d": device_id, "t": t * 1000, "u": user_id} for t in range(500)])  # fmt: skip
+            interview_id = conn.execute(
+                text("INSERT INTO interviews (user_id, company, role, at, created_at) VALUES (:u, 'Globex',"
+                     " 'Analyst', :day, :day) RETURNING id"), {"u": user_id, "day": day},
+            ).scalar_one()  # fmt: skip
+            conn.execute(text("INSERT INTO reflections (interview_id, went_well, went_poorly, lessons, updated_at)"
+                              " VALUES (:i, '[]', '[]', '[]', :day)"), {"i": interview_id, "day": day})  # fmt: skip
+            conn.execute(text("INSERT INTO feedback (interview_id, created_at) VALUES (:i, :day)"),
+                         [{"i": interview_id, "day": day}] * 2)  # fmt: skip
+            conn.execute(text("INSERT INTO paired_straps (user_id, device_id, address, name, recording, paired_at)"
+                              " VALUES (:u, :d, 'C0:FF:EE:00:00:01', 'H10', true, :day)"),
+                         {"u": user_id, "d": device_id, "day": day})  # fmt: skip
+        migrate.upgrade(engine)
+        counts = {"samples": 500, "device_tokens": 1, "reflections": 1, "feedback": 2, "paired_straps": 1}
+        with engine.connect() as conn:
+            for table, expected in counts.items():
+                owners = conn.execute(text(f"SELECT user_id, count(*) FROM {table} GROUP BY user_id")).all()
+                assert [tuple(r) for r in owners] == [(user_id, expected)], table
+            if backend == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+            pk = inspect(conn).get_pk_constraint("samples")["constrained_columns"]
+        engine.dispose()
+        assert pk == ["device_id", "t_ms", "user_id"]

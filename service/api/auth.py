@@ -48,7 +48,7 @@ def login(
             throttle.failed(account, address)
             raise Unauthorized("incorrect email or password")
         throttle.succeeded(account, address)
-    token = new_token(USER_TOKEN_PREFIX)
+    token = new_token(USER_TOKEN_PREFIX, user.id)
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ctx.settings.access_token_ttl_s)
     db.add(AccessToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at))
     db.commit()

@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -16,7 +16,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from service.core.models import AccessToken, Device, DeviceToken, User
-from service.core.security import DEVICE_TOKEN_PREFIX, token_digest, verify_password
+from service.core.security import (
+    DEVICE_TOKEN_PREFIX,
+    USER_TOKEN_PREFIX,
+    token_digest,
+    token_user,
+    verify_password,
+)
 from service.errors import Forbidden, Unauthorized
 from service.web.context import AppContext
 from service.web.throttle import LoginThrottle
@@ -59,12 +65,20 @@ class Principal:
     device_id: int | None = None
 
 
+def _named_user(table: type[AccessToken] | type[DeviceToken], token: str, prefix: str) -> list[Any]:
+    """The lookup's condition on the user the token names, if it names one (service.core.security.new_token)."""
+    user_id = token_user(token, prefix)
+    return [] if user_id is None else [table.user_id == user_id]
+
+
 def _user_from_token(db: Session, token: str) -> User:
     now = dt.datetime.now(dt.UTC)
     row = db.execute(
         select(User, AccessToken.expires_at, AccessToken.revoked_at)
         .join(AccessToken, AccessToken.user_id == User.id)
-        .where(AccessToken.token_hash == token_digest(token))
+        .where(
+            AccessToken.token_hash == token_digest(token), *_named_user(AccessToken, token, USER_TOKEN_PREFIX)
+        )
     ).first()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized("invalid or expired token")
@@ -75,8 +89,12 @@ def _device_principal(db: Session, token: str) -> Principal:
     row = db.execute(
         select(User, Device.id)
         .join(Device, Device.user_id == User.id)
-        .join(DeviceToken, DeviceToken.device_id == Device.id)
-        .where(DeviceToken.token_hash == token_digest(token), DeviceToken.revoked_at.is_(None))
+        .join(DeviceToken, (DeviceToken.device_id == Device.id) & (DeviceToken.user_id == Device.user_id))
+        .where(
+            DeviceToken.token_hash == token_digest(token),
+            DeviceToken.revoked_at.is_(None),
+            *_named_user(DeviceToken, token, DEVICE_TOKEN_PREFIX),
+        )
     ).first()
     if row is None:
         raise Unauthorized("invalid device token")

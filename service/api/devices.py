@@ -71,7 +71,7 @@ def _issue_token(db: SessionDep, user_id: int, device_id: int) -> tuple[DeviceTo
         .where(DeviceToken.device_id == device_id, DeviceToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    token = new_token(DEVICE_TOKEN_PREFIX)
+    token = new_token(DEVICE_TOKEN_PREFIX, user_id)
     row = DeviceToken(device_id=device_id, user_id=user_id, token_hash=token_digest(token), created_at=now)
     db.add(row)
     db.flush()

@@ -34,9 +34,23 @@ def verify_password(password: str, password_hash: str | None) -> bool:
     return _password_hash.verify(password, password_hash)
 
 
-def new_token(prefix: str) -> str:
-    """A random bearer token; the prefix tells a user token from a device upload token at a glance."""
-    return prefix + secrets.token_urlsafe(32)
+def new_token(prefix: str, user_id: int | None = None) -> str:
+    """A random bearer token; the prefix tells a user token from a device upload token at a glance.
+
+    Given the user, the token names it (`cu_42.<random>`), so its lookup is keyed by user like every other
+    read: one shard of a schema distributed by user instead of all. The name is not trusted: a token is found
+    only where its digest and its user both match.
+    """
+    body = secrets.token_urlsafe(32)  # its alphabet has no "."
+    return f"{prefix}{user_id}.{body}" if user_id is not None else prefix + body
+
+
+def token_user(token: str, prefix: str) -> int | None:
+    """The user a token names, None for a token without one (issued before tokens named their user)."""
+    named, dot, _ = token.removeprefix(prefix).partition(".")
+    if not dot or not named.isascii() or not named.isdigit() or len(named) > 18:
+        return None
+    return int(named)
 
 
 def token_digest(token: str) -> str:

@@ -141,7 +141,7 @@ def _has_demo_user(engine: Engine) -> int | None:
 
 def _new_token(engine: Engine, user_id: int, now: dt.datetime) -> str:
     """A fresh access token for the live strap's recorder (a kept database's old one may have expired)."""
-    token = new_token(USER_TOKEN_PREFIX)
+    token = new_token(USER_TOKEN_PREFIX, user_id)
     with make_session_factory(engine)() as db:
         db.add(
             AccessToken(
@@ -185,7 +185,7 @@ def seed_demo(
         _second_interview(
             db, user, dt.datetime.combine(second_day, dt.time(14, 0), tzinfo=tz).astimezone(dt.UTC)
         )
-        token = new_token(USER_TOKEN_PREFIX)
+        token = new_token(USER_TOKEN_PREFIX, user.id)
         db.add(
             AccessToken(
                 user_id=user.id, token_hash=token_digest(token), expires_at=now + dt.timedelta(days=30)

@@ -325,7 +325,9 @@ class StrapRecording:
                 log.warning("%s (%s): still stopping after %.0f s", self.info.name, self.info.address,
                             STOP_TIMEOUT_S)  # fmt: skip
         if heard_as != self.info.name and self.info.name == self.info.address:
-            await self._learn_name(heard_as)  # stopped at once after connecting: not yet kept by the publisher
+            await self._learn_name(
+                heard_as
+            )  # stopped at once after connecting: not yet kept by the publisher
         if was_recording:
             stopped = StrapStatus(self.info.device_id, self.info.address, self.info.name, StrapState.STOPPED)
             self._sup.live.publish(self.info.user_id, stopped.event())
@@ -546,7 +548,6 @@ class StrapSupervisor:
 
         The pairing row is locked (PostgreSQL) so two mints for one strap cannot both leave a token.
         """
-        token = new_token(DEVICE_TOKEN_PREFIX)
         with self.sessions() as db:
             paired = db.scalar(
                 select(PairedStrap).where(PairedStrap.device_id == device_id).with_for_update()
@@ -555,6 +556,7 @@ class StrapSupervisor:
                 return None
             if paired.recorder_token_id is not None:
                 db.execute(delete(DeviceToken).where(DeviceToken.id == paired.recorder_token_id))
+            token = new_token(DEVICE_TOKEN_PREFIX, paired.user_id)
             row = DeviceToken(device_id=device_id, user_id=paired.user_id, token_hash=token_digest(token))
             db.add(row)
             db.flush()

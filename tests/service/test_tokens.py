@@ -9,7 +9,10 @@ import time
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine, insert
 
+from service.core.models import AccessToken
+from service.core.security import USER_TOKEN_PREFIX, new_token, token_digest, token_user
 from tests.support.bystander import served_meanwhile
 from tests.support.users import register_device, sign_up
 
@@ -143,3 +146,35 @@ def test_another_users_device_tokens_are_404(http: httpx.Client) -> None:
     assert (
         http.get(f"{API}/devices/{his['id']}/tokens", headers=bearer(his["upload_token"])).status_code == 401
     )
+
+
+def test_a_token_names_its_user_and_a_forged_name_is_refused(http: httpx.Client, engine: Engine) -> None:
+    """New tokens name their user (`cu_<id>.`, `cud_<id>.`), so the lookup reads one user's rows (one shard of a
+    schema distributed by user). The name is not trusted: the same secret under another user's id is refused;
+    a token from before (no name) still works."""
+    owner, other = sign_up(http), sign_up(http)
+    device = register_device(http, owner, name="H10")
+    assert owner.token.startswith(f"cu_{owner.id}.")
+    assert device["upload_token"].startswith(f"cud_{owner.id}.")
+    forged = owner.token.replace(f"cu_{owner.id}.", f"cu_{other.id}.", 1)
+    assert http.get(f"{API}/me", headers=bearer(forged)).status_code == 401
+    forged_upload = device["upload_token"].replace(f"cud_{owner.id}.", f"cud_{other.id}.", 1)
+    assert upload(http, device["id"], forged_upload) == 401
+    for odd in (f"cu_{owner.id}x.{owner.token}", "cu_.abc", f"cu_{'9' * 40}.abc"):
+        assert http.get(f"{API}/me", headers=bearer(odd)).status_code == 401, odd
+    unnamed = new_token(USER_TOKEN_PREFIX)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(AccessToken).values(
+                user_id=owner.id, token_hash=token_digest(unnamed), created_at=dt.datetime.now(dt.UTC),
+                expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+            )
+        )  # fmt: skip
+    me = http.get(f"{API}/me", headers=bearer(unnamed))
+    assert me.status_code == 200 and me.json()["id"] == owner.id
+
+
+def test_only_plain_digits_name_a_user() -> None:
+    assert token_user("cu_42.abc", USER_TOKEN_PREFIX) == 42
+    for token in ("cu_abc", "cu_².abc", "cu_٤٢.abc", "cu_.abc", "cu_4 2.abc", f"cu_{'9' * 19}.abc"):
+        assert token_user(token, USER_TOKEN_PREFIX) is None, token

@@ -15,13 +15,14 @@ from sqlalchemy import Engine, inspect, select
 
 from service.api.straps import PairBody, _pair_row
 from service.config import Settings
+from service.core import distribution
 from service.core.db import make_session_factory
 from service.core.models import Base, Device, PairedStrap, User
 from service.errors import Conflict
 
-REFERENCE_TABLES = {"users"}  # the tenants themselves: replicated to every node
+REFERENCE_TABLES = set(distribution.REFERENCE_TABLES)  # the tenants themselves: replicated to every node
 # Not a user's data: the log-in throttle counts guesses at accounts that may not exist (a coordinator table).
-LOCAL_TABLES = {"login_events", "alembic_version"}
+LOCAL_TABLES = {*distribution.COORDINATOR_TABLES, "alembic_version"}
 
 
 def _user_tables(engine: Engine) -> list[str]:
@@ -72,6 +73,19 @@ def test_a_reference_between_two_of_a_users_rows_holds_the_user_on_both_sides(en
             assert pairs.get("user_id") == "user_id", f"{table} -> {fk['referred_table']}: {pairs}"
             seen += 1
     assert seen >= 6  # tokens, samples and paired straps to devices; reflections, feedback; status events
+
+
+def test_the_distribution_statements_name_every_users_table_after_what_it_refers_to(engine: Engine) -> None:
+    schema = inspect(engine)
+    order = distribution.distributed_tables()
+    assert sorted(order) == _user_tables(engine)
+    for table in order:
+        for fk in schema.get_foreign_keys(table):
+            parent = fk["referred_table"]
+            assert parent in REFERENCE_TABLES or order.index(parent) < order.index(table), (table, parent)
+    statements = distribution.distribution_sql()
+    assert statements.count("SELECT create_reference_table('users')") == 1
+    assert sum("create_distributed_table" in s for s in statements) == len(order)
 
 
 def test_two_users_pairing_one_strap_at_once_get_one_pairing(engine: Engine) -> None:

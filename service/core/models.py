@@ -182,7 +182,7 @@ class Reflection(Base):
     __table_args__ = (_owned_by("interviews", "interview_id"), UniqueConstraint("interview_id", "user_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = _user_fk()
     interview_id: Mapped[int]
     went_well: Mapped[list[str]] = mapped_column(JSON, default=list)
     went_poorly: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -201,7 +201,7 @@ class Feedback(Base):
     __table_args__ = (_owned_by("interviews", "interview_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = _user_fk()
     interview_id: Mapped[int] = mapped_column(index=True)
     requested_at: Mapped[dt.datetime | None]
     received_at: Mapped[dt.datetime | None]

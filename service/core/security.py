@@ -48,9 +48,10 @@ def new_token(prefix: str, user_id: int | None = None) -> str:
 def token_user(token: str, prefix: str) -> int | None:
     """The user a token names, None for a token without one (issued before tokens named their user)."""
     named, dot, _ = token.removeprefix(prefix).partition(".")
-    if not dot or not named.isascii() or not named.isdigit() or len(named) > 18:
+    if not dot or not named.isascii() or not named.isdigit() or len(named) > 10:
         return None
-    return int(named)
+    user_id = int(named)
+    return user_id if user_id <= 2**31 - 1 else None  # an id the database's integer column can hold
 
 
 def token_digest(token: str) -> str:

@@ -83,7 +83,8 @@ STRAP_ADDRESS_SPACE = 0x43485553  # the advisory-lock namespace of strap address
 def lock_strap_address(db: Session, address: str) -> None:
     """Serialise pairings of one strap address across users and processes within the transaction, so that
     "one account per strap" holds without a key unique across users (which a schema distributed by user
-    cannot have). PostgreSQL: an advisory transaction lock; SQLite admits one writer (`writer_lock`)."""
+    cannot have). PostgreSQL: an advisory transaction lock, across processes; SQLite is served by one process
+    (`--workers` above 1 is refused there), whose `writer_lock` admits one pairing at a time."""
     if db.get_bind().dialect.name == "postgresql":
         db.execute(select(func.pg_advisory_xact_lock(STRAP_ADDRESS_SPACE, func.hashtext(address))))
 

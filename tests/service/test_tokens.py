@@ -160,7 +160,13 @@ def test_a_token_names_its_user_and_a_forged_name_is_refused(http: httpx.Client,
     assert http.get(f"{API}/me", headers=bearer(forged)).status_code == 401
     forged_upload = device["upload_token"].replace(f"cud_{owner.id}.", f"cud_{other.id}.", 1)
     assert upload(http, device["id"], forged_upload) == 401
-    for odd in (f"cu_{owner.id}x.{owner.token}", "cu_.abc", f"cu_{'9' * 40}.abc"):
+    for odd in (
+        f"cu_{owner.id}x.{owner.token}",
+        "cu_.abc",
+        f"cu_{'9' * 40}.abc",
+        "cu_12345678901.abc",
+        "cud_2147483648.abc",
+    ):
         assert http.get(f"{API}/me", headers=bearer(odd)).status_code == 401, odd
     unnamed = new_token(USER_TOKEN_PREFIX)
     with engine.begin() as conn:
@@ -176,5 +182,13 @@ def test_a_token_names_its_user_and_a_forged_name_is_refused(http: httpx.Client,
 
 def test_only_plain_digits_name_a_user() -> None:
     assert token_user("cu_42.abc", USER_TOKEN_PREFIX) == 42
-    for token in ("cu_abc", "cu_².abc", "cu_٤٢.abc", "cu_.abc", "cu_4 2.abc", f"cu_{'9' * 19}.abc"):
+    for token in (
+        "cu_abc",
+        "cu_².abc",
+        "cu_٤٢.abc",
+        "cu_.abc",
+        "cu_4 2.abc",
+        f"cu_{'9' * 19}.abc",
+        "cu_2147483648.abc",
+    ):
         assert token_user(token, USER_TOKEN_PREFIX) is None, token

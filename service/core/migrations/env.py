@@ -24,14 +24,20 @@ def run_migrations_online() -> None:
             render_as_batch=sqlite,
             compare_type=True,
         )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
-        if sqlite:
-            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-            if broken:
-                raise RuntimeError(f"migration left rows referring to nothing: {broken[:5]}")
+        try:
+            before = context.get_context().get_current_revision()
+            with context.begin_transaction():
+                context.run_migrations()
+                migrated = context.get_context().get_current_revision() != before
+                if sqlite and migrated:  # checked only when a migration ran, before it is committed
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left rows referring to nothing: {broken[:5]}")
+            connection.commit()
+        finally:
+            if sqlite:
+                connection.rollback()  # nothing left open: PRAGMA foreign_keys cannot change in a transaction
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 run_migrations_online()

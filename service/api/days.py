@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlalchemy import Row, inspect, select
 from sqlalchemy.orm import Session
 
 from service.analysis.baseline import recovery_status
@@ -18,7 +19,7 @@ from service.core.models import CheckIn, DayRollup, User, WorkoutSession
 from service.errors import InvalidInput
 from service.web.fields import Day
 from service.web.query import FastJSON
-from service.web.views import session_public
+from service.web.views import EncodedJSON, LocalClock, session_dict, session_rows
 
 router = APIRouter(prefix="/days", tags=["days"])
 
@@ -26,9 +27,16 @@ MAX_RANGE_DAYS = 400
 EPOCH = dt.date(1970, 1, 1)
 
 
-def _rollups(db: Session, user_id: int, first: dt.date, last: dt.date) -> dict[dt.date, DayRollup]:
-    rows = db.scalars(
-        select(DayRollup).where(DayRollup.user_id == user_id, DayRollup.day >= first, DayRollup.day <= last)
+_ROLLUP_COLUMNS = [getattr(DayRollup, a.key) for a in inspect(DayRollup).column_attrs]
+_CHECKIN_COLUMNS = [CheckIn.id, CheckIn.at, CheckIn.confidence, CheckIn.mood, CheckIn.note]
+
+
+def _rollups(db: Session, user_id: int, first: dt.date, last: dt.date) -> dict[dt.date, Row[Any]]:
+    """The stored day rollups of first..last as plain rows of their columns (no ORM object per day)."""
+    rows = db.execute(
+        select(*_ROLLUP_COLUMNS).where(
+            DayRollup.user_id == user_id, DayRollup.day >= first, DayRollup.day <= last
+        )
     )
     return {r.day: r for r in rows}
 
@@ -69,7 +77,9 @@ def _hrv_history(db: Session, user_id: int, first: dt.date, last: dt.date) -> li
     return [((r.day - EPOCH).days, float(r.ln_rmssd)) for r in rows]
 
 
-def _hrv(day: dt.date, rollup: DayRollup | None, history: list[tuple[int, float]]) -> dict[str, Any] | None:
+def _hrv(
+    day: dt.date, rollup: DayRollup | Row[Any] | None, history: list[tuple[int, float]]
+) -> dict[str, Any] | None:
     """The day's rest HRV against the personal band of the 60 days up to it (the same for one day or a list)."""
     n = (day - EPOCH).days
     window = [(d, v) for d, v in history if n - HRV_HISTORY_DAYS < d <= n]
@@ -84,6 +94,72 @@ def _hrv(day: dt.date, rollup: DayRollup | None, history: list[tuple[int, float]
         "band_low": status.band_low,
         "band_high": status.band_high,
     }
+
+
+_STATUS = recovery_status.__kwdefaults__  # the windows and thresholds `recovery_status` judges by
+
+
+def _hrv_days(
+    days: list[dt.date], rollups: dict[dt.date, Row[Any]], history: list[tuple[int, float]]
+) -> dict[dt.date, dict[str, Any] | None]:
+    """`_hrv` of every day of a range at once: the same numbers as `recovery_status` day by day.
+
+    `history` is in day order, so each day's windows are slices of it; the slices of one length are averaged
+    together as the rows of one array, which numpy sums row by row as it sums one slice (the same floats;
+    tests/service/test_dashboard_speed.py compares the answers). A year costs a few numpy calls, not 365."""
+    if len(_STATUS) != 5 or _STATUS["band_days"] != HRV_HISTORY_DAYS:
+        return {d: _hrv(d, rollups.get(d), history) for d in days}
+    hist_d = np.array([d for d, _ in history], dtype=np.int64)
+    hist_v = np.array([v for _, v in history], dtype=np.float64)
+    if not np.isfinite(hist_v).all():  # recovery_status leaves such values out: let it
+        return {d: _hrv(d, rollups.get(d), history) for d in days}
+    n = np.array([(d - EPOCH).days for d in days], dtype=np.int64)
+    hi = np.searchsorted(hist_d, n, side="right")
+    band_lo = np.searchsorted(hist_d, n - _STATUS["band_days"], side="right")
+    acute_lo = np.searchsorted(hist_d, n - _STATUS["acute_days"], side="right")
+    acute_mean = _row_stats(hist_v, acute_lo, hi - acute_lo, std=False)[0]
+    band_mean, band_std = _row_stats(hist_v, band_lo, hi - band_lo, std=True)
+    min_band = max(_STATUS["min_band_days"], 2)
+    out: dict[dt.date, dict[str, Any] | None] = {}
+    for i, day in enumerate(days):
+        rollup = rollups.get(day)
+        if rollup is None or (rollup.ln_rmssd is None and hi[i] == band_lo[i]):
+            out[day] = None
+            continue
+        acute = acute_mean[i]
+        status, low, high = None, None, None
+        if hi[i] - acute_lo[i] >= _STATUS["min_acute_days"] and hi[i] - band_lo[i] >= min_band:
+            centre, half = band_mean[i], _STATUS["band_sd"] * band_std[i]
+            low, high = centre - half, centre + half
+            status = "below" if acute < low else "above" if acute > high else "within"  # type: ignore[operator]
+        out[day] = {
+            "rmssd_ms": rollup.rmssd_ms,
+            "ln_rmssd": rollup.ln_rmssd,
+            "status": status,
+            "acute_ln_rmssd": acute,
+            "band_low": low,
+            "band_high": high,
+        }
+    return out
+
+
+def _row_stats(
+    values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *, std: bool
+) -> tuple[list[float | None], list[float | None]]:
+    """Mean (and SD, ddof=1, of those with 2 or more) of values[start:start + length] for each pair."""
+    means: list[float | None] = [None] * len(starts)
+    sds: list[float | None] = [None] * len(starts)
+    for length in np.unique(lengths):
+        if length == 0:
+            continue
+        rows = np.flatnonzero(lengths == length)
+        block = values[starts[rows, None] + np.arange(length)]
+        for row, mean in zip(rows.tolist(), block.mean(axis=1).tolist(), strict=True):
+            means[row] = mean
+        if std and length >= 2:
+            for row, sd in zip(rows.tolist(), block.std(axis=1, ddof=1).tolist(), strict=True):
+                sds[row] = sd
+    return means, sds
 
 
 def _week(db: Session, user_id: int, day: dt.date) -> dict[str, Any]:
@@ -113,13 +189,14 @@ def _week(db: Session, user_id: int, day: dt.date) -> dict[str, Any]:
 
 def _journal_by_day(
     db: Session, user: User, first: dt.date, last: dt.date
-) -> tuple[dict[dt.date, list[WorkoutSession]], dict[dt.date, list[CheckIn]]]:
-    """Sessions and check-ins of a range of local days, in two queries, grouped by local day."""
+) -> tuple[dict[dt.date, list[Row[Any]]], dict[dt.date, list[Row[Any]]]]:
+    """Sessions and check-ins of a range of local days, in two queries, grouped by local day (plain rows)."""
     tz = localtime.zone(user.timezone)
     edges = localtime.day_edges_s(first, last, tz)
+    clock = LocalClock(tz)
     lo_ms, hi_ms = int(edges[0] * 1000), int(edges[-1] * 1000)
-    sessions = db.scalars(
-        select(WorkoutSession)
+    sessions = db.execute(
+        session_rows()
         .where(
             WorkoutSession.user_id == user.id,
             WorkoutSession.deleted.is_(False),
@@ -128,8 +205,8 @@ def _journal_by_day(
         )
         .order_by(WorkoutSession.start_ms)
     ).all()
-    checkins = db.scalars(
-        select(CheckIn)
+    checkins = db.execute(
+        select(*_CHECKIN_COLUMNS)
         .where(
             CheckIn.user_id == user.id,
             CheckIn.at >= dt.datetime.fromtimestamp(edges[0], dt.UTC),
@@ -137,31 +214,35 @@ def _journal_by_day(
         )
         .order_by(CheckIn.at)
     ).all()
-    by_session: dict[dt.date, list[WorkoutSession]] = {}
+    by_session: dict[dt.date, list[Row[Any]]] = {}
     for s in sessions:
-        by_session.setdefault(localtime.local_day(s.start_ms / 1000, tz), []).append(s)
-    by_checkin: dict[dt.date, list[CheckIn]] = {}
+        by_session.setdefault(clock.date(s.start_ms / 1000), []).append(s)
+    by_checkin: dict[dt.date, list[Row[Any]]] = {}
     for c in checkins:
-        by_checkin.setdefault(c.at.astimezone(tz).date(), []).append(c)
+        by_checkin.setdefault(clock.date(c.at.timestamp()), []).append(c)
     return by_session, by_checkin
 
 
 def day_summary(
     user: User,
     day: dt.date,
-    rollup: DayRollup | None,
-    sessions: list[WorkoutSession],
-    checkins: list[CheckIn],
+    rollup: DayRollup | Row[Any] | None,
+    sessions: list[WorkoutSession] | list[Row[Any]],
+    checkins: list[CheckIn] | list[Row[Any]],
     hrv: dict[str, Any] | None,
     pending: bool = False,
+    *,
+    clock: LocalClock | None = None,
+    now_ms: int | None = None,
 ) -> dict[str, Any]:
     """The contract's day summary from a rollup and the day's journal.
 
     `analysis_pending` is true while samples of the day are stored but not yet counted (or its sessions and
     HRV not yet analysed): its numbers may still grow, so a client can say "counting…" rather than show a
     false 0. `counted_until` is the end of the newest minute holding a sample that the totals include.
+    A list of days passes one `clock` (the user's zone, its offsets and dates cached) and one `now_ms`.
     """
-    tz = localtime.zone(user.timezone)
+    clock = clock or LocalClock(localtime.zone(user.timezone))
     minutes = rollup.heartbeat_up_minutes if rollup else 0
     counted = rollup.counted_until_s if rollup else None
     return {
@@ -173,10 +254,10 @@ def day_summary(
         "analysis_pending": pending,
         "counted_until": None
         if counted is None
-        else dt.datetime.fromtimestamp(counted, dt.UTC).astimezone(tz).isoformat(),
-        "target_met_at": rollup.target_met_at.astimezone(tz).isoformat()
-        if rollup and rollup.target_met_at
-        else None,
+        else clock.iso_s(counted)
+        if isinstance(counted, int)
+        else dt.datetime.fromtimestamp(counted, dt.UTC).astimezone(clock.tz).isoformat(),
+        "target_met_at": clock.iso(rollup.target_met_at) if rollup and rollup.target_met_at else None,
         "zone_minutes": {
             "moderate": rollup.moderate_minutes if rollup else 0,
             "vigorous": rollup.vigorous_minutes if rollup else 0,
@@ -190,11 +271,11 @@ def day_summary(
             "lost_contact_minutes": rollup.lost_contact_minutes if rollup else 0,
             "corrected_beat_pct": rollup.corrected_beat_pct if rollup else None,
         },
-        "sessions": [session_public(s, tz).model_dump(mode="json") for s in sessions],
+        "sessions": [session_dict(s, clock, now_ms=now_ms) for s in sessions],
         "checkins": [
             {
                 "id": c.id,
-                "at": c.at.astimezone(tz).isoformat(),
+                "at": clock.iso(c.at),
                 "confidence": c.confidence,
                 "mood": c.mood,
                 "note": c.note,
@@ -220,13 +301,14 @@ def list_days(
     rollups = _rollups(db, user.id, from_, to)
     sessions, checkins = _journal_by_day(db, user, from_, to)
     days = [from_ + dt.timedelta(days=i) for i in range((to - from_).days + 1)]
-    history = _hrv_history(db, user.id, from_, to)
     pending = ctx.rollups.pending_days(user.id, days, user.timezone)
-    return FastJSON(
+    hrv = _hrv_days(days, rollups, _hrv_history(db, user.id, from_, to))
+    clock, now_ms = LocalClock(localtime.zone(user.timezone)), int(time.time() * 1000)
+    return EncodedJSON(
         [
             day_summary(
                 user, d, rollups.get(d), sessions.get(d, []), checkins.get(d, []),
-                _hrv(d, rollups.get(d), history), d in pending,
+                hrv[d], d in pending, clock=clock, now_ms=now_ms,
             )
             for d in days
         ]
@@ -243,4 +325,4 @@ def read_day(date: Day, user: CurrentUser, db: SessionDep, ctx: ContextDep) -> F
     summary = day_summary(user, date, rollup, sessions.get(date, []), checkins.get(date, []), hrv, pending)
     summary["streak_days"] = _streak(db, user, date)
     summary["week"] = _week(db, user.id, date)
-    return FastJSON(summary)
+    return EncodedJSON(summary)

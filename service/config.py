@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     future_tolerance_s: int = 300
     # Sessions, HRV and resting HR of a touched day are analysed once the user's uploads have been quiet
     # for analysis_quiet_s, and at the latest analysis_debounce_s after it was touched while uploads keep
-    # coming (a live strap uploads every second). 0 debounce: at once, inline (demo history, benchmarks).
+    # coming (a live strap uploads every few seconds: its quiet is 1.5 times the span of its last batch,
+    # capped at the debounce; service.pipeline.scheduler). 0 debounce: at once, inline (demo history, benchmarks).
     analysis_debounce_s: float = 10.0
     analysis_quiet_s: float = Field(default=1.0, ge=0)
     ble_transport: str = "os"

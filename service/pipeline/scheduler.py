@@ -9,8 +9,9 @@ enough context for the cleaning to decide as it would over the whole history) an
 are re-totalled from their stored minutes. A batch is reduced to the spans its samples cover (neighbours
 closer than the cleaning's reach share a span), so a batch of a whole workout, a month or one sample each
 costs what its samples cost, never the time between them. Slow path, per user-day: sessions, recovery,
-resting HR and HRV, once the user's uploads have been quiet for `quiet_s`, and at the latest `debounce_s`
-after the day was first touched while uploads keep coming (a live strap uploads every second). A change of
+resting HR and HRV, once the user's uploads have been quiet for `quiet_s` (for a strap uploading live, for
+1.5 times the span its last batch covered: a strap posting 5 s batches is not quiet between them), and at
+the latest `debounce_s` after the day was first touched while uploads keep coming. A change of
 profile recomputes the user's history in a task of its own, so other users' minutes keep following ingest.
 
 Locks: `_state` guards the queues only, never work. A user's lock orders that user's updates (one read,
@@ -20,8 +21,10 @@ before it is taken, so other users' uploads are stored meanwhile.
 
 Several processes on one PostgreSQL (`chinup serve --workers N`, or several machines): a user's lock is
 also a PostgreSQL advisory lock, so two processes never interleave one user's updates either; the owed
-work is the analysis_tasks table, which every process reads for the users it counts, and what a killed
-process owed is adopted by the others after ORPHAN_AFTER_S (looked for every ADOPT_EVERY_S).
+work is the analysis_tasks table, which every process reads (under the user's lock) for the users it
+counts, so tasks another process has counted are not counted again; what a killed process owed is adopted
+by the others after ORPHAN_AFTER_S (looked for every ADOPT_EVERY_S). Analysis commits do not wait for the
+disk (synchronous_commit off: recomputable from the samples, which are flushed before they are acknowledged).
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -64,6 +68,29 @@ _TASKS_INSERT = AnalysisTask.__table__.insert()  # type: ignore[attr-defined]
 USER_LOCK_SPACE = 0x43485551  # the advisory-lock namespace of users' analysis (the user id is the key)
 ORPHAN_AFTER_S = 30.0  # analysis owed this long, by whichever process took the upload, is anyone's to do
 ADOPT_EVERY_S = 10.0
+
+
+# A batch whose newest sample is this recent is a strap uploading live (as LIVE_MAX_AGE_MS in
+# service.pipeline.live): its next batch follows after about the time this one covers.
+LIVE_BATCH_MAX_AGE_MS = 30_000
+# Uploads count as quiet after this many times a live strap's batch interval without one.
+QUIET_BATCHES = 1.5
+
+
+def expected_gap_s(samples: Sequence[CleanSample], now_ms: float) -> float:
+    """How long after this batch a live strap's next one is due, QUIET_BATCHES times over; 0 when it is not
+    live (a catch-up after an outage, an import: nothing more need follow).
+
+    A recorder uploads what it recorded since its last upload, so a live batch covering 5 s of samples
+    is followed by the next about 5 s later. The slow analysis waits for uploads to be quiet for at least
+    this long: with a fixed second, a strap posting 5 s batches was "quiet" after every one of them and
+    each batch paid for its day's whole sessions and HRV (bench/load.py: 200 straps, 60 % of the analysis).
+    """
+    newest = max(s.t_ms for s in samples)
+    if newest < now_ms - LIVE_BATCH_MAX_AGE_MS:
+        return 0.0
+    covered_s = (newest - min(s.t_ms for s in samples)) / 1000.0 + 1.0  # a 1 Hz strap: n samples, n seconds
+    return QUIET_BATCHES * covered_s
 
 
 @dataclass
@@ -99,6 +126,8 @@ class Rollups:
         self._dirty: dict[int, list[Span]] = {}  # user -> spans of samples stored since the last update
         self._counting: dict[int, list[Span]] = {}  # user -> spans being counted right now
         self._last_touch: dict[int, float] = {}  # user -> clock of their newest upload
+        # user -> how long after their newest upload a live strap's next one is due (0: not live)
+        self._next_batch_s: dict[int, float] = {}
         self._pending: dict[int, dict[dt.date, float]] = {}  # user -> day -> clock when first touched
         self._analysing: set[tuple[int, dt.date]] = set()
         self._history: dict[int, str] = {}  # user -> "history" (recompute everything) or "totals" (targets)
@@ -107,7 +136,8 @@ class Rollups:
         self._retries: list[tuple[float, Callable[[], None]]] = []  # (clock when due, what to do again)
         self._user_locks: dict[int, threading.Lock] = {}
         with sessions() as db:  # another process may share the database only on PostgreSQL
-            self._shared = db.get_bind().dialect.name == "postgresql"
+            self._engine = cast(Engine, db.get_bind())
+            self._shared = self._engine.dialect.name == "postgresql"
         self._adopted_at = -np.inf
 
     @property
@@ -116,22 +146,44 @@ class Rollups:
         return self.debounce_s <= 0
 
     @contextlib.contextmanager
-    def _lock(self, user_id: int) -> Iterator[None]:
-        """The user's lock: in this process, and on PostgreSQL across every process of the database."""
+    def _lock(self, user_id: int) -> Iterator[Connection | None]:
+        """The user's lock: in this process, and on PostgreSQL across every process of the database.
+
+        On PostgreSQL it yields the connection holding the advisory lock: what the caller writes on it (the
+        owed tasks it has done) is committed before the lock is let go, so the next holder, in whichever
+        process, never sees as owed what was just counted. None on SQLite (one process: the in-process lock
+        is enough).
+        """
         with self._state:
             lock = self._user_locks.setdefault(user_id, threading.Lock())
         with lock:
             if not self._shared:
-                yield
+                yield None
                 return
-            with self._sessions() as db:
-                conn = db.connection()
+            with self._engine.connect() as conn:  # one connection throughout: the lock is its session's
                 conn.execute(select(func.pg_advisory_lock(USER_LOCK_SPACE, user_id)))
+                conn.commit()
                 try:
-                    yield
+                    yield conn
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
                 finally:
                     conn.execute(select(func.pg_advisory_unlock(USER_LOCK_SPACE, user_id)))
-                    db.commit()
+                    conn.commit()
+
+    def _lazy_commit(self, db: Session | Connection) -> None:
+        """On PostgreSQL, this transaction's commit does not wait for its WAL to reach the disk.
+
+        Only for what the analysis writes, which is derived from stored samples and written again from them:
+        a crash loses at most the last fraction of a second of such commits, and loses them in commit order,
+        so minutes lost with their tasks' deletion are counted again at the next start (recover). Uploads keep
+        waiting for the disk (a sample is durable before it is acknowledged); the analysis' commits, about as
+        many as theirs, no longer queue for the same flushes.
+        """
+        if self._shared:
+            db.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
     def adopt_orphans(self, *, force: bool = False) -> int:
         """On a shared database: queue the users whose analysis has been owed for ORPHAN_AFTER_S (the process
@@ -195,25 +247,31 @@ class Rollups:
         if self.inline:
             self._update_spans(user_id, spans)
             return
+        next_batch_s = expected_gap_s(samples, time.time() * 1000)
         with self._state:
             self._dirty.setdefault(user_id, []).extend(spans)
             self._last_touch[user_id] = self._clock()
+            self._next_batch_s[user_id] = next_batch_s
 
-    def _update_spans(self, user_id: int, spans: Sequence[Span], *, publish: bool = True) -> None:
+    def _update_spans(
+        self, user_id: int, spans: Sequence[Span], *, publish: bool = True, locked: bool = False
+    ) -> None:
         for lo_s, hi_s in merge_spans(spans):
-            self.update_range(user_id, lo_s, hi_s, publish=publish)
+            self.update_range(user_id, lo_s, hi_s, publish=publish, locked=locked)
 
     def run_dirty(self) -> int:
-        """Bring minutes and days up to date for everything ingested since the last call; returns users done."""
+        """Bring minutes and days up to date for everything ingested since the last call; returns the users
+        counted (not those whose samples another process had counted already)."""
         with self._state:
             dirty, self._dirty = self._dirty, {}
             self._counting.update(dirty)
-        owed = self._owed_spans(list(dirty)) if dirty else {}
+        # One process: its owed tasks are read for all users at once. Several: per user, under the user's
+        # lock (_count_user), so that what another process has counted meanwhile is not counted again.
+        owed = self._owed_spans(list(dirty)) if dirty and not self._shared else {}
+        counted = 0
         for user_id, spans in dirty.items():
-            task_ids, stored = owed.get(user_id, ([], []))
             try:
-                self._update_spans(user_id, [*spans, *stored])
-                self._done(task_ids)
+                counted += self._count_user(user_id, spans, owed)
             except Exception as exc:  # one user's failure must not stop the others'
                 self._failed(user_id, "minutes", exc, retry=lambda u=user_id, s=spans: self._requeue(u, s))
             else:
@@ -221,20 +279,52 @@ class Rollups:
             finally:
                 with self._state:
                     self._counting.pop(user_id, None)
-        return len(dirty)
+        return counted
 
-    def _owed_spans(self, user_ids: list[int]) -> dict[int, tuple[list[int], list[Span]]]:
+    def _count_user(
+        self, user_id: int, spans: list[Span], owed: dict[int, tuple[list[int], list[Span]]]
+    ) -> bool:
+        """The user's minutes and days for `spans` and the tasks stored as owed; False when there was nothing
+        left to count.
+
+        With several processes a user's batches land on any of them, and each process counted what it was
+        told of even when another had just counted the same tasks (read before the lock, so the second
+        count waited on the advisory lock only to do the work again). So the stored tasks are read under
+        the lock: a task is deleted only once its samples are counted and committed, and every sample this
+        process was told of has its task committed before, so when none is left another process has
+        counted them all.
+        """
+        with self._lock(user_id) as locked:
+            if locked is None:
+                task_ids, stored = owed.get(user_id, ([], []))
+            else:
+                task_ids, stored = self._owed_spans([user_id], locked).get(user_id, ([], []))
+                if not task_ids:
+                    return False
+            self._update_spans(user_id, [*spans, *stored], locked=True)
+            if locked is None:
+                self._done(task_ids)
+            else:  # committed by _lock before the advisory lock is let go
+                self._lazy_commit(locked)
+                locked.execute(delete(AnalysisTask).where(AnalysisTask.id.in_(task_ids)))
+        return True
+
+    def _owed_spans(
+        self, user_ids: list[int], db: Connection | None = None
+    ) -> dict[int, tuple[list[int], list[Span]]]:
         """The stored minutes tasks of these users: every one committed before this call is done with them.
 
         (A task committed later has its on_ingest after this call too, so the next round counts it.)
         """
         out: dict[int, tuple[list[int], list[Span]]] = {}
-        with self._sessions() as db:
-            rows = db.execute(
-                select(AnalysisTask.id, AnalysisTask.user_id, AnalysisTask.lo_ms, AnalysisTask.hi_ms).where(
-                    AnalysisTask.kind == "minutes", AnalysisTask.user_id.in_(user_ids)
-                )
-            ).all()
+        query = select(AnalysisTask.id, AnalysisTask.user_id, AnalysisTask.lo_ms, AnalysisTask.hi_ms).where(
+            AnalysisTask.kind == "minutes", AnalysisTask.user_id.in_(user_ids)
+        )
+        if db is not None:
+            rows = db.execute(query).all()
+        else:
+            with self._sessions() as own:
+                rows = own.execute(query).all()
         for task_id, user_id, lo_ms, hi_ms in rows:
             ids, spans = out.setdefault(user_id, ([], []))
             ids.append(task_id)
@@ -328,15 +418,19 @@ class Rollups:
                 out.update(localtime.days_between(lo - MARGIN_S, hi + MARGIN_S, tz))
         return out & set(days)
 
-    def update_range(self, user_id: int, t0_s: float, t1_s: float, *, publish: bool = True) -> list[dt.date]:
+    def update_range(
+        self, user_id: int, t0_s: float, t1_s: float, *, publish: bool = True, locked: bool = False
+    ) -> list[dt.date]:
         """Minutes around [t0_s, t1_s] recounted and their days re-totalled; returns the days touched.
 
         Read and computed outside SQLite's writer lock (reads do not begin a transaction there); only the
         rows' replacement and the day totals hold it. Samples stored meanwhile are counted by their own
-        update: the user's lock orders the two.
+        update: the user's lock orders the two (taken here unless the caller holds it: `locked`).
         """
         lo, hi = minutes.minute_window(t0_s, t1_s)
-        with self._lock(user_id), self._sessions() as db:
+        user_lock = contextlib.nullcontext() if locked else self._lock(user_id)
+        with user_lock, self._sessions() as db:
+            self._lazy_commit(db)
             user = db.get(User, user_id)
             if user is None:
                 return []
@@ -366,7 +460,9 @@ class Rollups:
         todo: list[tuple[int, dt.date]] = []
         with self._state:
             for user_id, days in list(self._pending.items()):
-                quiet = now - self._last_touch.get(user_id, -np.inf) >= self.quiet_s
+                # Quiet: no upload for quiet_s, or for longer than a live strap's next batch takes to come.
+                wait_s = max(self.quiet_s, min(self._next_batch_s.get(user_id, 0.0), self.debounce_s))
+                quiet = now - self._last_touch.get(user_id, -np.inf) >= wait_s
                 due = [d for d, first in days.items() if force or quiet or now - first >= self.debounce_s]
                 for day in due:
                     del days[day]
@@ -376,6 +472,7 @@ class Rollups:
             for user_id, touched in list(self._last_touch.items()):  # forget users long quiet
                 if user_id not in self._pending and now - touched > 10 * max(self.debounce_s, self.quiet_s):
                     del self._last_touch[user_id]
+                    self._next_batch_s.pop(user_id, None)
             self._analysing.update(todo)
         return sorted(todo)
 
@@ -386,6 +483,7 @@ class Rollups:
             what = f"analysis of {day.isoformat()}"
             try:
                 with self._lock(user_id), self._sessions() as db:
+                    self._lazy_commit(db)
                     user = db.get(User, user_id)
                     if user is None:
                         continue
@@ -492,9 +590,12 @@ class Rollups:
             return
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(
-                self._tick(stop, self._analyse_once, lambda: bool(self._dirty)), name="rollups: minutes and days"
+                self._tick(stop, self._analyse_once, lambda: bool(self._dirty)),
+                name="rollups: minutes and days",
             )
-            tasks.create_task(self._tick(stop, self.run_history, lambda: bool(self._history)), name="rollups: history")
+            tasks.create_task(
+                self._tick(stop, self.run_history, lambda: bool(self._history)), name="rollups: history"
+            )
 
     def _analyse_once(self) -> int:
         return self.adopt_orphans() + self.run_retries() + self.run_dirty() + self.run_pending()

@@ -54,7 +54,9 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module", params=[2, 4], ids=lambda n: f"{n} servers")
-def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServeProcess]]:
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ServeProcess]]:
     """Two or four `chinup serve` processes on one fresh database (separate machines, as far as they can
     tell: each has its own data directory), started at the same moment, so all run the migrations at once."""
     with scratch_postgres_database(ADMIN_URL, prefix="chinup_workers") as url:
@@ -72,9 +74,10 @@ def _events(url: str, ticket: str, into: queue.Queue[tuple[float, dict[str, obje
             stop: threading.Event) -> None:  # fmt: skip
     """Read the live stream into `into` as (arrival time, event) until `stop`."""
     timeout = httpx.Timeout(10, read=2)
-    with httpx.Client(base_url=url, timeout=timeout) as http, http.stream(
-        "GET", "/api/v1/live", params={"ticket": ticket}
-    ) as response:
+    with (
+        httpx.Client(base_url=url, timeout=timeout) as http,
+        http.stream("GET", "/api/v1/live", params={"ticket": ticket}) as response,
+    ):
         assert response.status_code == 200, response.read()
         ready.set()
         try:
@@ -105,7 +108,9 @@ def test_a_sample_ingested_by_one_process_is_live_on_every_other_within_a_second
             ticket = on_a.post("/api/v1/live/ticket", headers=user.headers).json()["ticket"]
             tickets.append(ticket)
             ready = threading.Event()
-            reader = threading.Thread(target=_events, args=(other.url, ticket, into, ready, stop), daemon=True)
+            reader = threading.Thread(
+                target=_events, args=(other.url, ticket, into, ready, stop), daemon=True
+            )
             reader.start()  # a ticket A issued opens the stream on another process
             assert ready.wait(15), f"the stream on {other.url} did not open"
         sent: dict[int, float] = {}
@@ -128,7 +133,9 @@ def test_a_sample_ingested_by_one_process_is_live_on_every_other_within_a_second
                         mine.append(at - sent[int(event["t_ms"])])  # type: ignore[call-overload]
         stop.set()
     logs = "".join(s.log[-600:] for s in cluster)
-    assert all(len(mine) >= 3 for mine in latencies), f"heart rate from A reached the others {latencies}: {logs}"
+    assert all(len(mine) >= 3 for mine in latencies), (
+        f"heart rate from A reached the others {latencies}: {logs}"
+    )
     assert max(max(mine) for mine in latencies) < LIVE_WITHIN_S, latencies
     # single-use across processes: a ticket that opened a stream elsewhere opens nothing on A
     refused = httpx.get(f"{a.url}/api/v1/live", params={"ticket": tickets[0]}, timeout=10)
@@ -266,7 +273,10 @@ def test_the_analysis_a_killed_process_owed_is_done_by_the_other(
         assert owed == 0, f"the killed process's analysis is still owed: {b.log[-1500:]}"
         # what A left was taken up by B (or A had done it all before it died)
         survivors = "".join(s.log for s in cluster[1:])
-        assert first_owed == 0 or "adopted the owed analysis of 1 user" in survivors, (first_owed, survivors[-1500:])
+        assert first_owed == 0 or "adopted the owed analysis of 1 user" in survivors, (
+            first_owed,
+            survivors[-1500:],
+        )
         print(f"owed at the kill: {first_owed} task(s)")
         wait_for_analysis(on_b)
         day = start.date().isoformat()
@@ -312,7 +322,10 @@ def test_a_paired_strap_is_recorded_by_one_process_and_taken_over_within_10_s_of
         with ThreadPoolExecutor(2) as pool:
             nodes = list(pool.map(lambda n: _node(pg_url, tmp_path / f"node{n}"), (1, 2)))
         (a, a_url, a_log), (b, b_url, b_log) = nodes
-        with httpx.Client(base_url=a_url, timeout=30) as on_a, httpx.Client(base_url=b_url, timeout=30) as on_b:
+        with (
+            httpx.Client(base_url=a_url, timeout=30) as on_a,
+            httpx.Client(base_url=b_url, timeout=30) as on_b,
+        ):
             user = sign_up(on_a)
             # the scan runs on B, the pairing on A: sightings are shared through the database
             found = on_b.get("/api/v1/straps/scan", params={"seconds": 3}, headers=user.headers).json()
@@ -327,7 +340,9 @@ def test_a_paired_strap_is_recorded_by_one_process_and_taken_over_within_10_s_of
 
             deadline = time.monotonic() + 30
             while newest_ms(on_a) == 0 or "standing by" not in b_log.read_text():
-                assert time.monotonic() < deadline, f"{a_log.read_text()[-1500:]}\n{b_log.read_text()[-1500:]}"
+                assert time.monotonic() < deadline, (
+                    f"{a_log.read_text()[-1500:]}\n{b_log.read_text()[-1500:]}"
+                )
                 time.sleep(0.5)
             assert "standing by" not in a_log.read_text()  # one recorder: A records, B waits on the claim
             a.kill()  # SIGKILL: PostgreSQL frees A's claims as its connection drops
@@ -345,3 +360,47 @@ def test_a_paired_strap_is_recorded_by_one_process_and_taken_over_within_10_s_of
         for process, _url, _log in nodes:
             process.kill()
             process.wait(10)
+
+
+def test_a_users_owed_minutes_are_counted_by_one_process_not_by_each(pg_url: str) -> None:
+    """Two schedulers on one database, each told of the same user's uploads (as when a strap's batches land on
+    either worker): the first counts the stored tasks, the second finds them done and counts nothing, where
+    before each process counted every user again (bench/load.py with 2 workers: twice one worker's analysis)."""
+    from service.core import migrate
+    from service.core.db import make_engine, make_session_factory
+    from service.core.models import AnalysisTask, User
+    from service.pipeline.ingest import CleanSample
+    from service.pipeline.live import LiveHub
+    from service.pipeline.scheduler import Rollups
+
+    engine = make_engine(pg_url)
+    try:
+        migrate.upgrade(engine)
+        sessions = make_session_factory(engine)
+        with sessions() as db:
+            user = User(email=f"dedup-{time.monotonic_ns()}@example.org", password_hash="x")
+            db.add(user)
+            db.commit()
+            user_id = user.id
+        a, b = Rollups(sessions, LiveHub()), Rollups(sessions, LiveHub())
+        now_ms = int(time.time() * 1000)
+        for batch in range(3):
+            samples = [CleanSample(now_ms + (5 * batch + i) * 1000, 120) for i in range(5)]
+            with sessions() as db:  # what an upload commits with its samples
+                a.note_ingest(db, user_id, samples)
+                db.commit()
+            a.on_ingest(user_id, samples)
+            b.on_ingest(user_id, samples)
+        assert a.run_dirty() == 1
+        assert b.run_dirty() == 0  # nothing left owed: counted by the other
+        with sessions() as db:
+            assert db.query(AnalysisTask).filter_by(user_id=user_id).count() == 0
+        samples = [CleanSample(now_ms + 60_000, 121)]
+        with sessions() as db:
+            b.note_ingest(db, user_id, samples)
+            db.commit()
+        b.on_ingest(user_id, samples)
+        assert b.run_dirty() == 1  # new samples are counted by whoever is told first
+        assert a.backlog == b.backlog == 0
+    finally:
+        engine.dispose()

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Query
-from sqlalchemy import Row, inspect, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from service.analysis.baseline import recovery_status
@@ -19,7 +19,7 @@ from service.core.models import CheckIn, DayRollup, User, WorkoutSession
 from service.errors import InvalidInput
 from service.web.fields import Day
 from service.web.query import FastJSON
-from service.web.views import EncodedJSON, LocalClock, session_dict, session_rows
+from service.web.views import EncodedJSON, LocalClock, session_dicts, session_rows
 
 router = APIRouter(prefix="/days", tags=["days"])
 
@@ -27,18 +27,41 @@ MAX_RANGE_DAYS = 400
 EPOCH = dt.date(1970, 1, 1)
 
 
-_ROLLUP_COLUMNS = [getattr(DayRollup, a.key) for a in inspect(DayRollup).column_attrs]
-_CHECKIN_COLUMNS = [CheckIn.id, CheckIn.at, CheckIn.confidence, CheckIn.mood, CheckIn.note]
+_DAY_FIELDS = (
+    "day", "heartbeat_up_minutes", "counted_until_s", "target_met_at", "moderate_minutes", "vigorous_minutes",
+    "peak_minutes", "active_zone_points", "resting_hr", "valid_minutes", "lost_contact_minutes",
+    "corrected_beat_pct", "rmssd_ms", "ln_rmssd",
+)  # fmt: skip
+"""The rollup columns a day summary (and its week and HRV) reads, in the order `day_summaries` unpacks (the
+last two, rest HRV, are read by position)."""
+# The range reads, built once: a statement built per request costs more than its rows (its expression and
+# its cache key; a prebuilt one memoises its key), and Core rows skip the ORM session's result layer.
+_ROLLUPS_IN = (
+    select(*(getattr(DayRollup, f) for f in _DAY_FIELDS))
+    .where(DayRollup.user_id == bindparam("user"), DayRollup.day >= bindparam("lo"), DayRollup.day <= bindparam("hi"))
+    .order_by(DayRollup.day)
+)  # fmt: skip
+_SESSIONS_IN = (
+    session_rows()
+    .where(
+        WorkoutSession.user_id == bindparam("user"),
+        WorkoutSession.deleted.is_(False),
+        WorkoutSession.start_ms >= bindparam("lo"),
+        WorkoutSession.start_ms < bindparam("hi"),
+    )
+    .order_by(WorkoutSession.start_ms)
+)
+_CHECKINS_IN = (
+    select(CheckIn.id, CheckIn.at, CheckIn.confidence, CheckIn.mood, CheckIn.note)
+    .where(CheckIn.user_id == bindparam("user"), CheckIn.at >= bindparam("lo"), CheckIn.at < bindparam("hi"))
+    .order_by(CheckIn.at)
+)  # fmt: skip
 
 
 def _rollups(db: Session, user_id: int, first: dt.date, last: dt.date) -> dict[dt.date, Row[Any]]:
-    """The stored day rollups of first..last as plain rows of their columns (no ORM object per day)."""
-    rows = db.execute(
-        select(*_ROLLUP_COLUMNS).where(
-            DayRollup.user_id == user_id, DayRollup.day >= first, DayRollup.day <= last
-        )
-    )
-    return {r.day: r for r in rows}
+    """The stored day rollups of first..last as plain rows of _DAY_FIELDS (no ORM object per day), in order."""
+    rows = db.connection().execute(_ROLLUPS_IN, {"user": user_id, "lo": first, "hi": last})
+    return {r[0]: r for r in rows}
 
 
 def _streak(db: Session, user: User, day: dt.date) -> int:
@@ -62,19 +85,17 @@ def _streak(db: Session, user: User, day: dt.date) -> int:
 HRV_HISTORY_DAYS = 60
 
 
-def _hrv_history(db: Session, user_id: int, first: dt.date, last: dt.date) -> list[tuple[int, float]]:
-    """(day number, ln RMSSD) of every day with rest HRV that the band of a day in first..last reads."""
-    rows = db.execute(
-        select(DayRollup.day, DayRollup.ln_rmssd)
-        .where(
-            DayRollup.user_id == user_id,
-            DayRollup.ln_rmssd.is_not(None),
-            DayRollup.day <= last,
-            DayRollup.day > first - dt.timedelta(days=HRV_HISTORY_DAYS),
-        )
-        .order_by(DayRollup.day)
-    ).all()
-    return [((r.day - EPOCH).days, float(r.ln_rmssd)) for r in rows]
+def _rollups_and_history(
+    db: Session, user_id: int, first: dt.date, last: dt.date
+) -> tuple[dict[dt.date, Row[Any]], list[tuple[int, float]]]:
+    """The rollups of first..last, and the (day number, ln RMSSD) of every day with rest HRV that the band of
+    a day in first..last reads (the 59 days before `first` too): one read of the rollups, in day order."""
+    since = first - dt.timedelta(days=HRV_HISTORY_DAYS - 1)
+    stored = _rollups(db, user_id, since, last)
+    history = [((day - EPOCH).days, float(r[-1])) for day, r in stored.items() if r[-1] is not None]
+    if since < first:
+        stored = {day: r for day, r in stored.items() if day >= first}
+    return stored, history
 
 
 def _hrv(
@@ -119,22 +140,29 @@ def _hrv_days(
     acute_lo = np.searchsorted(hist_d, n - _STATUS["acute_days"], side="right")
     acute_mean = _row_stats(hist_v, acute_lo, hi - acute_lo, std=False)[0]
     band_mean, band_std = _row_stats(hist_v, band_lo, hi - band_lo, std=True)
-    min_band = max(_STATUS["min_band_days"], 2)
+    min_band, min_acute, band_sd = (
+        max(_STATUS["min_band_days"], 2),
+        _STATUS["min_acute_days"],
+        _STATUS["band_sd"],
+    )
     out: dict[dt.date, dict[str, Any] | None] = {}
-    for i, day in enumerate(days):
+    in_band, in_acute = (hi - band_lo).tolist(), (hi - acute_lo).tolist()  # plain ints: no numpy per day
+    for day, n_band, n_acute, acute, centre, sd in zip(
+        days, in_band, in_acute, acute_mean, band_mean, band_std, strict=True
+    ):
         rollup = rollups.get(day)
-        if rollup is None or (rollup.ln_rmssd is None and hi[i] == band_lo[i]):
+        rmssd_ms, ln_rmssd = (None, None) if rollup is None else rollup[-2:]
+        if rollup is None or (ln_rmssd is None and n_band == 0):
             out[day] = None
             continue
-        acute = acute_mean[i]
         status, low, high = None, None, None
-        if hi[i] - acute_lo[i] >= _STATUS["min_acute_days"] and hi[i] - band_lo[i] >= min_band:
-            centre, half = band_mean[i], _STATUS["band_sd"] * band_std[i]
-            low, high = centre - half, centre + half
+        if n_acute >= min_acute and n_band >= min_band:
+            half = band_sd * sd  # type: ignore[operator]
+            low, high = centre - half, centre + half  # type: ignore[operator]
             status = "below" if acute < low else "above" if acute > high else "within"  # type: ignore[operator]
         out[day] = {
-            "rmssd_ms": rollup.rmssd_ms,
-            "ln_rmssd": rollup.ln_rmssd,
+            "rmssd_ms": rmssd_ms,
+            "ln_rmssd": ln_rmssd,
             "status": status,
             "acute_ln_rmssd": acute,
             "band_low": low,
@@ -188,101 +216,78 @@ def _week(db: Session, user_id: int, day: dt.date) -> dict[str, Any]:
 
 
 def _journal_by_day(
-    db: Session, user: User, first: dt.date, last: dt.date
-) -> tuple[dict[dt.date, list[Row[Any]]], dict[dt.date, list[Row[Any]]]]:
-    """Sessions and check-ins of a range of local days, in two queries, grouped by local day (plain rows)."""
-    tz = localtime.zone(user.timezone)
-    edges = localtime.day_edges_s(first, last, tz)
-    clock = LocalClock(tz)
-    lo_ms, hi_ms = int(edges[0] * 1000), int(edges[-1] * 1000)
-    sessions = db.execute(
-        session_rows()
-        .where(
-            WorkoutSession.user_id == user.id,
-            WorkoutSession.deleted.is_(False),
-            WorkoutSession.start_ms >= lo_ms,
-            WorkoutSession.start_ms < hi_ms,
-        )
-        .order_by(WorkoutSession.start_ms)
+    db: Session, user: User, first: dt.date, last: dt.date, clock: LocalClock, now_ms: int
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+    """Sessions and check-ins of a range of local days, in two queries, in their API form by local day
+    (its ISO date: the start, or the time, as written in the user's zone begins with it)."""
+    lo_s = localtime.local_midnight_s(first, clock.tz)  # the range's two edges, not every day's
+    hi_s = localtime.local_midnight_s(last + dt.timedelta(days=1), clock.tz)
+    lo_ms, hi_ms = int(lo_s * 1000), int(hi_s * 1000)
+    connection = db.connection()
+    sessions = connection.execute(_SESSIONS_IN, {"user": user.id, "lo": lo_ms, "hi": hi_ms}).all()
+    checkins = connection.execute(
+        _CHECKINS_IN,
+        {
+            "user": user.id,
+            "lo": dt.datetime.fromtimestamp(lo_s, dt.UTC),
+            "hi": dt.datetime.fromtimestamp(hi_s, dt.UTC),
+        },
     ).all()
-    checkins = db.execute(
-        select(*_CHECKIN_COLUMNS)
-        .where(
-            CheckIn.user_id == user.id,
-            CheckIn.at >= dt.datetime.fromtimestamp(edges[0], dt.UTC),
-            CheckIn.at < dt.datetime.fromtimestamp(edges[-1], dt.UTC),
-        )
-        .order_by(CheckIn.at)
-    ).all()
-    by_session: dict[dt.date, list[Row[Any]]] = {}
-    for s in sessions:
-        by_session.setdefault(clock.date(s.start_ms / 1000), []).append(s)
-    by_checkin: dict[dt.date, list[Row[Any]]] = {}
-    for c in checkins:
-        by_checkin.setdefault(clock.date(c.at.timestamp()), []).append(c)
+    by_session: dict[str, list[dict[str, Any]]] = {}
+    for public in session_dicts(sessions, clock, now_ms=now_ms):
+        by_session.setdefault(public["start"][:10], []).append(public)  # its local date, as written
+    by_checkin: dict[str, list[dict[str, Any]]] = {}
+    for id_, at, confidence, mood, note in checkins:
+        public = {"id": id_, "at": clock.iso(at), "confidence": confidence, "mood": mood, "note": note}
+        by_checkin.setdefault(public["at"][:10], []).append(public)
     return by_session, by_checkin
 
 
-def day_summary(
+def day_summaries(
     user: User,
-    day: dt.date,
-    rollup: DayRollup | Row[Any] | None,
-    sessions: list[WorkoutSession] | list[Row[Any]],
-    checkins: list[CheckIn] | list[Row[Any]],
-    hrv: dict[str, Any] | None,
-    pending: bool = False,
-    *,
-    clock: LocalClock | None = None,
-    now_ms: int | None = None,
-) -> dict[str, Any]:
-    """The contract's day summary from a rollup and the day's journal.
+    days: list[dt.date],
+    rollups: dict[dt.date, Row[Any]],
+    sessions: dict[str, list[dict[str, Any]]],
+    checkins: dict[str, list[dict[str, Any]]],
+    hrv: dict[dt.date, dict[str, Any] | None],
+    pending: set[dt.date],
+    clock: LocalClock,
+) -> list[dict[str, Any]]:
+    """The contract's day summary of each day, from its rollup (a row of _DAY_FIELDS) and its journal.
 
     `analysis_pending` is true while samples of the day are stored but not yet counted (or its sessions and
     HRV not yet analysed): its numbers may still grow, so a client can say "counting…" rather than show a
     false 0. `counted_until` is the end of the newest minute holding a sample that the totals include.
-    A list of days passes one `clock` (the user's zone, its offsets and dates cached) and one `now_ms`.
     """
-    clock = clock or LocalClock(localtime.zone(user.timezone))
-    minutes = rollup.heartbeat_up_minutes if rollup else 0
-    counted = rollup.counted_until_s if rollup else None
-    return {
-        "date": day.isoformat(),
-        "timezone": user.timezone,
-        "heartbeat_up_minutes": minutes,
-        "target_minutes": user.daily_target_minutes,
-        "target_met": target_met(minutes, user.daily_target_minutes),
-        "analysis_pending": pending,
-        "counted_until": None
-        if counted is None
-        else clock.iso_s(counted)
-        if isinstance(counted, int)
-        else dt.datetime.fromtimestamp(counted, dt.UTC).astimezone(clock.tz).isoformat(),
-        "target_met_at": clock.iso(rollup.target_met_at) if rollup and rollup.target_met_at else None,
-        "zone_minutes": {
-            "moderate": rollup.moderate_minutes if rollup else 0,
-            "vigorous": rollup.vigorous_minutes if rollup else 0,
-            "peak": rollup.peak_minutes if rollup else 0,
-            "active_zone_points": rollup.active_zone_points if rollup else 0,
-        },
-        "resting_hr": rollup.resting_hr if rollup else None,
-        "hrv": hrv,
-        "data_quality": {
-            "valid_minutes": rollup.valid_minutes if rollup else 0,
-            "lost_contact_minutes": rollup.lost_contact_minutes if rollup else 0,
-            "corrected_beat_pct": rollup.corrected_beat_pct if rollup else None,
-        },
-        "sessions": [session_dict(s, clock, now_ms=now_ms) for s in sessions],
-        "checkins": [
-            {
-                "id": c.id,
-                "at": clock.iso(c.at),
-                "confidence": c.confidence,
-                "mood": c.mood,
-                "note": c.note,
-            }
-            for c in checkins
-        ],
-    }
+    target = user.daily_target_minutes
+    found = [rollups.get(d) for d in days]
+    counted = clock.iso_s_many([None if r is None else r[2] for r in found])
+    out = []
+    for day, rollup, counted_until in zip(days, found, counted, strict=True):
+        if rollup is None:
+            minutes = moderate = vigorous = peak = points = valid = lost = 0
+            met_at = resting_hr = corrected = None
+        else:
+            (_, minutes, _, met_at, moderate, vigorous, peak, points, resting_hr, valid, lost, corrected, _,
+             _) = rollup  # fmt: skip
+        date = day.isoformat()
+        out.append({
+            "date": date,
+            "timezone": user.timezone,
+            "heartbeat_up_minutes": minutes,
+            "target_minutes": target,
+            "target_met": target_met(minutes, target),
+            "analysis_pending": day in pending,
+            "counted_until": counted_until,
+            "target_met_at": clock.iso(met_at) if met_at else None,
+            "zone_minutes": {"moderate": moderate, "vigorous": vigorous, "peak": peak, "active_zone_points": points},
+            "resting_hr": resting_hr,
+            "hrv": hrv[day],
+            "data_quality": {"valid_minutes": valid, "lost_contact_minutes": lost, "corrected_beat_pct": corrected},
+            "sessions": sessions.get(date, []),
+            "checkins": checkins.get(date, []),
+        })  # fmt: skip
+    return out
 
 
 @router.get("", response_class=FastJSON)
@@ -298,31 +303,24 @@ def list_days(
         raise InvalidInput("`to` is before `from`")
     if (to - from_).days >= MAX_RANGE_DAYS:
         raise InvalidInput(f"at most {MAX_RANGE_DAYS} days at a time")
-    rollups = _rollups(db, user.id, from_, to)
-    sessions, checkins = _journal_by_day(db, user, from_, to)
+    rollups, history = _rollups_and_history(db, user.id, from_, to)
+    clock, now_ms = LocalClock(localtime.zone(user.timezone)), int(time.time() * 1000)
+    sessions, checkins = _journal_by_day(db, user, from_, to, clock, now_ms)
     days = [from_ + dt.timedelta(days=i) for i in range((to - from_).days + 1)]
     pending = ctx.rollups.pending_days(user.id, days, user.timezone)
-    hrv = _hrv_days(days, rollups, _hrv_history(db, user.id, from_, to))
-    clock, now_ms = LocalClock(localtime.zone(user.timezone)), int(time.time() * 1000)
-    return EncodedJSON(
-        [
-            day_summary(
-                user, d, rollups.get(d), sessions.get(d, []), checkins.get(d, []),
-                hrv[d], d in pending, clock=clock, now_ms=now_ms,
-            )
-            for d in days
-        ]
-    )  # fmt: skip
+    hrv = _hrv_days(days, rollups, history)
+    return EncodedJSON(day_summaries(user, days, rollups, sessions, checkins, hrv, pending, clock))
 
 
 @router.get("/{date}", response_class=FastJSON)
 def read_day(date: Day, user: CurrentUser, db: SessionDep, ctx: ContextDep) -> FastJSON:
     """One day in full: with the streak, the week against the WHO band and HRV against the personal band."""
-    rollup = db.get(DayRollup, (user.id, date))
-    sessions, checkins = _journal_by_day(db, user, date, date)
-    hrv = _hrv(date, rollup, _hrv_history(db, user.id, date, date))
-    pending = date in ctx.rollups.pending_days(user.id, [date], user.timezone)
-    summary = day_summary(user, date, rollup, sessions.get(date, []), checkins.get(date, []), hrv, pending)
+    rollups, history = _rollups_and_history(db, user.id, date, date)
+    clock, now_ms = LocalClock(localtime.zone(user.timezone)), int(time.time() * 1000)
+    sessions, checkins = _journal_by_day(db, user, date, date, clock, now_ms)
+    hrv = {date: _hrv(date, rollups.get(date), history)}
+    pending = ctx.rollups.pending_days(user.id, [date], user.timezone)
+    (summary,) = day_summaries(user, [date], rollups, sessions, checkins, hrv, pending, clock)
     summary["streak_days"] = _streak(db, user, date)
     summary["week"] = _week(db, user.id, date)
     return EncodedJSON(summary)

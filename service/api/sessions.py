@@ -29,7 +29,7 @@ from service.web.views import (
     EncodedJSON,
     LocalClock,
     SessionPublic,
-    session_dict,
+    session_dicts,
     session_public,
     session_rows,
 )
@@ -79,8 +79,8 @@ def list_sessions(
     if to is not None:
         query = query.where(WorkoutSession.start_ms < query_time_ms(to, "to"))
     clock, now_ms = LocalClock(localtime.zone(user.timezone)), int(time.time() * 1000)
-    rows = db.execute(query.order_by(WorkoutSession.start_ms).limit(5000))
-    return EncodedJSON([session_dict(s, clock, now_ms=now_ms) for s in rows])
+    rows = db.connection().execute(query.order_by(WorkoutSession.start_ms).limit(5000))  # Core rows: faster
+    return EncodedJSON(session_dicts(rows.all(), clock, now_ms=now_ms))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionPublic)

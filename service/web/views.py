@@ -10,8 +10,9 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
+import numpy as np
 from pydantic import BaseModel
-from sqlalchemy import Select, inspect, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from service.analysis.recovery import NOTE_NO_DATA, NOTE_PENDING
@@ -67,19 +68,29 @@ class EncodedJSON(FastJSON):
         return msgspec.json.encode(content)
 
 
+_ZONE_DAYS: dict[ZoneInfo, dict[int, tuple[int, str] | None]] = {}  # LocalClock._offset by zone and UTC day
+_ZONE_DAYS_KEPT = 4_000  # about 11 years of days a zone, and at most 64 zones: 25 MB at most
+
+
 class LocalClock:
     """ISO 8601 local times in one zone: the same strings as `datetime.fromtimestamp(t, tz).isoformat()`,
     at a fraction of its cost on long lists, from the zone's offset cached per UTC day and the date per day.
 
     A UTC day's offset is probed every 6 hours (no zone changes its offset twice within 6 hours); a day whose
-    probes differ (a DST change in it) is rendered by `datetime` itself. One clock serves one request: its
-    caches grow with the days it has rendered."""
+    probes differ (a DST change in it) is rendered by `datetime` itself. The offsets depend on the zone only,
+    so the clocks of one zone share them across requests (a year of days costs 1.4 ms to probe, more than the
+    rest of a /days answer's times), bounded (_ZONE_DAYS_KEPT). One clock serves one request: its
+    cache of dates grows with the days it has rendered."""
 
     _PROBES = (0, 21_600, 43_200, 64_800, 86_399)
 
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
-        self._utc_days: dict[int, tuple[int, str] | None] = {}
+        if len(_ZONE_DAYS) > 64:  # the users' zones are a handful; far more is someone trying them all
+            _ZONE_DAYS.clear()
+        self._utc_days = _ZONE_DAYS.setdefault(tz, {})
+        if len(self._utc_days) > _ZONE_DAYS_KEPT:  # far dates asked for one by one: start again
+            self._utc_days = _ZONE_DAYS[tz] = {}
         self._dates: dict[int, str] = {}
 
     def _offset(self, utc_day: int) -> tuple[int, str] | None:
@@ -109,6 +120,29 @@ class LocalClock:
             date = self._dates[day] = dt.date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
         return f"{date}T{_HH_MM[sec // 60]}:{_SS[sec % 60]}{found[1]}"
 
+    def iso_s_many(self, t_s: Sequence[int | None]) -> list[str | None]:
+        """`iso_s` of each of many times (None stays None), written by numpy: a microsecond a time less."""
+        known = [t for t in t_s if t is not None]
+        if len(known) < len(t_s):
+            texts = iter(self.iso_s_many(known))
+            return [None if t is None else next(texts) for t in t_s]
+        if not known:
+            return []
+        t = np.array(known, dtype=np.int64)
+        utc_days, which = np.unique(t // 86_400, return_inverse=True)
+        offsets = [self._utc_days[d] if d in self._utc_days else self._offset(d) for d in utc_days.tolist()]
+        shift = np.array([o[0] if o else 0 for o in offsets], dtype=np.int64)[which]
+        stamps = np.datetime_as_string((t + shift).astype("datetime64[s]"), unit="s").tolist()
+        suffixes = [o[1] if o else None for o in offsets]  # None: the offset changes that day
+        return [
+            stamp + suffix if (suffix := suffixes[k]) is not None else self.iso_s(when)
+            for stamp, k, when in zip(stamps, which.tolist(), known, strict=True)
+        ]
+
+    def iso_ms_many(self, t_ms: Sequence[int | None]) -> list[str | None]:
+        """`iso_ms` of each of many times (None stays None)."""
+        return self.iso_s_many([None if t is None else t // 1000 for t in t_ms])
+
     def date(self, t_s: float) -> dt.date:
         """The local calendar day of an epoch time (as `localtime.local_day`)."""
         utc_day = int(t_s // 86_400)
@@ -133,95 +167,86 @@ _HH_MM = [f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)]
 _SS = [f"{s:02d}" for s in range(60)]
 
 
-class SessionRow(Protocol):
-    """A stored session: the model, or a row of its columns (session_rows)."""
-
-    id: int
-    start_ms: int
-    end_ms: int
-    source: str
-    avg_bpm: float | None
-    max_bpm: float | None
-    heartbeat_up_minutes: int
-    moderate_minutes: int
-    vigorous_minutes: int
-    peak_minutes: int
-    trimp: float | None
-    hrr60_bpm: float | None
-    hrr120_bpm: float | None
-    end_of_effort_ms: int | None
-    hr_end_of_effort: float | None
-    recovery_tau_s: float | None
-    recovery_fit_r2: float | None
-    fit_hr0: float | None
-    fit_hr_asymptote: float | None
-    fit_t0_ms: int | None
-    fit_duration_s: float | None
-    in_progress: bool | None
-    recovery_note: str | None
+SESSION_FIELDS = (
+    "id", "start_ms", "end_ms", "source", "avg_bpm", "max_bpm", "heartbeat_up_minutes", "moderate_minutes",
+    "vigorous_minutes", "peak_minutes", "trimp", "hrr60_bpm", "hrr120_bpm", "end_of_effort_ms",
+    "hr_end_of_effort", "recovery_tau_s", "recovery_fit_r2", "fit_hr0", "fit_hr_asymptote", "fit_t0_ms",
+    "fit_duration_s", "in_progress", "recovery_note",
+)  # fmt: skip
+"""The stored columns a session's API form is built from, in the order `session_rows` selects them."""
+SESSION_START = SESSION_FIELDS.index("start_ms")
+_END, _EFFORT, _FIT_T0 = (SESSION_FIELDS.index(f) for f in ("end_ms", "end_of_effort_ms", "fit_t0_ms"))
 
 
 def session_rows() -> Select[Any]:
-    """A select of every column of the sessions, as plain rows: no ORM object per session (a year of
-    them is read for one /days answer)."""
-    return select(*(getattr(WorkoutSession, a.key) for a in inspect(WorkoutSession).column_attrs))
+    """A select of the sessions' SESSION_FIELDS, as plain rows: no ORM object per session (a year of them is
+    read for one /days answer)."""
+    return select(*(getattr(WorkoutSession, f) for f in SESSION_FIELDS))
 
 
-def session_dict(s: SessionRow, clock: LocalClock, *, now_ms: int | None = None) -> dict[str, Any]:
-    """The API form of a stored session, as plain JSON-able data (what `SessionPublic` dumps to: its float
-    columns are floats as stored, on SQLite and PostgreSQL alike).
+def session_dicts(
+    rows: Sequence[Sequence[Any]], clock: LocalClock, *, now_ms: int | None = None
+) -> list[dict[str, Any]]:
+    """The API form of stored sessions (rows of SESSION_FIELDS), as plain JSON-able data: what `SessionPublic`
+    dumps to (its float columns are floats as stored, on SQLite and PostgreSQL alike).
 
-    A session stored "in progress" stays so only while data could still extend it: once no sample has come
-    for longer than a hole (2 minutes) after its end, it ended there, and its pending recovery has no data
-    after the stop (the analysis runs again only when new samples arrive, so it cannot say so itself).
+    Built a list at a time: the times of all the sessions are written by one `LocalClock.iso_ms_many`, and
+    each row is unpacked once (a row's attribute costs a quarter of a microsecond, and a year of sessions
+    has 15,000 of them). A session stored "in progress" stays so only while data could still extend it: once
+    no sample has come for longer than a hole (2 minutes) after its end, it ended there, and its pending
+    recovery has no data after the stop (the analysis runs again only when new samples arrive, so it cannot
+    say so itself).
     """
+    if not rows:
+        return []
     now = time.time() * 1000 if now_ms is None else now_ms
-    in_progress = bool(s.in_progress) and now - s.end_ms <= MAX_HOLE_S * 1000
-    note = s.recovery_note
-    if s.in_progress and not in_progress and note == NOTE_PENDING:
-        note = NOTE_NO_DATA
-    fit = None
-    if s.fit_t0_ms is not None and s.fit_hr0 is not None and s.recovery_tau_s is not None:
-        fit = {
-            "t0": clock.iso_ms(s.fit_t0_ms),
-            "hr0": s.fit_hr0,
-            "hr_asymptote": s.fit_hr_asymptote or 0.0,
-            "tau_s": s.recovery_tau_s,
-            "r2": s.recovery_fit_r2,
-            "duration_s": s.fit_duration_s,
-        }
-    return {
-        "id": s.id,
-        "start": clock.iso_ms(s.start_ms),
-        "end": clock.iso_ms(s.end_ms),
-        "duration_s": (s.end_ms - s.start_ms) / 1000,
-        "avg_bpm": s.avg_bpm,
-        "max_bpm": s.max_bpm,
-        "heartbeat_up_minutes": s.heartbeat_up_minutes,
-        "zone_minutes": {
-            "moderate": s.moderate_minutes,
-            "vigorous": s.vigorous_minutes,
-            "peak": s.peak_minutes,
-        },
-        "trimp": s.trimp,
-        "hrr60_bpm": s.hrr60_bpm,
-        "hrr120_bpm": s.hrr120_bpm,
-        "recovery_tau_s": s.recovery_tau_s,
-        "source": s.source,
-        "recovery": {
-            "end_of_effort": clock.iso_ms(s.end_of_effort_ms) if s.end_of_effort_ms is not None else None,
-            "hr_end_of_effort": s.hr_end_of_effort,
-            "fit": fit,
-        },
-        "in_progress": in_progress,
-        "recovery_note": note,
-        "recovery_fit_r2": s.recovery_fit_r2 if s.recovery_tau_s is not None else None,
-    }
+    columns = list(zip(*rows, strict=True))
+    times = zip(
+        *(clock.iso_ms_many(columns[i]) for i in (SESSION_START, _END, _EFFORT, _FIT_T0)), strict=True
+    )
+    out = []
+    for row, (start, end, effort, fit_t0) in zip(rows, times, strict=True):
+        (id_, start_ms, end_ms, source, avg_bpm, max_bpm, minutes, moderate, vigorous, peak, trimp, hrr60, hrr120,
+         _, hr_effort, tau_s, r2, hr0, asymptote, _, fit_duration_s, stored_in_progress, note) = row  # fmt: skip
+        in_progress = bool(stored_in_progress) and now - end_ms <= MAX_HOLE_S * 1000
+        if stored_in_progress and not in_progress and note == NOTE_PENDING:
+            note = NOTE_NO_DATA
+        fit = None
+        if fit_t0 is not None and hr0 is not None and tau_s is not None:
+            fit = {
+                "t0": fit_t0,
+                "hr0": hr0,
+                "hr_asymptote": asymptote or 0.0,
+                "tau_s": tau_s,
+                "r2": r2,
+                "duration_s": fit_duration_s,
+            }
+        out.append({
+            "id": id_,
+            "start": start,
+            "end": end,
+            "duration_s": (end_ms - start_ms) / 1000,
+            "avg_bpm": avg_bpm,
+            "max_bpm": max_bpm,
+            "heartbeat_up_minutes": minutes,
+            "zone_minutes": {"moderate": moderate, "vigorous": vigorous, "peak": peak},
+            "trimp": trimp,
+            "hrr60_bpm": hrr60,
+            "hrr120_bpm": hrr120,
+            "recovery_tau_s": tau_s,
+            "source": source,
+            "recovery": {"end_of_effort": effort, "hr_end_of_effort": hr_effort, "fit": fit},
+            "in_progress": in_progress,
+            "recovery_note": note,
+            "recovery_fit_r2": r2 if tau_s is not None else None,
+        })  # fmt: skip
+    return out
 
 
-def session_public(s: SessionRow, tz: ZoneInfo, *, now_ms: int | None = None) -> SessionPublic:
+def session_public(s: WorkoutSession, tz: ZoneInfo, *, now_ms: int | None = None) -> SessionPublic:
     """The API form of a stored session as the model (for the routes answering one session)."""
-    return SessionPublic.model_validate(session_dict(s, LocalClock(tz), now_ms=now_ms))
+    row = tuple(getattr(s, f) for f in SESSION_FIELDS)
+    return SessionPublic.model_validate(session_dicts([row], LocalClock(tz), now_ms=now_ms)[0])
 
 
 class StatusEventPublic(BaseModel):

@@ -220,6 +220,87 @@ def recovery_status(
     return RecoveryStatus(status, acute_mean, low, high, int(acute.size), int(band.size))
 
 
+@dataclass(frozen=True)
+class RecoveryStatuses:
+    """`RecoveryStatus` of many days as columns (one entry a day): a year of them without 365 objects."""
+
+    status: list[RecoveryLabel | None]
+    acute_ln_rmssd: list[float | None]
+    band_low: list[float | None]
+    band_high: list[float | None]
+    n_acute_days: list[int]
+    n_band_days: list[int]
+
+    def __getitem__(self, i: int) -> RecoveryStatus:
+        return RecoveryStatus(
+            self.status[i], self.acute_ln_rmssd[i], self.band_low[i], self.band_high[i], self.n_acute_days[i],
+            self.n_band_days[i],
+        )  # fmt: skip
+
+
+def recovery_statuses(
+    day: npt.ArrayLike,
+    ln_rmssd: npt.ArrayLike,
+    *,
+    on_days: npt.ArrayLike,
+    acute_days: int = 7,
+    band_days: int = 60,
+    band_sd: float = 0.5,
+    min_acute_days: int = 3,
+    min_band_days: int = 14,
+) -> RecoveryStatuses:
+    """`recovery_status` on each of many days at once (a year of a dashboard's days), in O(n) numpy.
+
+    Each window's sum and sum of squares are differences of running sums (of the values less their mean,
+    so a long history loses no precision), not a pass per day: the same numbers as `recovery_status`
+    day by day to about 1e-14 (tests/analysis/test_baseline.py), though not always to the last bit.
+    """
+    d = np.asarray(day, dtype=np.int64)
+    v = np.asarray(ln_rmssd, dtype=np.float64)
+    if d.shape != v.shape or d.ndim != 1:
+        raise InvalidSeries("ln_rmssd", "needs one value per day, as a 1-D array")
+    keep = np.isfinite(v)
+    order = np.argsort(d[keep], kind="stable")
+    d, v = d[keep][order], v[keep][order]
+    on = np.asarray(on_days, dtype=np.int64).reshape(-1)
+    shift = v.mean() if v.size else 0.0
+    x = v - shift
+    sums = np.concatenate(([0.0], np.cumsum(x)))
+    squares = np.concatenate(([0.0], np.cumsum(x * x)))
+    hi = np.searchsorted(d, on, side="right")
+
+    def window(length: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        lo = np.searchsorted(d, on - length, side="right")
+        n = hi - lo
+        total = sums[hi] - sums[lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / n
+            var = (squares[hi] - squares[lo] - total * mean) / (n - 1)
+        return n, mean + shift, np.sqrt(np.maximum(var, 0.0))
+
+    n_acute, acute_mean, _ = window(acute_days)
+    n_band, band_mean, band_std = window(band_days)
+    out = RecoveryStatuses([], [], [], [], n_acute.tolist(), n_band.tolist())
+    for na, nb, acute, centre, sd in zip(
+        out.n_acute_days,
+        out.n_band_days,
+        acute_mean.tolist(),
+        band_mean.tolist(),
+        band_std.tolist(),
+        strict=True,
+    ):
+        status: RecoveryLabel | None = None
+        low = high = None
+        if na >= min_acute_days and nb >= max(min_band_days, 2):
+            low, high = centre - band_sd * sd, centre + band_sd * sd
+            status = "below" if acute < low else "above" if acute > high else "within"
+        out.status.append(status)
+        out.acute_ln_rmssd.append(acute if na else None)
+        out.band_low.append(low)
+        out.band_high.append(high)
+    return out
+
+
 HOURS = 24
 MAD_TO_SD = 1.4826
 AFTER_EXERCISE_S = 3600.0  # DESIGN: "excludes exercise and the hour after it"

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from service.analysis.baseline import recovery_status
+from service.analysis.baseline import recovery_statuses
 from service.analysis.minutes import DayTotals, target_met, week_summary
 from service.api.deps import ContextDep, CurrentUser, SessionDep
 from service.core import localtime
@@ -82,7 +82,7 @@ def _streak(db: Session, user: User, day: dt.date) -> int:
     return streak
 
 
-HRV_HISTORY_DAYS = 60
+HRV_HISTORY_DAYS: int = recovery_statuses.__kwdefaults__["band_days"]  # the band: the oldest day it reads
 
 
 def _rollups_and_history(
@@ -98,68 +98,24 @@ def _rollups_and_history(
     return stored, history
 
 
-def _hrv(
-    day: dt.date, rollup: DayRollup | Row[Any] | None, history: list[tuple[int, float]]
-) -> dict[str, Any] | None:
-    """The day's rest HRV against the personal band of the 60 days up to it (the same for one day or a list)."""
-    n = (day - EPOCH).days
-    window = [(d, v) for d, v in history if n - HRV_HISTORY_DAYS < d <= n]
-    if rollup is None or (rollup.ln_rmssd is None and not window):
-        return None
-    status = recovery_status([d for d, _ in window], [v for _, v in window], on_day=n)
-    return {
-        "rmssd_ms": rollup.rmssd_ms,
-        "ln_rmssd": rollup.ln_rmssd,
-        "status": status.status,
-        "acute_ln_rmssd": status.acute_ln_rmssd,
-        "band_low": status.band_low,
-        "band_high": status.band_high,
-    }
-
-
-_STATUS = recovery_status.__kwdefaults__  # the windows and thresholds `recovery_status` judges by
-
-
 def _hrv_days(
     days: list[dt.date], rollups: dict[dt.date, Row[Any]], history: list[tuple[int, float]]
 ) -> dict[dt.date, dict[str, Any] | None]:
-    """`_hrv` of every day of a range at once: the same numbers as `recovery_status` day by day.
-
-    `history` is in day order, so each day's windows are slices of it; the slices of one length are averaged
-    together as the rows of one array, which numpy sums row by row as it sums one slice (the same floats;
-    tests/service/test_dashboard_speed.py compares the answers). A year costs a few numpy calls, not 365."""
-    if len(_STATUS) != 5 or _STATUS["band_days"] != HRV_HISTORY_DAYS:
-        return {d: _hrv(d, rollups.get(d), history) for d in days}
-    hist_d = np.array([d for d, _ in history], dtype=np.int64)
-    hist_v = np.array([v for _, v in history], dtype=np.float64)
-    if not np.isfinite(hist_v).all():  # recovery_status leaves such values out: let it
-        return {d: _hrv(d, rollups.get(d), history) for d in days}
-    n = np.array([(d - EPOCH).days for d in days], dtype=np.int64)
-    hi = np.searchsorted(hist_d, n, side="right")
-    band_lo = np.searchsorted(hist_d, n - _STATUS["band_days"], side="right")
-    acute_lo = np.searchsorted(hist_d, n - _STATUS["acute_days"], side="right")
-    acute_mean = _row_stats(hist_v, acute_lo, hi - acute_lo, std=False)[0]
-    band_mean, band_std = _row_stats(hist_v, band_lo, hi - band_lo, std=True)
-    min_band, min_acute, band_sd = (
-        max(_STATUS["min_band_days"], 2),
-        _STATUS["min_acute_days"],
-        _STATUS["band_sd"],
+    """Each day's rest HRV against the personal band of the 60 days up to it (`recovery_statuses`: a year in a
+    few numpy calls, not 365); None for a day with no rollup, or with neither HRV nor any in its band."""
+    statuses = recovery_statuses(
+        [d for d, _ in history], [v for _, v in history], on_days=[(d - EPOCH).days for d in days]
     )
     out: dict[dt.date, dict[str, Any] | None] = {}
-    in_band, in_acute = (hi - band_lo).tolist(), (hi - acute_lo).tolist()  # plain ints: no numpy per day
-    for day, n_band, n_acute, acute, centre, sd in zip(
-        days, in_band, in_acute, acute_mean, band_mean, band_std, strict=True
-    ):
+    for day, n_band, status, acute, low, high in zip(
+        days, statuses.n_band_days, statuses.status, statuses.acute_ln_rmssd, statuses.band_low,
+        statuses.band_high, strict=True,
+    ):  # fmt: skip
         rollup = rollups.get(day)
         rmssd_ms, ln_rmssd = (None, None) if rollup is None else rollup[-2:]
         if rollup is None or (ln_rmssd is None and n_band == 0):
             out[day] = None
             continue
-        status, low, high = None, None, None
-        if n_acute >= min_acute and n_band >= min_band:
-            half = band_sd * sd  # type: ignore[operator]
-            low, high = centre - half, centre + half  # type: ignore[operator]
-            status = "below" if acute < low else "above" if acute > high else "within"  # type: ignore[operator]
         out[day] = {
             "rmssd_ms": rmssd_ms,
             "ln_rmssd": ln_rmssd,
@@ -169,25 +125,6 @@ def _hrv_days(
             "band_high": high,
         }
     return out
-
-
-def _row_stats(
-    values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *, std: bool
-) -> tuple[list[float | None], list[float | None]]:
-    """Mean (and SD, ddof=1, of those with 2 or more) of values[start:start + length] for each pair."""
-    means: list[float | None] = [None] * len(starts)
-    sds: list[float | None] = [None] * len(starts)
-    for length in np.unique(lengths):
-        if length == 0:
-            continue
-        rows = np.flatnonzero(lengths == length)
-        block = values[starts[rows, None] + np.arange(length)]
-        for row, mean in zip(rows.tolist(), block.mean(axis=1).tolist(), strict=True):
-            means[row] = mean
-        if std and length >= 2:
-            for row, sd in zip(rows.tolist(), block.std(axis=1, ddof=1).tolist(), strict=True):
-                sds[row] = sd
-    return means, sds
 
 
 def _week(db: Session, user_id: int, day: dt.date) -> dict[str, Any]:
@@ -237,9 +174,10 @@ def _journal_by_day(
     for public in session_dicts(sessions, clock, now_ms=now_ms):
         by_session.setdefault(public["start"][:10], []).append(public)  # its local date, as written
     by_checkin: dict[str, list[dict[str, Any]]] = {}
-    for id_, at, confidence, mood, note in checkins:
-        public = {"id": id_, "at": clock.iso(at), "confidence": confidence, "mood": mood, "note": note}
-        by_checkin.setdefault(public["at"][:10], []).append(public)
+    times = clock.iso_many([c[1] for c in checkins])
+    for (id_, _, confidence, mood, note), at in zip(checkins, times, strict=True):
+        public = {"id": id_, "at": at, "confidence": confidence, "mood": mood, "note": note}
+        by_checkin.setdefault(at[:10], []).append(public)  # type: ignore[index]
     return by_session, by_checkin
 
 
@@ -262,13 +200,19 @@ def day_summaries(
     target = user.daily_target_minutes
     found = [rollups.get(d) for d in days]
     counted = clock.iso_s_many([None if r is None else r[2] for r in found])
+    met_at = clock.iso_many([None if r is None else r[3] for r in found])
+    met = target_met(
+        np.array([0 if r is None else r[1] for r in found]), target
+    ).tolist()  # one call, not 365
     out = []
-    for day, rollup, counted_until in zip(days, found, counted, strict=True):
+    for day, rollup, counted_until, target_met_today, target_met_at in zip(
+        days, found, counted, met, met_at, strict=True
+    ):
         if rollup is None:
             minutes = moderate = vigorous = peak = points = valid = lost = 0
-            met_at = resting_hr = corrected = None
+            resting_hr = corrected = None
         else:
-            (_, minutes, _, met_at, moderate, vigorous, peak, points, resting_hr, valid, lost, corrected, _,
+            (_, minutes, _, _, moderate, vigorous, peak, points, resting_hr, valid, lost, corrected, _,
              _) = rollup  # fmt: skip
         date = day.isoformat()
         out.append({
@@ -276,10 +220,10 @@ def day_summaries(
             "timezone": user.timezone,
             "heartbeat_up_minutes": minutes,
             "target_minutes": target,
-            "target_met": target_met(minutes, target),
+            "target_met": target_met_today,
             "analysis_pending": day in pending,
             "counted_until": counted_until,
-            "target_met_at": clock.iso(met_at) if met_at else None,
+            "target_met_at": target_met_at,
             "zone_minutes": {"moderate": moderate, "vigorous": vigorous, "peak": peak, "active_zone_points": points},
             "resting_hr": resting_hr,
             "hrv": hrv[day],
@@ -318,7 +262,7 @@ def read_day(date: Day, user: CurrentUser, db: SessionDep, ctx: ContextDep) -> F
     rollups, history = _rollups_and_history(db, user.id, date, date)
     clock, now_ms = LocalClock(localtime.zone(user.timezone)), int(time.time() * 1000)
     sessions, checkins = _journal_by_day(db, user, date, date, clock, now_ms)
-    hrv = {date: _hrv(date, rollups.get(date), history)}
+    hrv = _hrv_days([date], rollups, history)
     pending = ctx.rollups.pending_days(user.id, [date], user.timezone)
     (summary,) = day_summaries(user, [date], rollups, sessions, checkins, hrv, pending, clock)
     summary["streak_days"] = _streak(db, user, date)

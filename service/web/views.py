@@ -161,6 +161,14 @@ class LocalClock:
             return at.astimezone(self.tz).isoformat()
         return self.iso_s(int(at.timestamp()))
 
+    def iso_many(self, ats: Sequence[dt.datetime | None]) -> list[str | None]:
+        """`iso` of each of many aware datetimes (None stays None): the whole seconds by `iso_s_many`."""
+        whole = [None if a is None or a.tzinfo is None or a.microsecond else int(a.timestamp()) for a in ats]
+        return [
+            text if text is not None or a is None else a.astimezone(self.tz).isoformat()
+            for text, a in zip(self.iso_s_many(whole), ats, strict=True)
+        ]
+
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _HH_MM = [f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)]
@@ -201,9 +209,9 @@ def session_dicts(
         return []
     now = time.time() * 1000 if now_ms is None else now_ms
     columns = list(zip(*rows, strict=True))
-    times = zip(
-        *(clock.iso_ms_many(columns[i]) for i in (SESSION_START, _END, _EFFORT, _FIT_T0)), strict=True
-    )
+    n = len(rows)  # the four time columns written in one call, then cut apart
+    texts = clock.iso_ms_many(columns[SESSION_START] + columns[_END] + columns[_EFFORT] + columns[_FIT_T0])
+    times = zip(texts[:n], texts[n : 2 * n], texts[2 * n : 3 * n], texts[3 * n :], strict=True)
     out = []
     for row, (start, end, effort, fit_t0) in zip(rows, times, strict=True):
         (id_, start_ms, end_ms, source, avg_bpm, max_bpm, minutes, moderate, vigorous, peak, trimp, hrr60, hrr120,

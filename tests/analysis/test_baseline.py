@@ -13,6 +13,7 @@ from service.analysis.baseline import (
     daily_rest_hrv,
     exercise_windows,
     recovery_status,
+    recovery_statuses,
     time_of_day_baseline,
 )
 from service.analysis.errors import InvalidSeries
@@ -212,3 +213,43 @@ def test_the_usual_at_eight_leaves_out_morning_workouts_and_the_hour_after() -> 
     stored = baseline_from_windows(stats, utc_offset_s=MORNING_OFFSET_S, rules=rules, exercise_s=sessions)
     np.testing.assert_array_equal(stored.n_windows, with_sessions.n_windows)
     np.testing.assert_allclose(stored.hr_bpm, with_sessions.hr_bpm)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_days=st.integers(1, 500),
+    missed=st.floats(0.0, 0.7),
+    level=st.floats(2.0, 5.0),
+    trend=st.floats(-0.004, 0.004),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_recovery_statuses_are_recovery_status_day_by_day(
+    n_days: int, missed: float, level: float, trend: float, seed: int
+) -> None:
+    """Over any history (days missed, a drift over the year, a NaN), on every day from before it to after it,
+    the many-day form answers what the one-day form answers: counts and labels exactly, numbers to 1e-12."""
+    rng = np.random.default_rng(seed)
+    day = DAY0 + np.flatnonzero(rng.random(n_days) >= missed)
+    ln = level + trend * (day - DAY0) + rng.normal(0.0, 0.15, day.size)
+    if day.size > 3:
+        ln[day.size // 2] = np.nan  # recovery_status leaves it out; so must the running sums
+    on_days = np.arange(DAY0 - 3, DAY0 + n_days + 70)
+    many = recovery_statuses(day[::-1], ln[::-1], on_days=on_days)  # any order, as recovery_status takes
+    for i, on_day in enumerate(on_days.tolist()):
+        got = many[i]
+        want = recovery_status(day, ln, on_day=on_day)
+        assert (got.n_acute_days, got.n_band_days) == (want.n_acute_days, want.n_band_days)
+        for a, b in ((got.acute_ln_rmssd, want.acute_ln_rmssd), (got.band_low, want.band_low),
+                     (got.band_high, want.band_high)):  # fmt: skip
+            assert (a is None) == (b is None) and (a is None or abs(a - b) <= 1e-12 * max(1.0, abs(b)))
+        edge = (
+            want.band_low is not None
+            and min(abs(want.acute_ln_rmssd - want.band_low), abs(want.acute_ln_rmssd - want.band_high))
+            < 1e-12
+        )
+        assert got.status == want.status or edge, (on_day, got, want)
+
+
+def test_recovery_statuses_refuse_mismatched_arrays() -> None:
+    with pytest.raises(InvalidSeries):
+        recovery_statuses([1, 2, 3], [3.5, 3.6], on_days=[3])

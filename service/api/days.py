@@ -60,7 +60,7 @@ _CHECKINS_IN = (
 
 def _rollups(db: Session, user_id: int, first: dt.date, last: dt.date) -> dict[dt.date, Row[Any]]:
     """The stored day rollups of first..last as plain rows of _DAY_FIELDS (no ORM object per day), in order."""
-    rows = db.connection().execute(_ROLLUPS_IN, {"user": user_id, "lo": first, "hi": last})
+    rows = db.connection().execute(_ROLLUPS_IN, {"user": user_id, "lo": first, "hi": last}).all()  # fetchall: faster
     return {r[0]: r for r in rows}
 
 

@@ -7,11 +7,11 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,9 @@ from service.web.throttle import LoginThrottle
 log = logging.getLogger(__name__)
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    """The app's context. `async`, as every dependency that does no I/O: FastAPI runs a plain `def` one in the
+    thread pool, a hop per dependency per request (four for a read, before this)."""
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
@@ -65,37 +67,46 @@ class Principal:
     device_id: int | None = None
 
 
-def _named_user(table: type[AccessToken] | type[DeviceToken], token: str, prefix: str) -> list[Any]:
-    """The lookup's condition on the user the token names, if it names one (service.core.security.new_token)."""
-    user_id = token_user(token, prefix)
-    return [] if user_id is None else [table.user_id == user_id]
+# The token lookups, built once: every authenticated request makes one, and a statement built per request
+# costs more than the lookup (its expression and cache key; a prebuilt one memoises its key). The named form
+# (a token naming its user, service.core.security.new_token) reads that user's rows only.
+_USER_BY_TOKEN = (
+    select(User, AccessToken.expires_at, AccessToken.revoked_at)
+    .join(AccessToken, AccessToken.user_id == User.id)
+    .where(AccessToken.token_hash == bindparam("digest"))
+)
+_USER_BY_NAMED_TOKEN = _USER_BY_TOKEN.where(AccessToken.user_id == bindparam("user"))
+_DEVICE_BY_TOKEN = (
+    select(User, Device.id)
+    .join(Device, Device.user_id == User.id)
+    .join(DeviceToken, (DeviceToken.device_id == Device.id) & (DeviceToken.user_id == Device.user_id))
+    .where(DeviceToken.token_hash == bindparam("digest"), DeviceToken.revoked_at.is_(None))
+)
+_DEVICE_BY_NAMED_TOKEN = _DEVICE_BY_TOKEN.where(DeviceToken.user_id == bindparam("user"))
 
 
 def _user_from_token(db: Session, token: str) -> User:
     now = dt.datetime.now(dt.UTC)
-    row = db.execute(
-        select(User, AccessToken.expires_at, AccessToken.revoked_at)
-        .join(AccessToken, AccessToken.user_id == User.id)
-        .where(
-            AccessToken.token_hash == token_digest(token), *_named_user(AccessToken, token, USER_TOKEN_PREFIX)
-        )
-    ).first()
+    user_id = token_user(token, USER_TOKEN_PREFIX)
+    query, params = (
+        (_USER_BY_TOKEN, {"digest": token_digest(token)})
+        if user_id is None
+        else (_USER_BY_NAMED_TOKEN, {"digest": token_digest(token), "user": user_id})
+    )
+    row = db.execute(query, params).first()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized("invalid or expired token")
-    return row[0]
+    return row[0]  # type: ignore[no-any-return]
 
 
 def _device_principal(db: Session, token: str) -> Principal:
-    row = db.execute(
-        select(User, Device.id)
-        .join(Device, Device.user_id == User.id)
-        .join(DeviceToken, (DeviceToken.device_id == Device.id) & (DeviceToken.user_id == Device.user_id))
-        .where(
-            DeviceToken.token_hash == token_digest(token),
-            DeviceToken.revoked_at.is_(None),
-            *_named_user(DeviceToken, token, DEVICE_TOKEN_PREFIX),
-        )
-    ).first()
+    user_id = token_user(token, DEVICE_TOKEN_PREFIX)
+    query, params = (
+        (_DEVICE_BY_TOKEN, {"digest": token_digest(token)})
+        if user_id is None
+        else (_DEVICE_BY_NAMED_TOKEN, {"digest": token_digest(token), "user": user_id})
+    )
+    row = db.execute(query, params).first()
     if row is None:
         raise Unauthorized("invalid device token")
     return Principal(user=row[0], device_id=row[1])
@@ -121,7 +132,7 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def _throttle(request: Request) -> LoginThrottle:
+async def _throttle(request: Request) -> LoginThrottle:
     return request.app.state.login_throttle  # type: ignore[no-any-return]
 
 

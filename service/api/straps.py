@@ -35,7 +35,7 @@ class BluetoothUnavailable(ChinUpError):
     status = 503
 
 
-def get_supervisor(request: Request) -> StrapSupervisor:
+async def get_supervisor(request: Request) -> StrapSupervisor:
     return request.app.state.recording  # type: ignore[no-any-return]
 
 

@@ -11,7 +11,7 @@ import os
 
 from fastapi import FastAPI
 
-from service.cli.main import header_deadline_protocol
+from service.cli.main import header_deadline_protocol, tune_gc_for_serving
 from service.config import Settings
 from service.core.logs import setup_logging
 
@@ -29,4 +29,5 @@ def create_worker_app() -> FastAPI:
     from service.app import create_app
 
     setup_logging(os.environ.get(VERBOSE_ENV) == "1")
+    tune_gc_for_serving()
     return create_app(Settings())

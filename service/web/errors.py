@@ -67,8 +67,9 @@ def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
-def ids_in_range(request: Request) -> None:
-    """A path id beyond the databases' 64-bit range names no resource: 404, before any query is bound."""
+async def ids_in_range(request: Request) -> None:
+    """A path id beyond the databases' 64-bit range names no resource: 404, before any query is bound (`async`:
+    no I/O, so no hop to the thread pool for every request)."""
     for name, value in request.path_params.items():
         if not (name == "id" or name.endswith("_id")) or not isinstance(value, str):
             continue

@@ -40,7 +40,7 @@ class PageQuery:
     response: Response
 
 
-def page_query(
+async def page_query(
     request: Request,
     response: Response,
     limit: Annotated[

@@ -37,9 +37,11 @@ TZ = "Europe/Paris"
 DAYS = 365
 LAST = dt.date(2026, 11, 30)
 FIRST = LAST - dt.timedelta(days=DAYS - 1)
-# Issue 19 aims at 3 (bench/dashboard.py) and this test at 5; not reached yet: on SQLite this answer measures
-# 5-8x here on a loaded 2-core machine (the former per-row models: 20x and more). 10 catches a return to them.
-RATIO_BOUND = 10.0
+# Issue 19 aims at 3 (bench/dashboard.py, the server in its own process: 2.9 on SQLite). Here the server
+# shares the test's process and its GIL: 3.1 on either database on a quiet machine, 5.5 with three busy
+# processes on the two cores (each hand-over between the client's, the loop's and the route's threads waits
+# for a core). The answers built per row by models measured 20-28 here, the first list-at-a-time ones 8.
+RATIO_BOUND = 8.0
 
 
 # -- the former answers, built as the routes built them before issue 19 ------------------------------------

@@ -7,11 +7,11 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -85,28 +85,27 @@ _DEVICE_BY_TOKEN = (
 _DEVICE_BY_NAMED_TOKEN = _DEVICE_BY_TOKEN.where(DeviceToken.user_id == bindparam("user"))
 
 
+def _token_row(
+    db: Session, token: str, prefix: str, plain: Select[Any], named: Select[Any]
+) -> Row[Any] | None:
+    """The row a token's lookup finds: by its digest, and by its user where it names one."""
+    user_id = token_user(token, prefix)
+    params: dict[str, object] = {"digest": token_digest(token)}
+    if user_id is not None:
+        params["user"] = user_id
+    return db.execute(plain if user_id is None else named, params).first()
+
+
 def _user_from_token(db: Session, token: str) -> User:
     now = dt.datetime.now(dt.UTC)
-    user_id = token_user(token, USER_TOKEN_PREFIX)
-    query, params = (
-        (_USER_BY_TOKEN, {"digest": token_digest(token)})
-        if user_id is None
-        else (_USER_BY_NAMED_TOKEN, {"digest": token_digest(token), "user": user_id})
-    )
-    row = db.execute(query, params).first()
+    row = _token_row(db, token, USER_TOKEN_PREFIX, _USER_BY_TOKEN, _USER_BY_NAMED_TOKEN)
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized("invalid or expired token")
     return row[0]  # type: ignore[no-any-return]
 
 
 def _device_principal(db: Session, token: str) -> Principal:
-    user_id = token_user(token, DEVICE_TOKEN_PREFIX)
-    query, params = (
-        (_DEVICE_BY_TOKEN, {"digest": token_digest(token)})
-        if user_id is None
-        else (_DEVICE_BY_NAMED_TOKEN, {"digest": token_digest(token), "user": user_id})
-    )
-    row = db.execute(query, params).first()
+    row = _token_row(db, token, DEVICE_TOKEN_PREFIX, _DEVICE_BY_TOKEN, _DEVICE_BY_NAMED_TOKEN)
     if row is None:
         raise Unauthorized("invalid device token")
     return Principal(user=row[0], device_id=row[1])

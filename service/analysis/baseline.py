@@ -220,6 +220,11 @@ def recovery_status(
     return RecoveryStatus(status, acute_mean, low, high, int(acute.size), int(band.size))
 
 
+_EPS = float(np.finfo(np.float64).eps)
+_TRUSTED_VARIANCE = 1e-11  # the running sums' rounding may be at most this share of a window's variance
+_EDGE = 1e-9  # a 7-day mean this close to the band's edge is judged by `recovery_status` itself
+
+
 @dataclass(frozen=True)
 class RecoveryStatuses:
     """`RecoveryStatus` of many days as columns (one entry a day): a year of them without 365 objects."""
@@ -251,9 +256,12 @@ def recovery_statuses(
 ) -> RecoveryStatuses:
     """`recovery_status` on each of many days at once (a year of a dashboard's days), in O(n) numpy.
 
-    Each window's sum and sum of squares are differences of running sums (of the values less their mean,
-    so a long history loses no precision), not a pass per day: the same numbers as `recovery_status`
-    day by day to about 1e-14 (tests/analysis/test_baseline.py), though not always to the last bit.
+    Each window's sum and sum of squares are differences of running sums (of the values less their mean),
+    not a pass per day: the same numbers as `recovery_status` day by day to 1e-12, and the same labels
+    (tests/analysis/test_baseline.py). Where that difference cannot be trusted, a window whose spread is
+    tiny against what the running sums carry (a steady or repeated reading: its SD, a square root, would
+    take the rounding to 1e-8), or a 7-day mean within 1e-9 of the band's edge, the day is judged by
+    `recovery_status` itself.
     """
     d = np.asarray(day, dtype=np.int64)
     v = np.asarray(ln_rmssd, dtype=np.float64)
@@ -269,31 +277,43 @@ def recovery_statuses(
     squares = np.concatenate(([0.0], np.cumsum(x * x)))
     hi = np.searchsorted(d, on, side="right")
 
-    def window(length: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    def window(length: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+                                      npt.NDArray[np.bool_]]:  # fmt: skip
         lo = np.searchsorted(d, on - length, side="right")
         n = hi - lo
         total = sums[hi] - sums[lo]
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / n
             var = (squares[hi] - squares[lo] - total * mean) / (n - 1)
-        return n, mean + shift, np.sqrt(np.maximum(var, 0.0))
+            # cumsum adds in order: each running sum of squares carries up to x.size roundings of its total
+            doubt = 4 * _EPS * x.size * squares[-1] / (n - 1)
+        unsure = ~(doubt <= _TRUSTED_VARIANCE * var)  # also where var is 0 or undefined
+        return n, mean + shift, np.sqrt(np.maximum(var, 0.0)), unsure
 
-    n_acute, acute_mean, _ = window(acute_days)
-    n_band, band_mean, band_std = window(band_days)
+    n_acute, acute_mean, _, _ = window(acute_days)
+    n_band, band_mean, band_std, unsure = window(band_days)
     out = RecoveryStatuses([], [], [], [], n_acute.tolist(), n_band.tolist())
-    for na, nb, acute, centre, sd in zip(
+    for on_day, na, nb, acute, centre, sd, doubtful in zip(
+        on.tolist(),
         out.n_acute_days,
         out.n_band_days,
         acute_mean.tolist(),
         band_mean.tolist(),
         band_std.tolist(),
+        unsure.tolist(),
         strict=True,
     ):
         status: RecoveryLabel | None = None
         low = high = None
         if na >= min_acute_days and nb >= max(min_band_days, 2):
             low, high = centre - band_sd * sd, centre + band_sd * sd
-            status = "below" if acute < low else "above" if acute > high else "within"
+            if doubtful or min(abs(acute - low), abs(acute - high)) < _EDGE:
+                exact = recovery_status(
+                    d, v, on_day=on_day, acute_days=acute_days, band_days=band_days, band_sd=band_sd,
+                    min_acute_days=min_acute_days, min_band_days=min_band_days,
+                )  # fmt: skip
+                acute, low, high = exact.acute_ln_rmssd, exact.band_low, exact.band_high
+            status = "below" if acute < low else "above" if acute > high else "within"  # type: ignore[operator]
         out.status.append(status)
         out.acute_ln_rmssd.append(acute if na else None)
         out.band_low.append(low)

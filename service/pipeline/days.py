@@ -235,6 +235,8 @@ def _day_hrv(
     if not hit.size:
         return DayHrv(n_beats=int(rr.size), corrected_beat_pct=corrected_pct)
     ln_rmssd = float(daily.ln_rmssd[hit[0]])
+    if not np.isfinite(ln_rmssd):  # RMSSD 0 (beats at a fixed rate: a pacer, a replayed file) says nothing
+        return DayHrv(n_beats=int(rr.size), corrected_beat_pct=corrected_pct)
     return DayHrv(
         n_beats=int(rr.size),
         rmssd_ms=float(np.exp(ln_rmssd)),

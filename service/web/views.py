@@ -62,14 +62,19 @@ class EncodedJSON(FastJSON):
     of days, a month of sessions, a session's samples) cost a fraction of `json.dumps` (bench/dashboard.py).
 
     Routes keep their `response_model` for the OpenAPI document and return this already encoded answer, so
-    FastAPI neither builds nor validates a model per row."""
+    FastAPI neither builds nor validates a model per row. The JSON is the same as `json.dumps` would give
+    once parsed, not byte for byte: text is UTF-8 rather than ASCII escapes, floats are in msgspec's shortest
+    form (0.000032, not 3.2e-05), and a non-finite float, which `json.dumps(allow_nan=False)` refused
+    with a 500, is null."""
 
     def render(self, content: Any) -> bytes:
         return msgspec.json.encode(content)
 
 
 _ZONE_DAYS: dict[ZoneInfo, dict[int, tuple[int, str] | None]] = {}  # LocalClock._offset by zone and UTC day
-_ZONE_DAYS_KEPT = 4_000  # about 11 years of days a zone, and at most 64 zones: 25 MB at most
+# At most _ZONE_DAYS_KEPT days (about 11 years) of each of at most _ZONES_KEPT zones: 220 B a day, 14 MB.
+_ZONE_DAYS_KEPT = 4_000
+_ZONES_KEPT = 16  # the users' zones are a handful; far more is someone trying them all
 
 
 class LocalClock:
@@ -86,11 +91,9 @@ class LocalClock:
 
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
-        if len(_ZONE_DAYS) > 64:  # the users' zones are a handful; far more is someone trying them all
+        if tz not in _ZONE_DAYS and len(_ZONE_DAYS) >= _ZONES_KEPT:
             _ZONE_DAYS.clear()
         self._utc_days = _ZONE_DAYS.setdefault(tz, {})
-        if len(self._utc_days) > _ZONE_DAYS_KEPT:  # far dates asked for one by one: start again
-            self._utc_days = _ZONE_DAYS[tz] = {}
         self._dates: dict[int, str] = {}
 
     def _offset(self, utc_day: int) -> tuple[int, str] | None:
@@ -104,6 +107,8 @@ class LocalClock:
         found = (
             (int(offset.total_seconds()), first.isoformat()[19:]) if constant and offset is not None else None
         )
+        if len(self._utc_days) >= _ZONE_DAYS_KEPT:  # full: start again (a clock holding the old one keeps it)
+            self._utc_days = _ZONE_DAYS[self.tz] = {}
         self._utc_days[utc_day] = found
         return found
 

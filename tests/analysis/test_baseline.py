@@ -221,16 +221,19 @@ def test_the_usual_at_eight_leaves_out_morning_workouts_and_the_hour_after() -> 
     missed=st.floats(0.0, 0.7),
     level=st.floats(2.0, 5.0),
     trend=st.floats(-0.004, 0.004),
+    step=st.floats(-1.5, 1.5),
+    noise=st.sampled_from([0.15, 0.003, 1e-7, 0.0]),  # down to a steady, repeated reading
     seed=st.integers(0, 2**32 - 1),
 )
 def test_recovery_statuses_are_recovery_status_day_by_day(
-    n_days: int, missed: float, level: float, trend: float, seed: int
+    n_days: int, missed: float, level: float, trend: float, step: float, noise: float, seed: int
 ) -> None:
-    """Over any history (days missed, a drift over the year, a NaN), on every day from before it to after it,
-    the many-day form answers what the one-day form answers: counts and labels exactly, numbers to 1e-12."""
+    """Over any history (days missed, a drift over the year, a step half-way, readings from noisy to
+    constant, a NaN), on every day from before it to after it, the many-day form answers what the one-day
+    form answers: counts and labels exactly, numbers to 1e-12."""
     rng = np.random.default_rng(seed)
     day = DAY0 + np.flatnonzero(rng.random(n_days) >= missed)
-    ln = level + trend * (day - DAY0) + rng.normal(0.0, 0.15, day.size)
+    ln = level + trend * (day - DAY0) + step * (day - DAY0 > n_days // 2) + rng.normal(0.0, noise, day.size)
     if day.size > 3:
         ln[day.size // 2] = np.nan  # recovery_status leaves it out; so must the running sums
     on_days = np.arange(DAY0 - 3, DAY0 + n_days + 70)

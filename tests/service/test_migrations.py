@@ -110,3 +110,37 @@ def test_0009_keys_every_row_by_its_user_and_keeps_them_all(backend: str, tmp_pa
             pk = inspect(conn).get_pk_constraint("samples")["constrained_columns"]
         engine.dispose()
         assert pk == ["device_id", "t_ms", "user_id"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0010_clears_rest_hrv_that_is_not_a_number(backend: str, tmp_path: Path) -> None:
+    """Days stored with ln RMSSD -inf (RMSSD 0) or +inf lose their HRV; finite ones and other columns stay."""
+    with fresh_database(backend, tmp_path) as url:
+        engine = create_engine(url)
+        migrate.upgrade(engine, "0009")
+        rollups = Base.metadata.tables["day_rollups"]
+        with engine.begin() as conn:
+            user_id = conn.execute(
+                text("INSERT INTO users (email, password_hash, timezone, daily_target_minutes, nudge_time,"
+                     " nudges_enabled, is_demo, created_at) VALUES ('old@example.org', 'x', 'UTC', 60, '18:00',"
+                     " false, false, '2024-01-01') RETURNING id"),
+            ).scalar_one()  # fmt: skip
+            for i, ln in enumerate((float("-inf"), 3.7, float("inf"), None)):
+                conn.execute(
+                    insert(rollups).values(
+                        user_id=user_id, day=dt.date(2024, 1, 1 + i), heartbeat_up_minutes=30 + i,
+                        moderate_minutes=0, vigorous_minutes=0, peak_minutes=0, active_zone_points=0,
+                        valid_minutes=600, lost_contact_minutes=0, n_beats=9000, ln_rmssd=ln,
+                        rmssd_ms=None if ln is None else (0.0 if ln < 0 else 40.4),
+                        updated_at=dt.datetime(2024, 1, 5, tzinfo=dt.UTC),
+                    )
+                )  # fmt: skip
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(rollups.c.heartbeat_up_minutes, rollups.c.ln_rmssd, rollups.c.rmssd_ms).order_by(
+                    rollups.c.day
+                )
+            ).all()
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [(30, None, None), (31, 3.7, 40.4), (32, None, None), (33, None, None)]

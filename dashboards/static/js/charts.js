@@ -63,10 +63,34 @@ function timeAxis(container, tz, daily) {
     const labels = [day, ...(span > 180 * DAY_S ? [month] : []), ...(daily ? [] : [span < 300 ? second : minute])];
     return Math.ceil(Math.max(...labels.map((f) => textWidth(f.format(sample))), 40) + TICK_GAP_PX);
   };
+  // A daily axis ticks at noon UTC, where dateToX puts each date: every `incr` days from the first date in
+  // view; past 28-day steps, on the 1st of every 1, 2, 3, 4, 6 or 12 months (as many as the space needs), so a
+  // month's name stands on its own 1st (28-day steps named Aug twice and put Nov on the 20th).
+  const monthly = (u, axisIdx, min, max, incr) => {
+    if (incr < 28 * DAY_S) {
+      const out = [];
+      for (let x = Math.ceil((min - DAY_S / 2) / DAY_S) * DAY_S + DAY_S / 2; x <= max; x += incr) out.push(x);
+      return out;
+    }
+    // As few months a step as keep labels `space` px apart (the shortest month, 28 days, at this scale).
+    const pxPerDay = u.bbox.width / devicePixelRatio / ((max - min) / DAY_S);
+    const needed = space(u, axisIdx, min, max); // uPlot passes the space of its own step, not this
+    const fits = (n) => (pxPerDay > 0 ? n * 28 * pxPerDay >= needed : n * 28 * DAY_S >= incr);
+    const step = [1, 2, 3, 4, 6, 12].find(fits) ?? 12;
+    const first = new Date(min * 1000);
+    const inView = [];
+    for (let m = first.getUTCFullYear() * 12 + first.getUTCMonth(); ; m += 1) {
+      const x = Date.UTC(Math.floor(m / 12), m % 12, 1, 12) / 1000;
+      if (x > max) break;
+      if (x >= min) inView.push([m % 12, x]);
+    }
+    const out = inView.filter(([month]) => month % step === 0).map(([, x]) => x);
+    return out.length || !inView.length ? out : [inView[0][1]]; // one named month at least, where one is in view
+  };
   const values = (u, splits, axisIdx, foundSpace, incr) => {
     const labels = splits.map((x, i) => {
       const when = new Date(x * 1000);
-      if (incr >= 28 * DAY_S) return month.format(when);
+      if (daily && incr >= 28 * DAY_S) return month.format(when);
       if (daily || incr >= DAY_S) return day.format(when);
       const time = (incr < 60 ? second : minute).format(when);
       // The date under the first tick of each day, when the chart spans more than one day.
@@ -83,11 +107,12 @@ function timeAxis(container, tz, daily) {
     container.dataset.xTicks = JSON.stringify(labels.map((label, i) => {
       const at = offset + u.valToPos(splits[i], "x");
       const half = textWidth(label ?? "") / 2;
-      return { label, left: Math.round(at - half), right: Math.round(at + half) };
+      const date = new Date(splits[i] * 1000).toISOString().slice(0, 10); // a daily x: its date
+      return { label, left: Math.round(at - half), right: Math.round(at + half), ...(daily ? { date } : {}) };
     }).filter((t) => t.label != null));
   };
   return {
-    axis: { space, values, ...(daily ? { incrs: DAY_INCRS } : {}) },
+    axis: { space, values, ...(daily ? { incrs: DAY_INCRS, splits: monthly } : {}) },
     plugin: { hooks: { draw: [record] } },
     value: (u, x) => (x == null ? "–" : legend.format(new Date(x * 1000))),
   };

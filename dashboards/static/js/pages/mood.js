@@ -101,7 +101,8 @@ async function showInsight({ metric, lag }) {
     ["Paired days", insight.n_days],
     ["Spearman's rho", insight.rho == null ? null : round(insight.rho, 2)],
     ["95 % interval", ci],
-    ["p value", insight.p_value == null ? null : round(insight.p_value, 3)],
+    // Below 0.001 rounding would write 0, a certainty no test gives: "< 0.001" instead.
+    ["p value", insight.p_value == null ? null : insight.p_value < 0.001 ? "< 0.001" : round(insight.p_value, 3)],
     [`Mean ${metric}, target met`, insight.mean_when_target_met == null ? null : round(insight.mean_when_target_met, 1)],
     [`Mean ${metric}, target missed`, insight.mean_when_target_missed == null ? null : round(insight.mean_when_target_missed, 1)],
   ]);

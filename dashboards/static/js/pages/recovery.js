@@ -110,7 +110,10 @@ function drawResting(days) {
   }
   drawChart(container, {
     data: [days.map((d) => dateToX(d.date)), days.map((d) => d.resting_hr ?? null)],
-    series: [{}, { label: "Resting HR", stroke: cssVar("--accent"), width: 2, points: { show: true } }],
+    series: [{}, {
+      label: "Resting HR", stroke: cssVar("--accent"), width: 2, points: { show: true },
+      value: (u, v) => (v == null ? "–" : `${Math.round(v)} bpm`), // as the status card writes it
+    }],
     axes: [{}, { label: "bpm" }],
     // Around the readings, not from 0: a change of a few beats is what matters here.
     scales: { ...dailyScales, y: { range: (u, lo, hi) => [Math.floor((lo ?? 50) - 6), Math.ceil((hi ?? 70) + 6)] } },

@@ -175,6 +175,9 @@ def seed_demo(
                 today=today, tz=tz, weeks=weeks, interview_day=interview_day, now=now
             ):
                 store_samples(db, user_id=user.id, device_id=device.id, samples=demo_day.samples)
+                if demo_day.samples:  # the Devices page says when the device last sent a sample, as for any
+                    newest = max(s.t_ms for s in demo_day.samples)
+                    device.last_sample_ms = max(device.last_sample_ms or newest, newest)
                 if demo_day.checkin is not None:
                     at, confidence, mood = demo_day.checkin
                     db.add(CheckIn(user_id=user.id, at=at, confidence=confidence, mood=mood))
@@ -251,7 +254,7 @@ async def run_demo(
             )
             strap = tasks.create_task(live_strap(base, token, workdir), name="live strap")
             nearby = tasks.create_task(nearby_straps(), name="nearby straps")
-            console.print(f"{len(NEARBY_STRAPS)} more virtual straps wait on the Devices page to be paired.")
+            console.print(f"{len(NEARBY_STRAPS)} more virtual straps are nearby: Devices, then Scan for straps, pairs them.")
             await serving
             strap.cancel()
             nearby.cancel()

@@ -60,7 +60,9 @@ _CHECKINS_IN = (
 
 def _rollups(db: Session, user_id: int, first: dt.date, last: dt.date) -> dict[dt.date, Row[Any]]:
     """The stored day rollups of first..last as plain rows of _DAY_FIELDS (no ORM object per day), in order."""
-    rows = db.connection().execute(_ROLLUPS_IN, {"user": user_id, "lo": first, "hi": last}).all()  # fetchall: faster
+    rows = (
+        db.connection().execute(_ROLLUPS_IN, {"user": user_id, "lo": first, "hi": last}).all()
+    )  # fetchall: faster
     return {r[0]: r for r in rows}
 
 
@@ -85,26 +87,21 @@ def _streak(db: Session, user: User, day: dt.date) -> int:
 HRV_HISTORY_DAYS: int = recovery_statuses.__kwdefaults__["band_days"]  # the band: the oldest day it reads
 
 
-def _rollups_and_history(
-    db: Session, user_id: int, first: dt.date, last: dt.date
-) -> tuple[dict[dt.date, Row[Any]], list[tuple[int, float]]]:
-    """The rollups of first..last, and the (day number, ln RMSSD) of every day with rest HRV that the band of
-    a day in first..last reads (the 59 days before `first` too): one read of the rollups, in day order."""
-    since = first - dt.timedelta(days=HRV_HISTORY_DAYS - 1)
-    stored = _rollups(db, user_id, since, last)
-    history = [((day - EPOCH).days, float(r[-1])) for day, r in stored.items() if r[-1] is not None]
-    if since < first:
-        stored = {day: r for day, r in stored.items() if day >= first}
-    return stored, history
+def _rollups_with_band(db: Session, user_id: int, first: dt.date, last: dt.date) -> dict[dt.date, Row[Any]]:
+    """The rollups of first..last and of the 59 days before, which the HRV band of `first` reads: one read
+    serves the days' summaries and their bands (a summary looks up its own day only)."""
+    return _rollups(db, user_id, first - dt.timedelta(days=HRV_HISTORY_DAYS - 1), last)
 
 
-def _hrv_days(
-    days: list[dt.date], rollups: dict[dt.date, Row[Any]], history: list[tuple[int, float]]
-) -> dict[dt.date, dict[str, Any] | None]:
+def _hrv_days(days: list[dt.date], rollups: dict[dt.date, Row[Any]]) -> dict[dt.date, dict[str, Any] | None]:
     """Each day's rest HRV against the personal band of the 60 days up to it (`recovery_statuses`: a year in a
-    few numpy calls, not 365); None for a day with no rollup, or with neither HRV nor any in its band."""
+    few numpy calls, not 365), from rollups reaching 59 days before the first (`_rollups_with_band`); None for
+    a day with no rollup, or with neither HRV nor any in its band."""
+    with_hrv = [(day, r[-1]) for day, r in rollups.items() if r[-1] is not None]
     statuses = recovery_statuses(
-        [d for d, _ in history], [v for _, v in history], on_days=[(d - EPOCH).days for d in days]
+        [(day - EPOCH).days for day, _ in with_hrv],
+        [v for _, v in with_hrv],
+        on_days=[(d - EPOCH).days for d in days],
     )
     out: dict[dt.date, dict[str, Any] | None] = {}
     for day, n_band, status, acute, low, high in zip(
@@ -247,22 +244,22 @@ def list_days(
         raise InvalidInput("`to` is before `from`")
     if (to - from_).days >= MAX_RANGE_DAYS:
         raise InvalidInput(f"at most {MAX_RANGE_DAYS} days at a time")
-    rollups, history = _rollups_and_history(db, user.id, from_, to)
+    rollups = _rollups_with_band(db, user.id, from_, to)
     clock, now_ms = LocalClock(localtime.zone(user.timezone)), int(time.time() * 1000)
     sessions, checkins = _journal_by_day(db, user, from_, to, clock, now_ms)
     days = [from_ + dt.timedelta(days=i) for i in range((to - from_).days + 1)]
     pending = ctx.rollups.pending_days(user.id, days, user.timezone)
-    hrv = _hrv_days(days, rollups, history)
+    hrv = _hrv_days(days, rollups)
     return EncodedJSON(day_summaries(user, days, rollups, sessions, checkins, hrv, pending, clock))
 
 
 @router.get("/{date}", response_class=FastJSON)
 def read_day(date: Day, user: CurrentUser, db: SessionDep, ctx: ContextDep) -> FastJSON:
     """One day in full: with the streak, the week against the WHO band and HRV against the personal band."""
-    rollups, history = _rollups_and_history(db, user.id, date, date)
+    rollups = _rollups_with_band(db, user.id, date, date)
     clock, now_ms = LocalClock(localtime.zone(user.timezone)), int(time.time() * 1000)
     sessions, checkins = _journal_by_day(db, user, date, date, clock, now_ms)
-    hrv = _hrv_days([date], rollups, history)
+    hrv = _hrv_days([date], rollups)
     pending = ctx.rollups.pending_days(user.id, [date], user.timezone)
     (summary,) = day_summaries(user, [date], rollups, sessions, checkins, hrv, pending, clock)
     summary["streak_days"] = _streak(db, user, date)

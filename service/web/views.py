@@ -187,8 +187,9 @@ SESSION_FIELDS = (
     "fit_duration_s", "in_progress", "recovery_note",
 )  # fmt: skip
 """The stored columns a session's API form is built from, in the order `session_rows` selects them."""
-SESSION_START = SESSION_FIELDS.index("start_ms")
-_END, _EFFORT, _FIT_T0 = (SESSION_FIELDS.index(f) for f in ("end_ms", "end_of_effort_ms", "fit_t0_ms"))
+_START, _END, _EFFORT, _FIT_T0 = (
+    SESSION_FIELDS.index(f) for f in ("start_ms", "end_ms", "end_of_effort_ms", "fit_t0_ms")
+)
 
 
 def session_rows() -> Select[Any]:
@@ -215,7 +216,7 @@ def session_dicts(
     now = time.time() * 1000 if now_ms is None else now_ms
     columns = list(zip(*rows, strict=True))
     n = len(rows)  # the four time columns written in one call, then cut apart
-    texts = clock.iso_ms_many(columns[SESSION_START] + columns[_END] + columns[_EFFORT] + columns[_FIT_T0])
+    texts = clock.iso_ms_many(columns[_START] + columns[_END] + columns[_EFFORT] + columns[_FIT_T0])
     times = zip(texts[:n], texts[n : 2 * n], texts[2 * n : 3 * n], texts[3 * n :], strict=True)
     out = []
     for row, (start, end, effort, fit_t0) in zip(rows, times, strict=True):
